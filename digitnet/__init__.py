@@ -1,0 +1,14 @@
+"""digitnet: handwritten digits with a neural network written from scratch in NumPy.
+
+The stable public API, for the app and outside tools:
+
+- ``load_model(path=None)``: a model with ``predict_proba(x)`` and a ``metadata`` dict.
+- ``digitnet.preprocess.canvas_to_mnist(rgba)``: a drawing canvas's RGBA array to a 28x28 image.
+"""
+
+from digitnet.errors import DigitnetError
+from digitnet.model import Model
+from digitnet.weights import load_model, save_model
+
+__version__ = "0.1.0"
+__all__ = ["DigitnetError", "Model", "load_model", "save_model", "__version__"]
