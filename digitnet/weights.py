@@ -24,13 +24,16 @@ METADATA_KEY = "__metadata__"
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "cnn.npz"
 FAST_WEIGHTS = WEIGHTS_DIR / "mlp.npz"
+LOAD_ONLY_KEYS = ("checksum", "path")
 
 
 def save_model(model: Model, path: str | os.PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = dict(model.arrays())
-    arrays[METADATA_KEY] = np.array(json.dumps(model.metadata, sort_keys=True))
+    # Where a model was loaded from says nothing about the model itself.
+    metadata = {k: v for k, v in model.metadata.items() if k not in LOAD_ONLY_KEYS}
+    arrays[METADATA_KEY] = np.array(json.dumps(metadata, sort_keys=True))
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as file:
@@ -77,7 +80,8 @@ def load_model(path: str | os.PathLike | None = None) -> Model:
     for name, target in expected.items():
         if arrays[name].shape != target.shape:
             raise DigitnetError(
-                f"{path}: array {name} has shape {arrays[name].shape}, the spec needs {target.shape}"
+                f"{path}: array {name} has shape {arrays[name].shape}, "
+                f"the spec needs {target.shape}"
             )
         if not np.all(np.isfinite(arrays[name])):
             raise DigitnetError(f"{path}: array {name} holds NaN or infinite values")

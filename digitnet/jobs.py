@@ -1,0 +1,163 @@
+"""Training in a background thread, for a web page that polls it.
+
+The thread never touches the UI: it records events under a lock, and the page reads a
+``snapshot()`` whenever it redraws. Two safeguards keep a shared server healthy:
+
+- a server-wide limit on trainings running at once (``DIGITNET_MAX_TRAININGS``, default 2: one
+  per core here), and
+- an idle watchdog: the page calls ``touch()`` each time it polls; a training nobody has polled
+  for ``idle_timeout`` seconds (the tab was closed, the user left the page) stops by itself.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from digitnet.errors import DigitnetError
+from digitnet.model import Model
+from digitnet.train import BatchEvent, EpochEvent, Event, TrainConfig, Trainer, TrainResult
+
+DEFAULT_IDLE_TIMEOUT = 30.0
+
+
+class TrainingLimit:
+    """How many trainings may run at once; a semaphore that says no instead of waiting."""
+
+    def __init__(self, max_running: int) -> None:
+        if max_running < 1:
+            raise DigitnetError(f"the training limit must be at least 1, got {max_running}")
+        self.max_running = max_running
+        self._slots = threading.BoundedSemaphore(max_running)
+
+    def acquire(self) -> None:
+        if not self._slots.acquire(blocking=False):
+            raise DigitnetError(
+                f"{self.max_running} trainings are already running on this server: "
+                "wait for one to finish and try again"
+            )
+
+    def release(self) -> None:
+        self._slots.release()
+
+
+SERVER_LIMIT = TrainingLimit(int(os.environ.get("DIGITNET_MAX_TRAININGS", "2")))
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """What a page needs to draw the state of a training, copied so the thread can go on."""
+
+    status: str  # "running", "paused", "finished", "stopped", "diverged", "failed"
+    batch_losses: list[float]
+    epochs: list[EpochEvent]
+    latest: BatchEvent | None
+    result: TrainResult | None
+    error: str | None
+
+
+@dataclass
+class TrainingJob:
+    model: Model
+    config: TrainConfig
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    dev_images: np.ndarray | None = None
+    dev_labels: np.ndarray | None = None
+    limit: TrainingLimit = SERVER_LIMIT
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+    _batch_losses: list[float] = field(default_factory=list, init=False)
+    _epochs: list[EpochEvent] = field(default_factory=list, init=False)
+    _latest: BatchEvent | None = field(default=None, init=False)
+    _result: TrainResult | None = field(default=None, init=False)
+    _error: str | None = field(default=None, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _thread: threading.Thread | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.trainer = Trainer(
+            self.model,
+            self.config,
+            self.train_images,
+            self.train_labels,
+            self.dev_images,
+            self.dev_labels,
+            on_event=self._record,
+            stop_when=self._nobody_watching,
+        )
+        self.touch()
+
+    def start(self) -> None:
+        """Raises DigitnetError when the server is at its limit of running trainings."""
+        if self._thread is not None:
+            raise DigitnetError("this training has already been started")
+        self.limit.acquire()
+        self._thread = threading.Thread(target=self._run, name="digitnet-training", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            result = self.trainer.run()
+            with self._lock:
+                self._result = result
+        except Exception as error:  # shown on the page; the server must go on
+            with self._lock:
+                self._error = f"training failed: {error}"
+        finally:
+            self.limit.release()
+
+    def _record(self, event: Event) -> None:
+        with self._lock:
+            if isinstance(event, BatchEvent):
+                self._batch_losses.append(event.loss)
+                self._latest = event
+            else:
+                self._epochs.append(event)
+
+    def touch(self) -> None:
+        """The page is still watching."""
+        self.last_seen = time.monotonic()
+
+    def _nobody_watching(self) -> bool:
+        return time.monotonic() - self.last_seen > self.idle_timeout
+
+    def pause(self) -> None:
+        self.trainer.pause()
+
+    def resume(self) -> None:
+        self.trainer.resume()
+
+    def stop(self) -> None:
+        self.trainer.stop()
+
+    def set_learning_rate(self, learning_rate: float) -> None:
+        self.trainer.set_learning_rate(learning_rate)
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def snapshot(self) -> JobSnapshot:
+        with self._lock:
+            if self._error is not None:
+                status = "failed"
+            elif self._result is not None:
+                status = self._result.status
+            else:
+                status = "paused" if self.trainer.paused else "running"
+            return JobSnapshot(
+                status=status,
+                batch_losses=list(self._batch_losses),
+                epochs=list(self._epochs),
+                latest=self._latest,
+                result=self._result,
+                error=self._error,
+            )

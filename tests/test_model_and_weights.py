@@ -1,0 +1,155 @@
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+import digitnet
+from digitnet.errors import DigitnetError
+from digitnet.model import Model
+from digitnet.spec import mlp_spec, parse_spec
+
+
+def test_short_spec_builds_the_expected_layers():
+    model = Model("mlp:32,16")
+    kinds = [layer["type"] for layer in model.spec["layers"]]
+    assert kinds == ["flatten", "dense", "relu", "dense", "relu", "dense"]
+    assert model.num_parameters == 784 * 32 + 32 + 32 * 16 + 16 + 16 * 10 + 10
+
+
+def test_dict_and_json_specs_are_the_same_model():
+    spec = mlp_spec((20,), activation="tanh", dropout=0.1)
+    assert parse_spec(json.dumps(spec)) == spec
+    assert [type(layer).__name__ for layer in Model(spec).layers] == [
+        "Flatten",
+        "Dense",
+        "Tanh",
+        "Dropout",
+        "Dense",
+    ]
+    assert Model(spec).spec["layers"][1]["init"] == "glorot"
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("resnet", "unknown architecture"),
+        ("mlp:12,x", "bad layer sizes"),
+        ("mlp:0", "positive"),
+        ("{not json", "not valid JSON"),
+        ({"layers": []}, "non-empty"),
+        ({"layers": [{"type": "flatten"}, {"type": "dense", "units": 7}]}, "end in 10 outputs"),
+        ({"layers": [{"type": "dense", "units": 10}]}, "flatten"),
+        ({"layers": [{"type": "warp"}]}, "unknown type"),
+        ({"layers": [{"type": "flatten"}, {"type": "dense", "size": 10}]}, "layer 1 \\(dense\\)"),
+    ],
+)
+def test_bad_specs_are_clear_errors(spec, message):
+    with pytest.raises(DigitnetError, match=message):
+        Model(spec)
+
+
+def test_same_seed_same_weights():
+    a, b, c = Model("mlp:8", seed=1), Model("mlp:8", seed=1), Model("mlp:8", seed=2)
+    assert all(np.array_equal(x, y) for x, y in zip(a.parameters(), b.parameters()))
+    assert not np.array_equal(a.parameters()[0], c.parameters()[0])
+
+
+def test_predict_proba_accepts_both_shapes_and_sums_to_one():
+    model = Model("mlp:16")
+    images = np.random.default_rng(0).random((5, 28, 28), dtype=np.float32)
+    square = model.predict_proba(images)
+    flat = model.predict_proba(images.reshape(5, 784))
+    assert square.shape == (5, 10) and square.dtype == np.float32
+    assert np.allclose(square, flat)
+    assert np.allclose(square.sum(axis=1), 1, atol=1e-6)
+    assert model.predict_proba(np.zeros((0, 784), np.float32)).shape == (0, 10)
+    with pytest.raises(DigitnetError, match="expected images"):
+        model.predict_proba(np.zeros((2, 27, 28), np.float32))
+
+
+def test_temperature_softens_probabilities_without_changing_the_prediction():
+    model = Model("mlp:16")
+    images = np.random.default_rng(0).random((20, 28, 28), dtype=np.float32)
+    sharp = model.predict_proba(images)
+    model.metadata["temperature"] = 3.0
+    soft = model.predict_proba(images)
+    assert np.array_equal(sharp.argmax(1), soft.argmax(1))
+    assert soft.max(axis=1).mean() < sharp.max(axis=1).mean()
+
+
+def test_save_and_load_round_trip(tmp_path):
+    model = Model("mlp:16,8", seed=3, metadata={"name": "tiny"})
+    path = digitnet.save_model(model, tmp_path / "tiny.npz")
+    loaded = digitnet.load_model(path)
+    images = np.random.default_rng(0).random((4, 784), dtype=np.float32)
+    assert np.array_equal(loaded.predict_proba(images), model.predict_proba(images))
+    assert loaded.metadata["name"] == "tiny"
+    assert len(loaded.metadata["checksum"]) == 64
+    assert not list(tmp_path.glob("*.tmp")), "the temporary file must be renamed away"
+    with np.load(path, allow_pickle=False) as archive:
+        assert "__metadata__" in archive.files
+
+
+def write_archive(path, arrays):
+    with open(path, "wb") as file:
+        np.savez(file, **arrays)
+
+
+@pytest.fixture
+def saved(tmp_path):
+    return digitnet.save_model(Model("mlp:16"), tmp_path / "model.npz")
+
+
+def test_truncated_file_is_a_clear_error(saved):
+    data = saved.read_bytes()
+    saved.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DigitnetError, match="corrupted or truncated") as error:
+        digitnet.load_model(saved)
+    assert "\n" not in str(error.value) and str(saved) in str(error.value)
+
+
+def test_garbage_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "garbage.npz"
+    path.write_bytes(b"this is not a weights file")
+    with pytest.raises(DigitnetError, match="corrupted or truncated"):
+        digitnet.load_model(path)
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(DigitnetError, match="no such weights file"):
+        digitnet.load_model(tmp_path / "absent.npz")
+
+
+def test_arrays_that_do_not_match_the_spec_are_refused(saved, tmp_path):
+    with np.load(saved, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    arrays["1.W"] = np.zeros((784, 17), np.float32)
+    write_archive(tmp_path / "shape.npz", arrays)
+    with pytest.raises(DigitnetError, match="has shape"):
+        digitnet.load_model(tmp_path / "shape.npz")
+    del arrays["1.W"]
+    write_archive(tmp_path / "missing.npz", arrays)
+    with pytest.raises(DigitnetError, match="missing \\['1.W'\\]"):
+        digitnet.load_model(tmp_path / "missing.npz")
+
+
+def test_nan_weights_and_missing_metadata_are_refused(saved, tmp_path):
+    with np.load(saved, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    arrays["1.b"] = np.full(16, np.nan, np.float32)
+    write_archive(tmp_path / "nan.npz", arrays)
+    with pytest.raises(DigitnetError, match="NaN"):
+        digitnet.load_model(tmp_path / "nan.npz")
+    del arrays["__metadata__"]
+    write_archive(tmp_path / "bare.npz", arrays)
+    with pytest.raises(DigitnetError, match="no metadata"):
+        digitnet.load_model(tmp_path / "bare.npz")
+
+
+def test_pickled_objects_are_never_loaded(tmp_path):
+    path = tmp_path / "pickle.npz"
+    with zipfile.ZipFile(path, "w") as archive, archive.open("__metadata__.npy", "w") as member:
+        np.save(member, np.array([{"spec": "mlp"}], dtype=object), allow_pickle=True)
+    with pytest.raises(DigitnetError, match="corrupted or truncated"):
+        digitnet.load_model(path)
