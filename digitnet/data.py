@@ -1,0 +1,485 @@
+"""The digits: MNIST's IDX files and Kaggle "Digit Recognizer" CSVs, read strictly.
+
+Every reader checks what it reads and raises ``DigitnetError`` with one line naming the file, the
+row where it applies, and the problem, so a bad file is never silently half-used. Images come back
+as uint8 (n, 28, 28) and labels as uint8 (n,); ``to_float`` makes the float32 the model takes.
+
+MNIST is looked for, in this order, at a path given explicitly, at ``DIGITNET_DATA``, in the
+cache (``DIGITNET_CACHE``, else ``$XDG_CACHE_HOME/digitnet`` or ``~/.cache/digitnet``, with
+``mnist/`` under it), and is otherwise downloaded into the cache.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import os
+import re
+import tempfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pandas as pd
+
+from digitnet.errors import DigitnetError
+
+IMAGE_SHAPE = (28, 28)
+PIXELS = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
+GZIP_MAGIC = b"\x1f\x8b"
+IDX_UBYTE = 0x08
+# The published MD5s of the decompressed files: the .gz wrappers may be re-compressed, the
+# payloads never change. In the order the checksum of a loaded MNIST hashes them.
+MNIST_FILES = {
+    "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+    "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+    "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+    "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+}
+DATA_ENV = "DIGITNET_DATA"
+CACHE_ENV = "DIGITNET_CACHE"
+KAGGLE_PIXEL_COLUMNS = [f"pixel{i}" for i in range(PIXELS)]
+KAGGLE_TRAIN_COLUMNS = ["label", *KAGGLE_PIXEL_COLUMNS]
+# A number as pandas reads one (Python's float() would also take "1_0", "inf" or other scripts'
+# digits, which pandas refuses).
+NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
+REPLACE_HINT = "replace it with a good copy (or delete it from the cache to download it again)"
+
+Upload = str | os.PathLike | bytes | BinaryIO
+
+
+@dataclass(frozen=True, eq=False)
+class Mnist:
+    """The 70,000 MNIST digits. Arrays are read-only, so one copy can be shared by every session."""
+
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+    source: str
+    checksum: str
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Labelled digits to train on, from MNIST or a Kaggle train.csv, with what a model's
+    metadata needs to name them. ``test_images``/``test_labels`` are MNIST's own test set, None
+    for a CSV (hold out a dev set with ``split_dev`` instead)."""
+
+    name: str
+    source: str
+    checksum: str
+    images: np.ndarray
+    labels: np.ndarray
+    test_images: np.ndarray | None
+    test_labels: np.ndarray | None
+
+
+# --- IDX files -----------------------------------------------------------------------------
+
+
+def read_payload(path: str | os.PathLike) -> bytes:
+    """A file's bytes, decompressed if they start with the gzip magic (whatever its name says)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise DigitnetError(f"{path}: cannot read the file ({error.strerror or error})") from None
+    if not data.startswith(GZIP_MAGIC):
+        return data
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as error:
+        raise DigitnetError(
+            f"{path}: corrupted or truncated gzip data ({error}); {REPLACE_HINT}"
+        ) from None
+
+
+def read_idx_images(path: str | os.PathLike) -> np.ndarray:
+    return _parse_idx_images(path, read_payload(path))
+
+
+def read_idx_labels(path: str | os.PathLike) -> np.ndarray:
+    return _parse_idx_labels(path, read_payload(path))
+
+
+def _parse_idx_images(path: str | os.PathLike, payload: bytes) -> np.ndarray:
+    images = _parse_idx(path, payload, ndim=3)
+    if images.shape[1:] != IMAGE_SHAPE:
+        height, width = images.shape[1:]
+        raise DigitnetError(
+            f"{path}: the images are {height}x{width}, MNIST's are 28x28; {REPLACE_HINT}"
+        )
+    return images
+
+
+def _parse_idx_labels(path: str | os.PathLike, payload: bytes) -> np.ndarray:
+    labels = _parse_idx(path, payload, ndim=1)
+    outside = np.flatnonzero(labels > 9)
+    if outside.size:
+        raise DigitnetError(
+            f"{path}: label {labels[outside[0]]} at item {outside[0]} is outside 0-9 "
+            f"({outside.size} such labels); {REPLACE_HINT}"
+        )
+    return labels
+
+
+def _parse_idx(path: str | os.PathLike, payload: bytes, ndim: int) -> np.ndarray:
+    """An IDX payload as a read-only uint8 array with ``ndim`` axes; the header is checked
+    against the file's length, so a truncated file never loads as fewer images."""
+    kind = "an images" if ndim == 3 else "a labels"
+    if not payload:
+        raise DigitnetError(f"{path}: empty file; {REPLACE_HINT}")
+    expected_magic = IDX_UBYTE << 8 | ndim
+    header_size = 4 + 4 * ndim
+    if len(payload) < 4:
+        raise DigitnetError(f"{path}: truncated: only {len(payload)} bytes; {REPLACE_HINT}")
+    magic = int.from_bytes(payload[:4], "big")
+    if magic != expected_magic:
+        raise DigitnetError(
+            f"{path}: wrong magic number 0x{magic:08x}, expected 0x{expected_magic:08x} for "
+            f"{kind} IDX file; is it the right file?"
+        )
+    if len(payload) < header_size:
+        raise DigitnetError(
+            f"{path}: truncated header ({len(payload)} of {header_size} bytes); {REPLACE_HINT}"
+        )
+    dims = tuple(int.from_bytes(payload[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    expected_size = header_size + int(np.prod(dims, dtype=np.int64))
+    if len(payload) != expected_size:
+        problem = "truncated" if len(payload) < expected_size else "too long"
+        raise DigitnetError(
+            f"{path}: {problem}: the header promises {dims[0]} items of shape {dims[1:]} "
+            f"({expected_size} bytes) but the data holds {len(payload)} bytes; {REPLACE_HINT}"
+        )
+    return np.frombuffer(payload, dtype=np.uint8, offset=header_size).reshape(dims)
+
+
+# --- Where MNIST is ----------------------------------------------------------------------------
+
+
+def cache_dir() -> Path:
+    """Where digitnet keeps what it downloads: ``DIGITNET_CACHE``, else the XDG cache folder."""
+    configured = os.environ.get(CACHE_ENV)
+    if configured:
+        return Path(configured).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    return (Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache") / "digitnet"
+
+
+def mnist_cache_dir() -> Path:
+    return cache_dir() / "mnist"
+
+
+def _mnist_file(directory: Path, name: str) -> Path | None:
+    """The file for one of ``MNIST_FILES`` in ``directory``, gzipped or not."""
+    return next(
+        (path for path in (directory / f"{name}.gz", directory / name) if path.is_file()), None
+    )
+
+
+def find_mnist(path: str | os.PathLike | None = None) -> Path | None:
+    """The folder holding the four MNIST files, without downloading; None if nothing points
+    anywhere and the cache is empty. A path given here or in DIGITNET_DATA must hold them: it
+    is an error if it does not, never a silent fall-back to somewhere else."""
+    if path is not None:
+        return _require_mnist(Path(path), f"MNIST folder {path}")
+    configured = os.environ.get(DATA_ENV)
+    if configured:
+        return _require_mnist(Path(configured).expanduser(), f"{DATA_ENV}={configured}")
+    cache = mnist_cache_dir()
+    return cache if all(_mnist_file(cache, name) for name in MNIST_FILES) else None
+
+
+def _require_mnist(directory: Path, where: str) -> Path:
+    if not directory.is_dir():
+        raise DigitnetError(
+            f"{where}: no such folder; point it at the folder holding the four MNIST files"
+        )
+    missing = [f"{name}[.gz]" for name in MNIST_FILES if _mnist_file(directory, name) is None]
+    if missing:
+        raise DigitnetError(
+            f"{where}: missing {', '.join(missing)}; point it at the folder "
+            "holding the four MNIST files"
+        )
+    return directory
+
+
+def load_mnist(path: str | os.PathLike | None = None, download: bool = True) -> Mnist:
+    """MNIST from the first place that has it (see the module docstring), downloading it into
+    the cache if none has and ``download`` allows."""
+    directory = find_mnist(path)
+    if directory is None:
+        if not download:
+            raise DigitnetError(
+                f"MNIST not found in {mnist_cache_dir()} and {DATA_ENV} is not set; set "
+                f"{DATA_ENV} to the folder holding the four MNIST files, or allow a download"
+            )
+        # Imported here: the download machinery (pooch, requests) is only needed this once.
+        from digitnet.download import download_mnist
+
+        directory = download_mnist(mnist_cache_dir())
+    digest = hashlib.sha256()
+    arrays = []
+    for name in MNIST_FILES:
+        file = _mnist_file(directory, name)
+        payload = read_payload(file)
+        digest.update(payload)
+        parse = _parse_idx_images if "images" in name else _parse_idx_labels
+        arrays.append(parse(file, payload))
+    train_images, train_labels, test_images, test_labels = arrays
+    for images, labels in ((train_images, train_labels), (test_images, test_labels)):
+        if len(images) != len(labels):
+            raise DigitnetError(
+                f"{directory}: {len(images)} images but {len(labels)} labels; the images and "
+                "labels files do not belong together"
+            )
+    return Mnist(
+        train_images, train_labels, test_images, test_labels, str(directory), digest.hexdigest()
+    )
+
+
+# --- Kaggle CSVs -------------------------------------------------------------------------------
+
+
+def read_kaggle_csv(
+    source: Upload, name: str | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Images (n, 28, 28) uint8 and labels (n,) uint8 from a Kaggle train.csv, or labels None
+    from a test.csv (told apart by the header). ``source`` is a path, bytes, or an uploaded
+    file; ``name`` (else the upload's own name) is what messages call it."""
+    data, name = _read_source(source, name)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise DigitnetError(
+            f"{name}: not a text CSV file (byte {error.start} is not UTF-8)"
+        ) from None
+    # One notion of a line for both the count below and pandas: \r\n, \r and \n all end one.
+    text = text.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n")
+    if not text.strip():
+        raise DigitnetError(f"{name}: empty file; expected a Kaggle train.csv or test.csv")
+    lines = text.split("\n")
+    columns = _check_header(name, lines[0])
+    if len(lines) == 1:
+        raise DigitnetError(f"{name}: the file has a header but no rows")
+    _check_field_counts(name, lines, len(columns))
+    has_labels = columns[0] == "label"
+    highest = [9 if has_labels and index == 0 else 255 for index in range(len(columns))]
+    # Fast path: pandas parses straight to uint8 and refuses (never wraps) anything that is not
+    # a whole number 0-255. Only then is the file read again, with inferred types, to find the
+    # offending row.
+    try:
+        with np.errstate(invalid="ignore"):  # pandas tries casting inf, then refuses it itself
+            frame = _parse_csv(text, np.uint8)
+        unreadable = None
+    except (ValueError, OverflowError) as error:
+        frame, unreadable = _parse_csv(text, None), error
+    row = _first_bad_row(frame, highest)
+    if row is not None:
+        raise DigitnetError(
+            f"{name}, line {row + 2}: {_row_problem(lines[row + 1], columns)}; fix or remove "
+            "that row"
+        )
+    if unreadable is not None:
+        raise DigitnetError(f"{name}: the values are not all whole numbers 0-255 ({unreadable})")
+    values = frame.to_numpy(dtype=np.uint8)
+    images = (values[:, 1:] if has_labels else values).reshape(-1, *IMAGE_SHAPE)
+    return images, values[:, 0].copy() if has_labels else None
+
+
+def _parse_csv(text: str, dtype: type | None) -> pd.DataFrame:
+    # Quotes are plain characters, so each row is exactly one line of the file. With inferred
+    # types a column is typed whole (low_memory=False), not chunk by chunk.
+    return pd.read_csv(
+        io.BytesIO(text.encode()), quoting=csv.QUOTE_NONE, dtype=dtype, low_memory=dtype is not None
+    )
+
+
+def _first_bad_row(frame: pd.DataFrame, highest: list[int]) -> int | None:
+    """The first row holding a value that is not a whole number from 0 to the column's
+    highest; columns whose range is fine are skipped, so this stays fast on big files."""
+    bad = np.zeros(len(frame), dtype=bool)
+    for column, limit in zip(frame.columns, highest, strict=True):
+        series = frame[column]
+        if pd.api.types.is_integer_dtype(series):
+            if series.min() >= 0 and series.max() <= limit:
+                continue
+        else:
+            series = pd.to_numeric(series, errors="coerce")
+        # Anything that is not a number is NaN here, and NaN fails every comparison.
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        bad |= ~((values >= 0) & (values <= limit) & (np.floor(values) == values))
+    return int(np.argmax(bad)) if bad.any() else None
+
+
+def _read_source(source: Upload, name: str | None) -> tuple[bytes, str]:
+    if isinstance(source, bytes):
+        return source, name or "uploaded file"
+    if hasattr(source, "read"):
+        # getvalue(), when there is one, is the whole upload even if it was read before.
+        data = source.getvalue() if hasattr(source, "getvalue") else source.read()
+        return (data.encode() if isinstance(data, str) else data), name or getattr(
+            source, "name", "uploaded file"
+        )
+    name = name or str(source)
+    try:
+        return Path(source).read_bytes(), name
+    except OSError as error:
+        raise DigitnetError(f"{name}: cannot read the file ({error.strerror or error})") from None
+
+
+def _check_header(name: str, header: str) -> list[str]:
+    """The header's columns, which must be Kaggle's train layout (label first) or test layout;
+    a misspelt label column still reads as train, so the message names the misspelling."""
+    columns = [column.strip() for column in header.split(",")]
+    layouts = "label,pixel0,...,pixel783 (train.csv) or pixel0,...,pixel783 (test.csv)"
+    is_train = columns[0] == "label" or len(columns) == len(KAGGLE_TRAIN_COLUMNS)
+    expected = KAGGLE_TRAIN_COLUMNS if is_train else KAGGLE_PIXEL_COLUMNS
+    if len(columns) != len(expected):
+        raise DigitnetError(
+            f"{name}, line 1: the header has {len(columns)} columns, expected {layouts}"
+        )
+    for found, wanted in zip(columns, expected, strict=True):
+        if found != wanted:
+            raise DigitnetError(
+                f"{name}, line 1: header column {found!r} where {wanted!r} belongs; expected "
+                f"{layouts}"
+            )
+    return columns
+
+
+def _check_field_counts(name: str, lines: list[str], expected: int) -> None:
+    """Every row has as many cells as the header; a short last row means a truncated file."""
+    commas = expected - 1
+    for index, line in enumerate(lines[1:], start=1):
+        if line.count(",") == commas:
+            continue
+        line_number = index + 1
+        if not line.strip():
+            raise DigitnetError(f"{name}, line {line_number}: empty line; remove it")
+        found = line.count(",") + 1
+        if index == len(lines) - 1 and found < expected:
+            raise DigitnetError(
+                f"{name}, line {line_number}: the last row is cut short ({found} of {expected} "
+                "values); the file looks truncated, get a complete copy"
+            )
+        raise DigitnetError(
+            f"{name}, line {line_number}: {found} values, expected {expected} like the header; "
+            "fix or remove that row"
+        )
+
+
+def _row_problem(line: str, columns: list[str]) -> str:
+    """What is wrong with one row the vectorised check rejected, cell by cell."""
+    for column, cell in zip(columns, line.split(","), strict=True):
+        text = cell.strip()
+        if not text:
+            return f"column {column} is empty"
+        if not NUMBER.fullmatch(text):
+            return f"column {column} holds {text!r}, which is not a number"
+        value = float(text)
+        if column == "label" and not (value.is_integer() and 0 <= value <= 9):
+            return f"label {text!r} is not a digit 0-9"
+        if not (value.is_integer() and 0 <= value <= 255):
+            return f"column {column} holds {text!r}, not a whole number from 0 to 255"
+    return "a cell could not be read as a number"
+
+
+def write_submission(path: str | os.PathLike, labels: np.ndarray) -> Path:
+    """Kaggle's submission format (ImageId from 1), written atomically so a half-written file
+    never gets uploaded."""
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise DigitnetError(
+            f"{path}: a submission needs one integer label per image, got {labels.dtype} "
+            f"{labels.shape}"
+        )
+    if labels.size and not (labels.min() >= 0 and labels.max() <= 9):
+        raise DigitnetError(f"{path}: submission labels must be digits 0-9")
+    rows = "".join(f"{image_id},{label}\n" for image_id, label in enumerate(labels.tolist(), 1))
+    return _write_atomically(Path(path), ("ImageId,Label\n" + rows).encode())
+
+
+def _write_atomically(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+# --- Datasets, splits, floats ------------------------------------------------------------------
+
+
+def load_dataset(source: Upload = "mnist", path: str | os.PathLike | None = None) -> Dataset:
+    """Training data for the app and the CLI: ``"mnist"`` (from ``path`` if given, else found
+    or downloaded as ``load_mnist`` does) or a Kaggle train.csv (a path or an upload; labels
+    required)."""
+    if isinstance(source, str) and source.lower() == "mnist":
+        mnist = load_mnist(path)
+        return Dataset(
+            name="MNIST",
+            source=mnist.source,
+            checksum=mnist.checksum,
+            images=mnist.train_images,
+            labels=mnist.train_labels,
+            test_images=mnist.test_images,
+            test_labels=mnist.test_labels,
+        )
+    data, name = _read_source(source, None)
+    images, labels = read_kaggle_csv(data, name)
+    if labels is None:
+        raise DigitnetError(
+            f"{name}: no label column (a test.csv?); training needs a train.csv whose first "
+            "column is label"
+        )
+    images.flags.writeable = labels.flags.writeable = False
+    digest = hashlib.sha256(images.tobytes())
+    digest.update(labels.tobytes())
+    return Dataset(
+        name=Path(name).name,
+        source=name,
+        checksum=digest.hexdigest(),
+        images=images,
+        labels=labels,
+        test_images=None,
+        test_labels=None,
+    )
+
+
+def split_dev(
+    images: np.ndarray, labels: np.ndarray, dev_size: int = 5000, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(train_images, train_labels, dev_images, dev_labels): ``dev_size`` random images held
+    out of the training data to choose epochs and settings on, so the test set stays unseen.
+    The same seed always holds out the same images."""
+    if len(images) != len(labels):
+        raise DigitnetError(f"{len(images)} images but {len(labels)} labels: they must match")
+    if not 0 <= dev_size < len(images):
+        raise DigitnetError(
+            f"dev size {dev_size} must be from 0 to {len(images) - 1} (there are "
+            f"{len(images)} training images and at least one must stay for training)"
+        )
+    held_out = np.zeros(len(images), dtype=bool)
+    held_out[np.random.default_rng(seed).permutation(len(images))[:dev_size]] = True
+    return images[~held_out], labels[~held_out], images[held_out], labels[held_out]
+
+
+def to_float(images: np.ndarray) -> np.ndarray:
+    """uint8 pixels 0-255 as the float32 in [0, 1] the model takes (floats pass through as
+    float32, taken to be scaled already)."""
+    images = np.asarray(images)
+    if images.dtype == np.uint8:
+        return np.divide(images, np.float32(255), dtype=np.float32)
+    if np.issubdtype(images.dtype, np.floating):
+        return images.astype(np.float32, copy=False)
+    raise DigitnetError(f"images must be uint8 0-255 or floats in [0, 1], got {images.dtype}")

@@ -1,0 +1,104 @@
+"""Downloading MNIST into the cache, the way a user's machine gets it.
+
+Each file is tried on every mirror in turn until one gives bytes whose decompressed payload has the
+published MD5 (the .gz wrappers differ between copies; the payloads never do). A download goes to
+a temporary name in the destination folder and is renamed into place only once verified, so the
+cache never holds a partial or unverified file, even when two sessions download at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pooch
+import requests
+
+from digitnet.data import MNIST_FILES, mnist_cache_dir, read_payload
+from digitnet.errors import DigitnetError
+
+DEFAULT_MIRRORS = (
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+)
+MIRRORS_ENV = "DIGITNET_MNIST_MIRRORS"
+
+
+def mirrors_to_try() -> list[str]:
+    """``DIGITNET_MNIST_MIRRORS`` (comma-separated base URLs) if set, else the public mirrors."""
+    configured = os.environ.get(MIRRORS_ENV, "")
+    return [url.strip() for url in configured.split(",") if url.strip()] or list(DEFAULT_MIRRORS)
+
+
+def download_mnist(
+    dest_dir: str | os.PathLike | None = None,
+    mirrors: Sequence[str] | None = None,
+    progress: bool = True,
+    files: Iterable[str] | None = None,
+) -> Path:
+    """Fetches the MNIST files (``files``: names from ``MNIST_FILES``, default all four) into
+    ``dest_dir`` (default the cache's ``mnist/``) and returns that folder. Files already there
+    with the right payload are kept, so an interrupted download resumes file by file."""
+    destination = Path(dest_dir) if dest_dir is not None else mnist_cache_dir()
+    destination.mkdir(parents=True, exist_ok=True)
+    mirrors = list(mirrors) if mirrors is not None else mirrors_to_try()
+    names = list(files) if files is not None else list(MNIST_FILES)
+    unknown = [name for name in names if name not in MNIST_FILES]
+    if unknown:
+        raise DigitnetError(
+            f"not MNIST files: {', '.join(unknown)}; known: {', '.join(MNIST_FILES)}"
+        )
+    downloader = pooch.HTTPDownloader(progressbar=progress)
+    for name in names:
+        target = destination / f"{name}.gz"
+        if not (target.is_file() and _payload_md5(target) == MNIST_FILES[name]):
+            _fetch_verified(name, target, mirrors, downloader)
+    return destination
+
+
+def _fetch_verified(
+    name: str, target: Path, mirrors: list[str], downloader: pooch.HTTPDownloader
+) -> None:
+    failures = []
+    for mirror in mirrors:
+        url = f"{mirror.rstrip('/')}/{name}.gz"
+        handle, temporary = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=".part"
+        )
+        os.close(handle)
+        try:
+            downloader(url, temporary, None)
+            if _payload_md5(Path(temporary)) == MNIST_FILES[name]:
+                os.replace(temporary, target)
+                return
+            failures.append(f"{url}: checksum did not match")
+        except OSError as error:  # requests' errors are OSErrors too
+            failures.append(f"{url}: {_describe(error)}")
+        finally:
+            Path(temporary).unlink(missing_ok=True)
+    raise DigitnetError(
+        f"{name}.gz: no mirror gave a good copy ({'; '.join(failures) or 'no mirrors given'}); "
+        "check the connection, or set DIGITNET_DATA to a folder holding the MNIST files"
+    )
+
+
+def _payload_md5(path: Path) -> str | None:
+    """MD5 of the decompressed payload; None if it does not even decompress."""
+    try:
+        return hashlib.md5(read_payload(path), usedforsecurity=False).hexdigest()
+    except DigitnetError:
+        return None
+
+
+def _describe(error: Exception) -> str:
+    """A short reason for one failed attempt (requests' own messages run to several clauses)."""
+    if isinstance(error, requests.HTTPError) and error.response is not None:
+        return f"HTTP {error.response.status_code}"
+    if isinstance(error, requests.ConnectionError):
+        return "could not connect"
+    if isinstance(error, requests.Timeout):
+        return "timed out"
+    return (str(error).splitlines() or [type(error).__name__])[0]
