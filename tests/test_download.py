@@ -8,6 +8,8 @@ import http.server
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -185,3 +187,36 @@ def test_verified_files_are_kept_and_bad_ones_replaced(mnist_dir, server, tmp_pa
 def test_unknown_file_names_are_refused(tmp_path):
     with pytest.raises(DigitnetError, match="not MNIST files: cifar"):
         download_mnist(tmp_path, mirrors=[], files=["cifar"])
+
+
+def test_download_command_fills_a_folder_and_says_where(mnist_dir, server, tmp_path):
+    url, root = server
+    good = mirror(root, "good", {})
+    for name in MNIST_FILES:
+        shutil.copy(mnist_dir / f"{name}.gz", good / f"{name}.gz")
+    environment = {**os.environ, "DIGITNET_MNIST_MIRRORS": f"{url}/good/"}
+    result = subprocess.run(
+        [sys.executable, "-m", "digitnet", "download", "--to", str(tmp_path / "mnist")],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"MNIST is in {tmp_path / 'mnist'}" in result.stdout
+    assert load_mnist(tmp_path / "mnist").checksum == load_mnist(mnist_dir).checksum
+
+
+def test_download_command_without_a_mirror_is_one_line(dead_url, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "digitnet", "download", "--to", str(tmp_path / "mnist")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "DIGITNET_MNIST_MIRRORS": dead_url},
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and "could not connect" in result.stderr
+    assert result.stderr.count("\n") == 1
