@@ -1,0 +1,269 @@
+"""Canvas and photo preprocessing: digits drawn with PIL the way the canvas draws them (round brush,
+anti-aliased) must come out as MNIST digits do, whatever the background, size, place or brush."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from digitnet import preprocess
+from digitnet.errors import DigitnetError
+from digitnet.preprocess import canvas_to_mnist, image_to_mnist, stroke_width
+
+SIZE = 280
+# Stroke paths of three digits in a unit box (x, y in [-0.5, 0.5]).
+SHAPES = {
+    "2": [(-0.4, -0.25), (-0.15, -0.5), (0.2, -0.5), (0.4, -0.25), (0.3, 0.05), (-0.5, 0.5)]
+    + [(0.5, 0.5)],
+    "7": [(-0.5, -0.5), (0.5, -0.5), (0.1, 0.0), (-0.1, 0.5)],
+    "4": [(0.15, 0.5), (0.15, -0.5), (-0.5, 0.2), (0.5, 0.2)],
+}
+MODES = {
+    # name: (background RGBA, ink RGBA)
+    "black": ((0, 0, 0, 255), (255, 255, 255, 255)),
+    "transparent": ((0, 0, 0, 0), (0, 0, 0, 255)),  # black ink: the ink is only in the alpha
+    "white": ((255, 255, 255, 255), (0, 0, 0, 255)),
+    "coloured": ((250, 240, 180, 255), (30, 60, 200, 255)),
+}
+
+
+def draw(
+    digit: str = "2",
+    height: float = 0.6,
+    centre: tuple[float, float] = (0.5, 0.5),
+    brush: int = 18,
+    mode: str = "black",
+    size: int = SIZE,
+) -> np.ndarray:
+    """A canvas as streamlit-drawable-canvas returns it: (size, size, 4) uint8, the digit's ink
+    `height` of the canvas tall (brush included), drawn 4x larger and reduced (anti-aliasing)."""
+    scale = 4
+    background, ink = MODES[mode]
+    image = Image.new("RGBA", (size * scale, size * scale), background)
+    pen = ImageDraw.Draw(image)
+    span = height * size - brush  # the brush adds half its width at both ends
+    points = [
+        ((centre[0] * size + x * span * 0.7) * scale, (centre[1] * size + y * span) * scale)
+        for x, y in SHAPES[digit]
+    ]
+    radius = brush * scale / 2
+    pen.line(points, fill=ink, width=brush * scale, joint="curve")
+    for x, y in (points[0], points[-1]):
+        pen.ellipse([x - radius, y - radius, x + radius, y + radius], fill=ink)
+    return np.asarray(image.resize((size, size), Image.BOX))
+
+
+def centre_of_mass(image: np.ndarray) -> tuple[float, float]:
+    index = np.arange(image.shape[0])
+    mass = image.sum()
+    return float(image.sum(axis=1) @ index / mass), float(image.sum(axis=0) @ index / mass)
+
+
+def ink_box(image: np.ndarray, level: float = 0.3) -> tuple[int, int]:
+    rows = np.flatnonzero((image > level).any(axis=1))
+    cols = np.flatnonzero((image > level).any(axis=0))
+    return rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize(
+    ("digit", "height", "centre", "brush"),
+    [
+        ("2", 0.45, (0.3, 0.3), 10),
+        ("2", 0.85, (0.5, 0.5), 26),
+        ("7", 0.6, (0.65, 0.6), 18),
+        ("4", 0.5, (0.7, 0.72), 14),
+        ("7", 0.3, (0.2, 0.8), 6),  # small, thin, in a corner
+    ],
+)
+def test_output_is_laid_out_like_mnist(mode, digit, height, centre, brush):
+    image = canvas_to_mnist(draw(digit, height, centre, brush, mode))
+    assert image.shape == (28, 28) and image.dtype == np.float32
+    assert image.min() >= 0.0 and image.max() == pytest.approx(1.0)
+    assert max(ink_box(image)) in (19, 20, 21)  # the longer side is scaled to 20 px
+    centre_y, centre_x = centre_of_mass(image)
+    assert abs(centre_y - 14.0) < 0.5 and abs(centre_x - 14.0) < 0.5
+    assert (image[:2] == 0).all() and (image[:, :2] == 0).all()  # a frame of background
+
+
+@pytest.mark.parametrize("digit", list(SHAPES))
+def test_every_background_mode_gives_the_same_image(digit):
+    reference = canvas_to_mnist(draw(digit, mode="black"))
+    for mode in MODES:
+        assert np.abs(canvas_to_mnist(draw(digit, mode=mode)) - reference).max() < 0.02, mode
+
+
+def test_position_does_not_matter():
+    reference = canvas_to_mnist(draw("2", centre=(0.5, 0.5)))
+    for centre in [(0.32, 0.3), (0.71, 0.66), (0.3, 0.693)]:
+        moved = canvas_to_mnist(draw("2", centre=centre))
+        assert np.abs(moved - reference).mean() < 0.02, centre
+
+
+def test_size_does_not_matter_when_the_brush_scales_with_it():
+    reference = canvas_to_mnist(draw("7", height=0.85, brush=24))
+    smaller = canvas_to_mnist(draw("7", height=0.45, brush=13))
+    assert np.abs(smaller - reference).mean() < 0.03
+
+
+def test_canvas_size_does_not_matter():
+    reference = canvas_to_mnist(draw("4", brush=18))
+    double = canvas_to_mnist(draw("4", brush=36, size=2 * SIZE))  # a high-DPI canvas
+    assert np.abs(double - reference).mean() < 0.02
+
+
+def test_strokes_come_out_about_as_wide_as_mnist_strokes_whatever_the_brush(monkeypatch):
+    """A 4 px brush on a tall digit would shrink to a hairline, a 44 px one on a short digit to
+    a blob: both are brought towards the ink weight of a normal drawing (the blob only down to
+    STROKE_RANGE's upper end, about 1.8 times a normal stroke)."""
+    normal = canvas_to_mnist(draw("2", height=0.65, brush=18)).sum()
+    hairline = canvas_to_mnist(draw("2", height=0.85, brush=4)).sum()
+    blob = canvas_to_mnist(draw("2", height=0.45, brush=44)).sum()
+    assert 0.75 * normal < hairline < 1.25 * normal
+    assert 0.75 * normal < blob < 1.85 * normal
+    monkeypatch.setattr(preprocess, "STROKE_RANGE", (0.0, np.inf))  # scaling alone
+    assert canvas_to_mnist(draw("2", height=0.85, brush=4)).sum() < 0.6 * normal
+    assert canvas_to_mnist(draw("2", height=0.45, brush=44)).sum() > 2.2 * normal
+
+
+def test_blank_and_near_blank_canvases_are_none():
+    transparent = np.zeros((SIZE, SIZE, 4), np.uint8)
+    assert canvas_to_mnist(transparent) is None
+    for colour in (0, 255, 128):
+        opaque = np.full((SIZE, SIZE, 4), colour, np.uint8)
+        opaque[..., 3] = 255
+        assert canvas_to_mnist(opaque) is None
+    dot = Image.new("RGBA", (SIZE, SIZE))
+    ImageDraw.Draw(dot).ellipse([100, 100, 126, 126], fill=(0, 0, 0, 255))  # widest brush's click
+    assert canvas_to_mnist(np.asarray(dot)) is None
+    specks = transparent.copy()
+    rng = np.random.default_rng(0)
+    specks[rng.integers(0, SIZE, 40), rng.integers(0, SIZE, 40), 3] = 255
+    assert canvas_to_mnist(specks) is None
+    faint = np.zeros((SIZE, SIZE, 4), np.uint8)
+    faint[..., 3] = 255
+    faint[60:220, 130:145, :3] = 8  # barely different from the black background
+    assert canvas_to_mnist(faint) is None
+
+
+def test_smallest_real_digits_are_not_blank():
+    assert canvas_to_mnist(draw("7", height=0.15, brush=8)) is not None
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.zeros((SIZE, SIZE, 4), np.float32),
+        np.full((SIZE, SIZE, 4), np.nan),
+        np.zeros((SIZE, SIZE, 3), np.uint8),
+        np.zeros((SIZE, SIZE), np.uint8),
+        np.zeros((0, 0, 4), np.uint8),
+        [[0, 0, 0, 0]],
+    ],
+)
+def test_bad_canvases_raise_one_line_errors(bad):
+    with pytest.raises(DigitnetError) as error:
+        canvas_to_mnist(bad)
+    assert "\n" not in str(error.value) and "canvas" in str(error.value)
+
+
+def test_input_canvas_is_not_modified():
+    canvas = draw("2", mode="white")
+    canvas.setflags(write=False)  # as np.asarray of a PIL image gives it
+    before = canvas.copy()
+    canvas_to_mnist(canvas)
+    assert (canvas == before).all()
+
+
+def test_stroke_width_of_a_bar():
+    bar = np.zeros((40, 100), np.float32)
+    bar[10:16, 5:95] = 1.0
+    assert stroke_width(bar) == pytest.approx(6.0, rel=0.1)
+
+
+def photo(upright: np.ndarray, dark_ink: bool = True, seed: int = 0) -> Image.Image:
+    """`upright` (a white-background canvas) photographed: on grey paper lit unevenly, smaller
+    than the frame, with sensor noise."""
+    rng = np.random.default_rng(seed)
+    height, width = 480, 360
+    rows, cols = np.mgrid[0:height, 0:width]
+    paper = 0.62 + 0.25 * cols / width + 0.08 * rows / height
+    ink = 1.0 - np.asarray(Image.fromarray(upright[..., 0]).resize((300, 300)), np.float32) / 255
+    picture = paper.copy()
+    picture[90:390, 30:330] *= 1 - 0.8 * ink
+    picture += rng.normal(0, 0.03, picture.shape)
+    if not dark_ink:
+        picture = 1 - picture
+    return Image.fromarray(np.clip(picture * 255, 0, 255).astype(np.uint8)).convert("RGB")
+
+
+def jpeg(image: Image.Image, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=70, **options)
+    return buffer.getvalue()
+
+
+def test_photo_of_a_digit_matches_the_clean_drawing():
+    clean = draw("2", brush=16, mode="white")
+    reference = canvas_to_mnist(clean)
+    from_photo = image_to_mnist(jpeg(photo(clean)))
+    assert np.abs(from_photo - reference).mean() < 0.04
+    light_on_dark = image_to_mnist(photo(clean, dark_ink=False))
+    assert np.abs(light_on_dark - reference).mean() < 0.04
+
+
+def test_photo_exif_orientation_is_honoured():
+    clean = draw("7", brush=16, mode="white")
+    reference = canvas_to_mnist(clean)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display": stored turned anticlockwise
+    stored = photo(clean).transpose(Image.Transpose.ROTATE_90)
+    assert np.abs(image_to_mnist(jpeg(stored, exif=exif)) - reference).mean() < 0.04
+
+
+def test_photo_specks_are_removed():
+    clean = draw("4", brush=16, mode="white")
+    reference = canvas_to_mnist(clean)
+    speckled = np.asarray(photo(clean)).copy()
+    speckled[20:26, 20:26] = 0  # pencil dots far from the digit
+    speckled[440:445, 300:304] = 0
+    assert np.abs(image_to_mnist(speckled) - reference).mean() < 0.04
+
+
+def test_blank_paper_is_none():
+    rng = np.random.default_rng(1)
+    rows, cols = np.mgrid[0:300, 0:400]
+    paper = 170 + 60 * cols / 400 + rng.normal(0, 6, (300, 400))
+    assert image_to_mnist(np.clip(paper, 0, 255).astype(np.uint8)) is None
+
+
+def test_image_inputs_in_every_form_agree():
+    canvas = draw("2", mode="white")
+    reference = image_to_mnist(canvas[..., :3])
+    as_float = image_to_mnist(canvas[..., :3].astype(np.float32) / 255)
+    buffer = io.BytesIO()
+    Image.fromarray(canvas).convert("L").save(buffer, "PNG")
+    from_png = image_to_mnist(buffer.getvalue())
+    for other in (as_float, from_png):
+        assert np.abs(other - reference).max() < 0.02
+    assert np.abs(reference - canvas_to_mnist(canvas)).mean() < 0.02
+
+
+def test_transparent_png_upload_is_read_like_the_canvas():
+    canvas = draw("4", mode="transparent")
+    buffer = io.BytesIO()
+    Image.fromarray(canvas).save(buffer, "PNG")
+    assert np.array_equal(image_to_mnist(buffer.getvalue()), canvas_to_mnist(canvas))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [b"not an image at all", b"", np.full((20, 20), np.nan), np.zeros((4, 4, 2)), "digit.png"],
+)
+def test_bad_images_raise_one_line_errors(bad):
+    with pytest.raises(DigitnetError) as error:
+        image_to_mnist(bad)
+    assert "\n" not in str(error.value)
