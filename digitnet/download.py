@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import requests
 
 from digitnet.data import MNIST_FILES, mnist_cache_dir, read_payload
 from digitnet.errors import DigitnetError
+from digitnet.files import atomic_path
 
 DEFAULT_MIRRORS = (
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
@@ -59,26 +59,26 @@ def download_mnist(
     return destination
 
 
+class ChecksumMismatch(Exception):
+    """A download that arrived but is not the published file: try the next mirror."""
+
+
 def _fetch_verified(
     name: str, target: Path, mirrors: list[str], downloader: pooch.HTTPDownloader
 ) -> None:
     failures = []
     for mirror in mirrors:
         url = f"{mirror.rstrip('/')}/{name}.gz"
-        handle, temporary = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".part"
-        )
-        os.close(handle)
         try:
-            downloader(url, temporary, None)
-            if _payload_md5(Path(temporary)) == MNIST_FILES[name]:
-                os.replace(temporary, target)
-                return
+            with atomic_path(target) as temporary:
+                downloader(url, str(temporary), None)
+                if _payload_md5(temporary) != MNIST_FILES[name]:
+                    raise ChecksumMismatch
+            return
+        except ChecksumMismatch:
             failures.append(f"{url}: checksum did not match")
         except OSError as error:  # requests' errors are OSErrors too
             failures.append(f"{url}: {_describe(error)}")
-        finally:
-            Path(temporary).unlink(missing_ok=True)
     raise DigitnetError(
         f"{name}.gz: no mirror gave a good copy ({'; '.join(failures) or 'no mirrors given'}); "
         "check the connection, or set DIGITNET_DATA to a folder holding the MNIST files"

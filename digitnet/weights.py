@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from digitnet.errors import DigitnetError
+from digitnet.files import atomic_path
 from digitnet.model import Model
 
 METADATA_KEY = "__metadata__"
@@ -34,14 +34,8 @@ def save_model(model: Model, path: str | os.PathLike) -> Path:
     # Where a model was loaded from says nothing about the model itself.
     metadata = {k: v for k, v in model.metadata.items() if k not in LOAD_ONLY_KEYS}
     arrays[METADATA_KEY] = np.array(json.dumps(metadata, sort_keys=True))
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez_compressed(file, **arrays)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temporary, open(temporary, "wb") as file:
+        np.savez_compressed(file, **arrays)
     return path
 
 
