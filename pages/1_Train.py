@@ -1,0 +1,436 @@
+"""Train: choose the data, the network and every knob of the training, then watch it learn.
+
+The training runs in a background thread (digitnet.jobs.TrainingJob) that never touches the
+page; a fragment polls it every POLL_SECONDS and redraws the live view. Polling is also what
+keeps the job alive: leave the page or close the tab, and its idle watchdog stops it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import fields
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from digitnet import DigitnetError, Model
+from digitnet.augment import LIMITS, AugmentConfig, preview, tile
+from digitnet.catalog import model_bytes, sanitize_name, save_user_model
+from digitnet.jobs import JobSnapshot, TrainingJob
+from digitnet.optim import OPTIMIZERS, SCHEDULES
+from digitnet.spec import ACTIVATIONS, cnn_spec, mlp_spec
+from digitnet.train import TrainConfig
+from pages.common.data import cached_float_split, datasets
+from pages.common.models import SESSION_SUFFIX, add_session_model, select_saved, sidebar
+from pages.common.pictures import curves_chart, enlarge, first_layer_weights, grid
+
+POLL_SECONDS = 1.0
+SMOOTHING = 0.9  # weight of the past in the batch loss's moving average
+MAX_POINTS = 400  # batch-loss points drawn; more are thinned out
+WEIGHT_MAPS = 16
+JOB = "train_job"
+ERROR = "train_error"
+DONE = "train_done"  # (job, sidebar label, .npz bytes) once a job's end has been handled
+ACTIVE = ("running", "paused")
+DEFAULTS = TrainConfig()
+
+
+def sizes(text: str, what: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in text.replace(" ", "").split(",") if part)
+    except ValueError:
+        raise DigitnetError(f"{what} {text!r}: write whole numbers separated by commas") from None
+    if not values or min(values) <= 0:
+        raise DigitnetError(f"{what} {text!r}: give at least one positive number, like 128,64")
+    return values
+
+
+def architecture_settings(disabled: bool) -> tuple[dict, str]:
+    """The network's spec and a short name for it."""
+    kind = st.radio("Network", ["mlp", "cnn"], horizontal=True, key="train_kind", disabled=disabled)
+    if kind == "mlp":
+        hidden_text = st.text_input(
+            "Hidden layer sizes", "256,128", key="train_hidden", disabled=disabled
+        )
+    else:
+        filters_text = st.text_input(
+            "Convolution filters", "16,32", key="train_filters", disabled=disabled
+        )
+        hidden_text = st.text_input(
+            "Dense layer sizes", "128", key="train_cnn_hidden", disabled=disabled
+        )
+        kernel = st.select_slider("Kernel", [3, 5], 5, key="train_kernel", disabled=disabled)
+        batchnorm = st.checkbox("Batch normalisation", key="train_batchnorm", disabled=disabled)
+    activation = st.selectbox("Activation", ACTIVATIONS, key="train_activation", disabled=disabled)
+    dropout = st.slider("Dropout", 0.0, 0.8, 0.0, 0.05, key="train_dropout", disabled=disabled)
+    hidden = sizes(hidden_text, "hidden layer sizes")
+    if kind == "mlp":
+        spec = mlp_spec(hidden, activation, dropout)
+        return spec, f"mlp {','.join(map(str, hidden))}"
+    filters = sizes(filters_text, "convolution filters")
+    spec = cnn_spec(
+        filters, hidden, kernel, activation=activation, dropout=dropout, batchnorm=batchnorm
+    )
+    return spec, f"cnn {','.join(map(str, filters))}"
+
+
+def optimizer_settings(disabled: bool, training_size: int) -> TrainConfig:
+    first, second = st.columns(2)
+    with first:
+        optimizer = st.selectbox(
+            "Optimizer",
+            OPTIMIZERS,
+            OPTIMIZERS.index(DEFAULTS.optimizer),
+            key="train_optimizer",
+            disabled=disabled,
+        )
+        learning_rate = st.number_input(
+            "Learning rate",
+            1e-6,
+            100.0,
+            DEFAULTS.learning_rate,
+            format="%.5f",
+            step=1e-4,
+            key="train_lr",
+            disabled=disabled,
+        )
+        momentum = st.slider(
+            "Momentum",
+            0.0,
+            0.99,
+            DEFAULTS.momentum,
+            0.01,
+            key="train_momentum",
+            disabled=disabled or optimizer != "momentum",
+        )
+        weight_decay = st.number_input(
+            "Weight decay (L2)",
+            0.0,
+            1.0,
+            DEFAULTS.weight_decay,
+            format="%.5f",
+            step=1e-4,
+            key="train_decay",
+            disabled=disabled,
+        )
+    with second:
+        schedule = st.selectbox(
+            "Schedule",
+            SCHEDULES,
+            SCHEDULES.index(DEFAULTS.schedule),
+            key="train_schedule",
+            disabled=disabled,
+        )
+        step_size = st.number_input(
+            "Step every (epochs)",
+            1,
+            100,
+            DEFAULTS.step_size,
+            key="train_step_size",
+            disabled=disabled or schedule != "step",
+        )
+        gamma = st.number_input(
+            "Step factor",
+            0.01,
+            1.0,
+            DEFAULTS.gamma,
+            0.05,
+            key="train_gamma",
+            disabled=disabled or schedule != "step",
+        )
+        batch_size = st.select_slider(
+            "Batch size",
+            [16, 32, 64, 128, 256, 512, 1024],
+            DEFAULTS.batch_size,
+            key="train_batch",
+            disabled=disabled,
+        )
+    third, fourth, fifth = st.columns(3)
+    epochs = third.number_input("Epochs", 1, 100, 3, key="train_epochs", disabled=disabled)
+    dev_size = fourth.number_input(
+        "Dev size",
+        0,
+        max(training_size - 1, 0),
+        min(DEFAULTS.dev_size, training_size // 5),
+        step=500,
+        key="train_dev_size",
+        disabled=disabled,
+        help="Digits held out of training to measure it honestly and pick the best epoch.",
+    )
+    seed = fifth.number_input(
+        "Seed", 0, 2**31 - 1, DEFAULTS.seed, key="train_seed", disabled=disabled
+    )
+    return TrainConfig(
+        epochs=int(epochs),
+        batch_size=int(batch_size),
+        optimizer=optimizer,
+        learning_rate=float(learning_rate),
+        momentum=float(momentum),
+        weight_decay=float(weight_decay),
+        schedule=schedule,
+        step_size=int(step_size),
+        gamma=float(gamma),
+        seed=int(seed),
+        dev_size=int(dev_size),
+    )
+
+
+def augment_settings(disabled: bool, examples: np.ndarray) -> AugmentConfig | None:
+    enabled = st.toggle("Augment the training digits", key="train_augment", disabled=disabled)
+    if not enabled:
+        return None
+    defaults = AugmentConfig()
+    values = {}
+    columns = st.columns(2)
+    for index, field in enumerate(fields(AugmentConfig)):
+        unit, limit = LIMITS[field.name]
+        default = getattr(defaults, field.name)
+        values[field.name] = columns[index % 2].slider(
+            field.name.replace("_", " ").capitalize(),
+            0.0,
+            float(limit),
+            float(default),
+            float(limit) / 100,
+            key=f"train_augment_{field.name}",
+            help=unit,
+            disabled=disabled,
+        )
+    config = AugmentConfig(**values)
+    st.caption("What training sees: each row is a digit (left) and seven augmented copies.")
+    picture = tile(preview(examples, config, seed=0), columns=8)
+    st.image(enlarge(picture, 3), width="stretch", output_format="PNG")
+    return config
+
+
+def start_training(model: Model, config: TrainConfig, dataset, name: str) -> None:
+    """The Start button's callback: builds and starts the job, or keeps the reason it cannot."""
+    st.session_state.pop(ERROR, None)
+    current = st.session_state.get(JOB)
+    if current is not None and current.running:  # a second click before the page redrew
+        return
+    try:
+        train_images, train_labels, dev_images, dev_labels = cached_float_split(
+            dataset.checksum, config.dev_size, config.seed, dataset
+        )
+        model.metadata.update(
+            {"architecture": name, "dataset": dataset.name, "created": time.strftime("%F %T")}
+        )
+        job = TrainingJob(model, config, train_images, train_labels, dev_images, dev_labels)
+        job.start()
+    except DigitnetError as error:
+        st.session_state[ERROR] = str(error)
+        return
+    st.session_state[JOB] = job
+
+
+def smoothed(losses: list[float]) -> dict[str, list[float]]:
+    """The batch losses (thinned out to MAX_POINTS) and their exponential moving average."""
+    average = pd.Series(losses).ewm(alpha=1 - SMOOTHING).mean().tolist()
+    step = max(1, len(losses) // MAX_POINTS)
+    return {
+        name: [None if i % step else value for i, value in enumerate(values)]
+        for name, values in (("each batch", losses), ("average", average))
+    }
+
+
+def progress_text(snapshot: JobSnapshot) -> str:
+    latest = snapshot.latest
+    if latest is None:
+        return "Starting..."
+    return (
+        f"{snapshot.status} · epoch {latest.epoch + 1}, batch {latest.batch + 1}/"
+        f"{latest.batches_per_epoch} · {latest.samples_per_second:,.0f} samples/s · "
+        f"ETA {latest.eta_seconds:,.0f} s · learning rate {latest.learning_rate:.2g}"
+    )
+
+
+def show_curves(job: TrainingJob, snapshot: JobSnapshot) -> None:
+    progress = snapshot.latest.progress if snapshot.latest else 0.0
+    st.progress(min(progress, 1.0), text=progress_text(snapshot))
+    epochs = snapshot.epochs
+    batch_loss, accuracy = st.columns(2)
+    epoch_loss, weights = st.columns(2)
+    batch_loss.markdown("**Loss per batch**")
+    if snapshot.batch_losses:
+        chart = curves_chart(
+            smoothed(snapshot.batch_losses),
+            "batch",
+            "loss",
+            points=False,
+            colours=("#c6d4e6", "#1f77b4"),
+        )
+        batch_loss.vega_lite_chart(spec=chart, width="stretch")
+    accuracy.markdown("**Accuracy per epoch**")
+    epoch_loss.markdown("**Loss per epoch**")
+    if epochs:
+        chart = curves_chart(
+            {"train": [e.train_accuracy for e in epochs], "dev": [e.dev_accuracy for e in epochs]},
+            "epoch",
+            "accuracy",
+            percent=True,
+        )
+        accuracy.vega_lite_chart(spec=chart, width="stretch")
+        chart = curves_chart(
+            {"train": [e.train_loss for e in epochs], "dev": [e.dev_loss for e in epochs]},
+            "epoch",
+            "loss",
+        )
+        epoch_loss.vega_lite_chart(spec=chart, width="stretch")
+    else:
+        accuracy.caption("After the first epoch.")
+        epoch_loss.caption("After the first epoch.")
+    maps = first_layer_weights(job.model.layers, WEIGHT_MAPS)
+    if maps is not None:
+        weights.markdown("**First layer's weights** (white: positive, black: negative)")
+        picture = grid(maps, columns=4, factor=max(2, 84 // maps.shape[1]))
+        weights.image(picture, width="stretch", output_format="PNG")
+
+
+def live_controls(job: TrainingJob, snapshot: JobSnapshot) -> None:
+    pause, stop, rate = st.columns([1, 1, 2], vertical_alignment="bottom")
+    if snapshot.status == "running":
+        pause.button("Pause", on_click=job.pause, icon=":material/pause:", key="train_pause")
+    else:
+        pause.button(
+            "Resume", on_click=job.resume, icon=":material/play_arrow:", key="train_resume"
+        )
+    stop.button("Stop", on_click=job.stop, icon=":material/stop:", key="train_stop")
+    rate.number_input(
+        "Learning rate now",
+        1e-6,
+        100.0,
+        job.trainer.base_learning_rate,
+        format="%.5f",
+        step=1e-4,
+        key="train_live_lr",
+        on_change=change_rate,
+        args=(job,),
+    )
+
+
+def change_rate(job: TrainingJob) -> None:
+    try:
+        job.set_learning_rate(float(st.session_state["train_live_lr"]))
+    except DigitnetError as error:
+        st.session_state[ERROR] = str(error)
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def live_view() -> None:
+    """Redrawn every POLL_SECONDS while the job runs; a full rerun once it ends."""
+    job: TrainingJob = st.session_state[JOB]
+    job.touch()
+    snapshot = job.snapshot()
+    if snapshot.status not in ACTIVE:
+        st.rerun()
+    if ERROR in st.session_state:
+        st.error(st.session_state.pop(ERROR))
+    live_controls(job, snapshot)
+    show_curves(job, snapshot)
+
+
+def outcome(job: TrainingJob) -> None:
+    """What a finished, stopped, diverged or failed training leaves: the message, the curves,
+    and for a usable model: save it, use it, download it."""
+    snapshot = job.snapshot()
+    if snapshot.status == "failed":
+        st.error(snapshot.error)
+        return
+    result = snapshot.result
+    if snapshot.status == "diverged":
+        st.error(f"Training {result.message}.")
+        show_curves(job, snapshot)
+        return
+    if result.best_dev_accuracy is not None:
+        st.success(
+            f"Training {result.status} in {result.seconds:.1f} s: best dev accuracy "
+            f"{result.best_dev_accuracy:.2%} (epoch {result.best_epoch + 1})."
+        )
+    else:
+        st.success(f"Training {result.status} in {result.seconds:.1f} s.")
+    if st.session_state.get(DONE, (None,))[0] is not job:
+        name = f"{job.model.metadata['architecture']} {time.strftime('%H:%M:%S')}"
+        st.session_state[DONE] = (job, add_session_model(job.model, name), model_bytes(job.model))
+        st.rerun()  # to show it in the sidebar
+    _, label, payload = st.session_state[DONE]
+    st.caption(f"It is selected in the sidebar as **{label}**, for the other pages too.")
+    name = st.text_input(
+        "Model name", sanitize_name(label.removesuffix(SESSION_SUFFIX)), key="train_save_name"
+    )
+    save_column, download_column = st.columns(2)
+    if save_column.button("Save", icon=":material/save:", key="train_save"):
+        try:
+            path = save_user_model(job.model, name)
+        except DigitnetError as error:
+            st.error(str(error))
+        else:
+            select_saved(path)
+            st.rerun()
+    download_column.download_button(
+        "Download .npz",
+        payload,
+        file_name=f"{sanitize_name(name or 'model')}.npz",
+        mime="application/octet-stream",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+    show_curves(job, snapshot)
+
+
+st.set_page_config(
+    page_title="digitnet: train", page_icon=":material/model_training:", layout="wide"
+)
+sidebar()
+st.title("Train a network")
+job: TrainingJob | None = st.session_state.get(JOB)
+running = job is not None and job.snapshot().status in ACTIVE
+available = datasets("train")
+if not available:
+    st.stop()
+
+settings, view = st.columns([2, 3], gap="large")
+with settings:
+    data_name = st.radio(
+        "Data", list(available), horizontal=True, key="train_data", disabled=running
+    )
+    dataset = available[data_name]
+    st.caption(f"{len(dataset.images):,} labelled digits from {dataset.source}")
+    network_tab, optimizer_tab, augment_tab = st.tabs(["Network", "Optimizer", "Augmentation"])
+    model = spec = name = None
+    with network_tab:
+        try:
+            spec, name = architecture_settings(running)
+        except DigitnetError as error:
+            st.error(str(error))
+    with optimizer_tab:
+        config = optimizer_settings(running, len(dataset.images))
+    with augment_tab:
+        try:
+            config.augment = augment_settings(running, dataset.images[:4])
+        except DigitnetError as error:
+            st.error(str(error))
+            spec = None
+    if spec is not None:
+        model = Model(spec, seed=config.seed)
+    st.button(
+        "Start",
+        type="primary",
+        icon=":material/play_arrow:",
+        disabled=running or model is None,
+        on_click=start_training,
+        args=(model, config, dataset, name),
+        key="train_start",
+    )
+    if model is not None:
+        st.caption(f"{model.num_parameters:,} parameters")
+
+with view:
+    if ERROR in st.session_state:
+        st.error(st.session_state.pop(ERROR))
+    if job is None:
+        st.info("Choose the settings and press Start: the curves appear here as it learns.")
+    elif running:
+        live_view()
+    else:
+        outcome(job)

@@ -1,0 +1,130 @@
+"""Pictures for the pages: 28x28 digits at a size people can see (crisp), weights as images,
+probabilities as bars."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def enlarge(image: np.ndarray, factor: int = 6) -> np.ndarray:
+    """uint8 picture of a float [0, 1] or uint8 digit, each pixel a factor x factor block
+    (nearest neighbour: a browser's smooth scaling would blur the pixels the network sees)."""
+    if image.dtype != np.uint8:
+        image = (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
+    return image.repeat(factor, axis=0).repeat(factor, axis=1)
+
+
+def grid(images: np.ndarray, columns: int, factor: int = 4, gap: int = 2) -> np.ndarray:
+    """uint8 picture of a stack of same-sized float [0, 1] images, enlarged, row-major, apart
+    on white (grey is a weight of zero)."""
+    count, height, width = images.shape
+    rows = -(-count // columns)
+    step_y, step_x = height * factor + gap, width * factor + gap
+    picture = np.full((rows * step_y - gap, columns * step_x - gap), 255, np.uint8)
+    for index, image in enumerate(images):
+        top, left = (index // columns) * step_y, (index % columns) * step_x
+        picture[top : top + height * factor, left : left + width * factor] = enlarge(image, factor)
+    return picture
+
+
+def first_layer_weights(layers: list, count: int) -> np.ndarray | None:
+    """What the first layer looks for, as (k, h, w) images in [0, 1] (grey is 0, white positive,
+    black negative, each image scaled on its own): a dense layer's first ``count`` units as
+    28x28 maps, a convolution's first ``count`` kernels (first input channel). None when the
+    network starts with neither."""
+    for layer in layers:
+        weights = layer.params.get("W")
+        if weights is None:
+            continue
+        if weights.ndim == 2:  # dense: (784, units)
+            maps = weights[:, :count].T.reshape(-1, 28, 28)
+        else:  # conv2d: (kh, kw, channels, filters)
+            maps = weights[:, :, 0, :count].transpose(2, 0, 1)
+        maps = maps.astype(np.float32)  # a copy: training goes on writing the weights
+        scale = np.abs(maps).max(axis=(1, 2), keepdims=True)
+        return 0.5 + 0.5 * maps / np.maximum(scale, 1e-12)
+    return None
+
+
+def probability_chart(probabilities: np.ndarray) -> dict:
+    """Vega-Lite bars of the ten probabilities, the top one in red. A plain spec for
+    st.vega_lite_chart: building it through Altair validates it against the schema, which takes
+    longer (50-100 ms) than everything else the Draw page does after a stroke."""
+    top = int(probabilities.argmax())
+    values = [
+        {"digit": str(digit), "probability": float(p)} for digit, p in enumerate(probabilities)
+    ]
+    return {
+        "data": {"values": values},
+        "height": 180,
+        "mark": {"type": "bar"},
+        "encoding": {
+            "x": {
+                "field": "digit",
+                "type": "nominal",
+                "sort": None,
+                "title": None,
+                "axis": {"labelAngle": 0},
+            },
+            "y": {
+                "field": "probability",
+                "type": "quantitative",
+                "scale": {"domain": [0, 1]},
+                "axis": {"format": "%"},
+            },
+            "color": {
+                "condition": {"test": f"datum.digit === '{top}'", "value": "#d62728"},
+                "value": "#9aa5b1",
+            },
+            "tooltip": [
+                {"field": "digit", "type": "nominal"},
+                {"field": "probability", "type": "quantitative", "format": ".1%"},
+            ],
+        },
+    }
+
+
+def curves_chart(
+    series: dict[str, list[float]],
+    x_title: str,
+    y_title: str,
+    percent: bool = False,
+    points: bool = True,
+    colours: tuple[str, ...] = ("#1f77b4", "#ff7f0e"),
+    height: int = 200,
+) -> dict:
+    """Vega-Lite lines, one per named series, over x = 1, 2, ...; points mark every value (a
+    first epoch is one point, which a bare line would not show). None values are left out."""
+    values = [
+        {"x": x, "series": name, "value": value}
+        for name, ys in series.items()
+        for x, value in enumerate(ys, start=1)
+        if value is not None
+    ]
+    return {
+        "data": {"values": values},
+        "height": height,
+        "mark": {"type": "line", "point": points, "tooltip": True},
+        "encoding": {
+            "x": {
+                "field": "x",
+                "type": "quantitative",
+                "title": x_title,
+                "axis": {"tickMinStep": 1, "format": "d"},
+            },
+            "y": {
+                "field": "value",
+                "type": "quantitative",
+                "title": y_title,
+                "scale": {"zero": False},
+                "axis": {"format": ".0%" if percent else ".2~f"},
+            },
+            "color": {
+                "field": "series",
+                "type": "nominal",
+                "title": None,
+                "scale": {"domain": list(series), "range": list(colours)},
+                "legend": {"orient": "top", "direction": "horizontal"},
+            },
+        },
+    }

@@ -1,0 +1,159 @@
+"""The Mistakes and Confusion matrix pages in AppTest, checked against the engine's own
+evaluation of the fixture model on MNIST's test set."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from digitnet import load_model, save_model
+from digitnet.data import split_dev
+from digitnet.metrics import evaluate, per_class_report
+
+MISTAKES = "pages/2_Mistakes.py"
+CONFUSION = "pages/3_Confusion_matrix.py"
+CAPTION = re.compile(r"true (\d), predicted (\d) \((\d+)%\)")
+
+
+@pytest.fixture(scope="module")
+def test_evaluation(mnist, fixture_model_file):
+    return evaluate(load_model(fixture_model_file), mnist.test_images, mnist.test_labels)
+
+
+def shown_examples(app) -> list[tuple[int, int, int]]:
+    """(true, predicted, confidence %) of every example image on the page."""
+    found = []
+    for image in app.image:
+        for caption in image.captions:
+            match = CAPTION.fullmatch(caption)
+            if match:
+                found.append(tuple(int(group) for group in match.groups()))
+    return found
+
+
+@pytest.mark.parametrize("page", [MISTAKES, CONFUSION])
+def test_without_data_the_page_explains_and_offers_download_and_upload(open_app, no_data, page):
+    app = open_app(page)
+    assert not app.exception
+    assert "MNIST is not on this server" in app.warning[0].value
+    assert len(app.file_uploader) == 1
+    assert any(button.label == "Download MNIST" for button in app.button)
+
+
+def test_mistakes_lists_every_error_most_confident_first(open_app, test_evaluation):
+    app = open_app(MISTAKES)
+    assert not app.exception
+    wrong = test_evaluation.mistakes()
+    assert f"{len(wrong):,} mistakes out of 10,000" in app.caption[0].value
+    shown = shown_examples(app)
+    assert len(shown) == min(24, len(wrong))
+    assert all(true != predicted for true, predicted, _ in shown)
+    confidences = [confidence for _, _, confidence in shown]
+    assert confidences == sorted(confidences, reverse=True)
+    first = wrong[0]
+    assert shown[0][:2] == (test_evaluation.labels[first], test_evaluation.predictions[first])
+
+
+def test_mistakes_filters_order_and_pages(open_app, test_evaluation):
+    app = open_app(MISTAKES)
+    app.selectbox(key="mistakes_true").select(9).run()
+    expected = [i for i in test_evaluation.mistakes() if test_evaluation.labels[i] == 9]
+    assert {true for true, _, _ in shown_examples(app)} == {9}
+    assert f"of {len(expected):,}" in " ".join(caption.value for caption in app.caption)
+
+    app.selectbox(key="mistakes_predicted").select(4).run()
+    both = [i for i in expected if test_evaluation.predictions[i] == 4]
+    assert {(true, predicted) for true, predicted, _ in shown_examples(app)} == {(9, 4)}
+    assert len(shown_examples(app)) == min(24, len(both))
+
+    app.selectbox(key="mistakes_predicted").select("any").run()
+    app.selectbox(key="mistakes_order").select("least confident first").run()
+    confidences = [confidence for _, _, confidence in shown_examples(app)]
+    assert confidences == sorted(confidences)
+
+    page_input = app.number_input[0]
+    assert page_input.label.startswith("Page (of ")
+    first_page = shown_examples(app)
+    page_input.set_value(2).run()
+    second_page = shown_examples(app)
+    assert second_page and second_page != first_page
+    assert min(c for *_, c in second_page) >= max(c for *_, c in first_page)
+
+
+def test_an_example_opens_with_all_ten_probabilities(open_app, test_evaluation):
+    app = open_app(MISTAKES)
+    app.button[0].click().run()
+    assert not app.exception
+    labels = [metric.label for metric in app.metric]
+    assert labels == ["True digit", "Predicted"]
+    first = test_evaluation.mistakes()[0]
+    assert app.metric[0].value == str(test_evaluation.labels[first])
+    assert len(app.get("vega_lite_chart")) == 1
+
+
+def test_mistakes_on_the_dev_split_the_model_was_trained_with(open_app, app_cache, mnist):
+    app = open_app(MISTAKES)
+    # The fixture model was trained with no dev set: only the test set is offered.
+    assert app.radio(key="mistakes_split").options == ["MNIST test (10,000)"]
+
+    model = load_model(app_cache / "models" / "fixture.npz")
+    model.metadata["training"] = {"dev_size": 1000, "seed": 3}
+    save_model(model, app_cache / "models" / "with-dev.npz")
+    app = open_app(MISTAKES, model="with-dev (saved)")
+    app.radio(key="mistakes_split").set_value("MNIST dev (1,000)").run()
+    assert not app.exception
+    *_, dev_images, dev_labels = split_dev(mnist.train_images, mnist.train_labels, 1000, seed=3)
+    wrong = evaluate(model, dev_images, dev_labels).mistakes()
+    assert f"{len(wrong):,} mistakes out of 1,000 digits" in app.caption[0].value
+
+
+def test_confusion_matrix_report_and_cell_examples(open_app, test_evaluation):
+    app = open_app(CONFUSION)
+    assert not app.exception
+    assert app.get("arrow_vega_lite_chart") or app.get("vega_lite_chart")
+    confusion = test_evaluation.confusion
+    expected = per_class_report(confusion)
+    table = app.dataframe[0].value
+    scores = ["precision", "recall", "f1"]
+    np.testing.assert_allclose(table[scores] / 100, expected[scores], rtol=1e-6)
+    assert table["support"].tolist() == confusion.sum(axis=1).tolist()
+
+    errors = confusion - np.diag(np.diag(confusion))
+    worst = np.unravel_index(errors.argmax(), errors.shape)
+    assert (
+        app.selectbox(key="confusion_true").value,
+        app.selectbox(key="confusion_predicted").value,
+    ) == tuple(int(i) for i in worst)
+
+    app.selectbox(key="confusion_true").select(7).run()
+    app.selectbox(key="confusion_predicted").select(7).run()
+    shown = shown_examples(app)
+    assert f"{confusion[7, 7]:,} examples: a true 7 predicted as 7" in " ".join(
+        c.value for c in app.caption
+    )
+    assert len(shown) == 24 and {(t, p) for t, p, _ in shown} == {(7, 7)}
+
+
+def test_predictions_are_computed_once_per_model_and_split(open_app, fixture_model_file, mnist):
+    from pages.common.models import cached_evaluation
+
+    model = load_model(fixture_model_file)
+    first = cached_evaluation(
+        model.metadata["checksum"], "test", model, mnist.test_images, mnist.test_labels
+    )
+    again = cached_evaluation(
+        model.metadata["checksum"], "test", model, mnist.test_images[:10], mnist.test_labels[:10]
+    )
+    assert again is first  # keyed by checksum and split name, not by recomputing
+    assert not first.probabilities.flags.writeable
+
+
+def test_the_model_choice_is_shared_by_the_pages(open_app, app_cache, fixture_model_file):
+    (app_cache / "models" / "second.npz").write_bytes(fixture_model_file.read_bytes())
+    app = open_app()
+    app.sidebar.selectbox(key="model_select").select("second (saved)").run()
+    app.switch_page(CONFUSION).run()
+    assert not app.exception
+    assert app.sidebar.selectbox(key="model_select").value == "second (saved)"
