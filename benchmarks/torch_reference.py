@@ -20,9 +20,9 @@ except ImportError:  # the scripts say what to do instead of failing with a trac
 
 
 def torch_model(model: Model) -> nn.Sequential:
-    """An nn.Sequential for a digitnet model with dense, activation, dropout, flatten, conv2d and
-    maxpool2d layers, holding copies of its current weights. It takes (n, 1, 28, 28) batches:
-    convolutions run in NCHW, PyTorch's native layout."""
+    """An nn.Sequential for a digitnet model with dense, activation, dropout, flatten, conv2d,
+    maxpool2d and batchnorm layers, holding copies of its current weights. It takes
+    (n, 1, 28, 28) batches: convolutions run in NCHW, PyTorch's native layout."""
     modules: list[nn.Module] = []
     for spec, layer in zip(model.spec["layers"], model.layers):
         kind = spec["type"]
@@ -35,6 +35,8 @@ def torch_model(model: Model) -> nn.Sequential:
             modules.append(torch_conv(layer))
         elif kind == "maxpool2d":
             modules.append(nn.MaxPool2d(layer.size))
+        elif kind == "batchnorm":
+            modules.append(torch_batchnorm(layer))
         elif kind == "flatten":
             # digitnet flattens NHWC; permute so the dense weights line up with the same pixels.
             modules += [Permute(0, 2, 3, 1), nn.Flatten()]
@@ -51,13 +53,27 @@ def torch_model(model: Model) -> nn.Sequential:
     return nn.Sequential(*modules)
 
 
-def torch_conv(layer) -> nn.Conv2d:
+def torch_conv(layer) -> nn.Module:
     kernel = layer.params["W"]  # (kh, kw, in, out): digitnet's layout
     kh, kw, channels_in, filters = kernel.shape
-    conv = nn.Conv2d(channels_in, filters, (kh, kw), stride=layer.stride, padding=layer.padding)
+    top, bottom, left, right = layer.padding  # 'same' can pad one pixel more at the end
+    symmetric = (top, left) == (bottom, right)
+    padding = (top, left) if symmetric else 0
+    conv = nn.Conv2d(channels_in, filters, (kh, kw), stride=layer.stride, padding=padding)
     conv.weight.data = torch.from_numpy(kernel.transpose(3, 2, 0, 1).copy())
     conv.bias.data = torch.from_numpy(layer.params["b"].copy())
-    return conv
+    return conv if symmetric else nn.Sequential(nn.ZeroPad2d((left, right, top, bottom)), conv)
+
+
+def torch_batchnorm(layer) -> nn.Module:
+    features = layer.params["gamma"].shape[0]
+    kind = nn.BatchNorm1d if len(layer.input_shape) == 1 else nn.BatchNorm2d
+    norm = kind(features, eps=layer.eps, momentum=1 - layer.momentum)
+    norm.weight.data = torch.from_numpy(layer.params["gamma"].copy())
+    norm.bias.data = torch.from_numpy(layer.params["beta"].copy())
+    norm.running_mean.data = torch.from_numpy(layer.state["running_mean"].copy())
+    norm.running_var.data = torch.from_numpy(layer.state["running_var"].copy())
+    return norm
 
 
 class Permute(nn.Module):
