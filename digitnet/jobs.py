@@ -7,6 +7,10 @@ The thread never touches the UI: it records events under a lock, and the page re
   per core here), and
 - an idle watchdog: the page calls ``touch()`` each time it polls; a training nobody has polled
   for ``idle_timeout`` seconds (the tab was closed, the user left the page) stops by itself.
+
+A server that trains in the background also answers other sessions, so its BLAS gets one thread:
+measured here, OpenBLAS's threads fighting over two busy cores made training 15 to 30 times
+slower than one thread per training (OPENBLAS_NUM_THREADS=1).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from digitnet.errors import DigitnetError
 from digitnet.model import Model
@@ -96,6 +101,7 @@ class TrainingJob:
         if self._thread is not None:
             raise DigitnetError("this training has already been started")
         self.limit.acquire()
+        threadpool_limits(limits=1, user_api="blas")  # for the whole server process: see above
         self._thread = threading.Thread(target=self._run, name="digitnet-training", daemon=True)
         self._thread.start()
 

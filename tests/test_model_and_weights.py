@@ -153,3 +153,8 @@ def test_pickled_objects_are_never_loaded(tmp_path):
         np.save(member, np.array([{"spec": "mlp"}], dtype=object), allow_pickle=True)
     with pytest.raises(DigitnetError, match="corrupted or truncated"):
         digitnet.load_model(path)
+
+
+def test_saved_files_are_readable_by_others_as_the_umask_allows(tmp_path):
+    path = digitnet.save_model(Model("mlp:8"), tmp_path / "shared.npz")
+    assert path.stat().st_mode & 0o777 == 0o666 & ~digitnet.files.UMASK
