@@ -121,9 +121,6 @@ class Conv2D(Layer):
             "b": np.zeros(filters, dtype=np.float32),
         }
         self.grads = {name: np.zeros_like(value) for name, value in self.params.items()}
-        # False: backward skips the input's gradient and returns None (build_layers sets it on
-        # a network's first layer, whose input is data).
-        self.needs_input_grad = True
         self.scratch = Scratch()
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:

@@ -9,6 +9,8 @@ Every layer follows one protocol, which the model, the optimisers and the weight
 - ``backward(grad)``: takes d(loss)/d(output), fills ``grads`` and returns d(loss)/d(input).
 - ``params``: trainable float32 arrays by name; ``grads``: same names and shapes.
 - ``state``: arrays that are saved but not trained (BatchNorm's running statistics).
+- ``needs_input_grad``: False on a network's first trainable layer, whose input is data; its
+  backward then skips d(loss)/d(input) and returns None (a quarter of an MLP's backward pass).
 
 Everything is float32: a float64 temporary would double the memory traffic of a training step.
 The gradient checks in the tests run the same code in float64 by passing float64 arrays.
@@ -34,6 +36,7 @@ class Layer:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
         self.state: dict[str, np.ndarray] = {}
+        self.needs_input_grad = True
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         raise NotImplementedError
@@ -85,10 +88,10 @@ class Dense(Layer):
         out += self.params["b"]
         return out
 
-    def backward(self, grad: np.ndarray) -> np.ndarray:
+    def backward(self, grad: np.ndarray) -> np.ndarray | None:
         self.grads["W"] = self.x.T @ grad
         self.grads["b"] = grad.sum(axis=0)
-        return grad @ self.params["W"].T
+        return grad @ self.params["W"].T if self.needs_input_grad else None
 
 
 class ReLU(Layer):
@@ -97,7 +100,8 @@ class ReLU(Layer):
         return np.maximum(x, 0)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
-        return grad * self.mask
+        # In place: a gradient array is used once, by the layer it is handed to.
+        return np.multiply(grad, self.mask, out=grad)
 
 
 class LeakyReLU(Layer):

@@ -21,6 +21,10 @@ class Model:
     ) -> None:
         self.spec = parse_spec(spec)
         self.layers: list[Layer] = build_layers(self.spec, seed)
+        # Backpropagation stops at the first trainable layer: what comes before it is the data.
+        first_trainable = next(i for i, layer in enumerate(self.layers) if layer.params)
+        self.layers[first_trainable].needs_input_grad = False
+        self.backward_layers = self.layers[first_trainable:][::-1]
         self.metadata: dict[str, Any] = dict(metadata or {})
         self.metadata["spec"] = self.spec
 
@@ -43,7 +47,7 @@ class Model:
         return x
 
     def backward(self, grad: np.ndarray) -> None:
-        for layer in reversed(self.layers):
+        for layer in self.backward_layers:
             grad = layer.backward(grad)
 
     def parameters(self) -> list[np.ndarray]:

@@ -148,7 +148,4 @@ def build_layers(spec: dict[str, Any], seed: int = 0) -> list[Layer]:
         shape = layer.output_shape
     if shape != (NUM_CLASSES,):
         raise DigitnetError(f"the network must end in {NUM_CLASSES} outputs, not {shape}")
-    # The input is data: nothing needs its gradient, and a first convolution saves about a
-    # tenth of a training step of the "cnn" preset by not computing it.
-    layers[0].needs_input_grad = False
     return layers
