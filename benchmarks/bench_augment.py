@@ -3,6 +3,7 @@ batches of 128, as the trainer calls it. Optionally saves a PNG grid of original
 copies to judge the defaults by eye.
 
     python -m benchmarks.bench_augment [--repeats 3] [--grid /tmp/augment_grid.png]
+    python -m benchmarks.bench_augment --epochs mlp cnn   # + a training epoch with and without
 
 Reads the training images from DIGITNET_DATA (default /work/shared/data/mnist).
 """
@@ -20,6 +21,8 @@ import numpy as np
 from PIL import Image
 
 from digitnet.augment import AugmentConfig, augment_batch, preview, tile
+from digitnet.model import Model
+from digitnet.train import TrainConfig, Trainer
 
 BATCH_SIZE = 128
 
@@ -41,6 +44,15 @@ def time_epoch(images: np.ndarray, config: AugmentConfig, seed: int) -> tuple[fl
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
+def training_epoch(arch: str, images: np.ndarray, config: AugmentConfig | None) -> float:
+    """One epoch through the real Trainer, as `python -m digitnet train` runs it."""
+    labels = np.random.default_rng(0).integers(0, 10, len(images))  # timing only
+    trainer = Trainer(Model(arch), TrainConfig(epochs=1, augment=config), images, labels)
+    start = time.perf_counter()
+    trainer.run()
+    return time.perf_counter() - start
+
+
 def save_grid(images: np.ndarray, config: AugmentConfig, path: Path, copies: int = 9) -> None:
     """The first 20 training digits, one row each: the original, then augmented copies."""
     chosen = images[:20]
@@ -54,6 +66,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="epochs to time")
     parser.add_argument("--grid", type=Path, help="save a PNG of augmented digits here")
+    parser.add_argument(
+        "--epochs",
+        nargs="*",
+        default=[],
+        metavar="ARCH",
+        help="also time one training epoch of these architectures with and without augmentation",
+    )
     args = parser.parse_args()
 
     images = read_train_images()
@@ -70,6 +89,12 @@ def main() -> None:
         )
     if args.grid:
         save_grid(images, config, args.grid)
+    for arch in args.epochs:
+        plain, augmented = training_epoch(arch, images, None), training_epoch(arch, images, config)
+        print(
+            f"{arch} training epoch: {plain:.1f} s plain, {augmented:.1f} s augmented "
+            f"(+{augmented / plain - 1:.0%})"
+        )
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -177,13 +178,13 @@ class Trainer:
     def run(self) -> TrainResult:
         config = self.config
         model = self.model
-        rng = np.random.default_rng(config.seed)
+        shuffle_rng = np.random.default_rng(config.seed)
+        augment_rng = np.random.default_rng([config.seed, 1])
         model.seed_dropout(config.seed)
         n = len(self.train_images)
         batch_size = min(config.batch_size, n)
         batches_per_epoch = math.ceil(n / batch_size)
         total_batches = batches_per_epoch * config.epochs
-        batch_buffer = np.empty((batch_size, *self.train_images.shape[1:]), np.float32)
 
         best_weights = last_good_weights = snapshot(model)
         best_accuracy: float | None = None
@@ -195,9 +196,10 @@ class Trainer:
         first_loss: float | None = None
         started = time.perf_counter()
 
+        prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digitnet-batches")
         for epoch in range(config.epochs):
             epoch_started = time.perf_counter()
-            order = rng.permutation(n)
+            batches = self._batches(shuffle_rng.permutation(n), batch_size, augment_rng, prefetcher)
             loss_sum = correct = seen = 0
             for batch in range(batches_per_epoch):
                 self._wait_while_paused()
@@ -205,11 +207,7 @@ class Trainer:
                     status, message = "stopped", "stopped"
                     break
                 batch_started = time.perf_counter()
-                indices = order[batch * batch_size : (batch + 1) * batch_size]
-                x = np.take(self.train_images, indices, axis=0, out=batch_buffer[: len(indices)])
-                if config.augment is not None:
-                    x = augment_batch(x, rng, config.augment)
-                y = self.train_labels[indices]
+                x, y = next(batches)
                 with np.errstate(over="ignore", invalid="ignore"):
                     logits = model.forward(x, training=True)
                     loss, grad = softmax_cross_entropy(logits, y)
@@ -270,6 +268,7 @@ class Trainer:
             if status == "stopped":
                 break
 
+        prefetcher.shutdown()
         restore(model, best_weights if best_epoch is not None else last_good_weights)
         self._record(history, best_epoch, best_accuracy, status)
         return TrainResult(
@@ -280,6 +279,33 @@ class Trainer:
             epochs=history,
             seconds=time.perf_counter() - started,
         )
+
+    def _batches(
+        self,
+        order: np.ndarray,
+        batch_size: int,
+        augment_rng: np.random.Generator,
+        prefetcher: ThreadPoolExecutor,
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """One epoch's batches. While the model trains on one, the next is gathered and
+        augmented in the background (NumPy releases the GIL): measured here, that hides most
+        of augmentation's cost, which is as large as a whole MLP step."""
+        count = math.ceil(len(order) / batch_size)
+        buffers = [np.empty((batch_size, *self.train_images.shape[1:]), np.float32) for _ in "ab"]
+
+        def make(batch: int) -> tuple[np.ndarray, np.ndarray]:
+            indices = order[batch * batch_size : (batch + 1) * batch_size]
+            x = np.take(self.train_images, indices, axis=0, out=buffers[batch % 2][: len(indices)])
+            if self.config.augment is not None:
+                x = augment_batch(x, augment_rng, self.config.augment)
+            return x, self.train_labels[indices]
+
+        upcoming = prefetcher.submit(make, 0)
+        for batch in range(count):
+            current = upcoming.result()
+            if batch + 1 < count:
+                upcoming = prefetcher.submit(make, batch + 1)
+            yield current
 
     def _dev_scores(self) -> tuple[float | None, float | None]:
         if not self.has_dev:
