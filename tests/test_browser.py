@@ -311,4 +311,7 @@ def test_mistakes_and_confusion_pages_render_with_data(server, browser):
     page = open_page(browser, f"{url}/Confusion_matrix", {"width": 1280, "height": 1100})
     page.get_by_text("Per digit").wait_for()
     wait_for_charts(page, 1)
+    # The per-digit table draws on a canvas once its grid has loaded: wait for its cells.
+    page.locator("[data-testid=stDataFrame] canvas").first.wait_for()
+    page.wait_for_timeout(500)
     screenshot(page, "confusion.png")
