@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from pages.common.data import datasets, evaluation_splits
+from pages.common.data import chosen_split, datasets
 from pages.common.examples import example_grid
-from pages.common.models import cached_evaluation, sidebar
+from pages.common.models import sidebar
 
 ANY = "any"
 ORDERS = ("most confident first", "least confident first")
@@ -20,12 +20,7 @@ available = datasets("mistakes")
 if model is None or not available:
     st.stop()
 
-splits = evaluation_splits(model, available)
-split_name = st.radio("Examples", list(splits), horizontal=True, key="mistakes_split")
-split = splits[split_name]
-evaluation = cached_evaluation(
-    model.metadata["checksum"], split.key, model, split.images, split.labels
-)
+split, evaluation = chosen_split(model, available, "mistakes_split")
 wrong = evaluation.mistakes()
 st.caption(
     f"Accuracy {evaluation.accuracy:.2%}: {len(wrong):,} mistakes out of "

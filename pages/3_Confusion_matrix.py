@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pages.common.data import datasets, evaluation_splits
+from pages.common.data import chosen_split, datasets
 from pages.common.examples import example_grid
-from pages.common.models import cached_evaluation, sidebar
+from pages.common.models import sidebar
 
 TRUE = "confusion_true"
 PREDICTED = "confusion_predicted"
@@ -75,12 +75,7 @@ available = datasets("confusion")
 if model is None or not available:
     st.stop()
 
-splits = evaluation_splits(model, available)
-split_name = st.radio("Examples", list(splits), horizontal=True, key="confusion_split")
-split = splits[split_name]
-evaluation = cached_evaluation(
-    model.metadata["checksum"], split.key, model, split.images, split.labels
-)
+split, evaluation = chosen_split(model, available, "confusion_split")
 confusion = evaluation.confusion
 st.caption(
     f"Accuracy {evaluation.accuracy:.2%} on {len(evaluation.labels):,} digits. Rows: the true "

@@ -13,7 +13,9 @@ import streamlit as st
 from digitnet import DigitnetError, Model
 from digitnet.data import DATA_ENV, Dataset, find_mnist, load_dataset, mnist_cache_dir, split_dev
 from digitnet.data import to_float as as_float
+from digitnet.metrics import Evaluation
 from digitnet.train import TrainConfig
+from pages.common.models import cached_evaluation
 
 UPLOADED = "uploaded_dataset"  # session state: the Dataset of this session's train.csv
 UPLOADED_ID = "uploaded_dataset_id"  # which upload it was parsed from, so it is parsed once
@@ -147,3 +149,13 @@ def evaluation_splits(model: Model, available: dict[str, Dataset]) -> dict[str, 
                 f"{dataset.checksum[:16]}:all", dataset.images, dataset.labels
             )
     return splits
+
+
+def chosen_split(model: Model, available: dict[str, Dataset], key: str) -> tuple[Split, Evaluation]:
+    """A radio to pick the labelled set, and the model's (cached) predictions on it."""
+    splits = evaluation_splits(model, available)
+    split = splits[st.radio("Examples", list(splits), horizontal=True, key=key)]
+    evaluation = cached_evaluation(
+        model.metadata["checksum"], split.key, model, split.images, split.labels
+    )
+    return split, evaluation
