@@ -149,12 +149,19 @@ def run_train(args: argparse.Namespace) -> None:
     print(f"{model}; {len(train_images)} training and {len(dev_images)} dev images")
     bar = tqdm(total=config.epochs, unit="epoch", dynamic_ncols=True)
 
+    dev_accuracy = {}  # the latest, shown beside the loss once the first epoch is done
+
     def show(event: BatchEvent | EpochEvent) -> None:
         if isinstance(event, BatchEvent):
             bar.n = round(event.epoch + (event.batch + 1) / event.batches_per_epoch, 2)
-            bar.set_postfix(loss=f"{event.loss:.4f}", speed=f"{event.samples_per_second:,.0f}/s")
+            bar.set_postfix(
+                loss=f"{event.loss:.4f}", **dev_accuracy, speed=f"{event.samples_per_second:,.0f}/s"
+            )
         else:
-            dev = f", dev {event.dev_accuracy:.2%}" if event.dev_accuracy is not None else ""
+            dev = ""
+            if event.dev_accuracy is not None:
+                dev_accuracy["dev"] = f"{event.dev_accuracy:.2%}"
+                dev = f", dev {event.dev_accuracy:.2%}"
             bar.write(
                 f"epoch {event.epoch + 1}: train loss {event.train_loss:.4f}, "
                 f"train {event.train_accuracy:.2%}{dev} ({event.seconds:.1f} s)"
