@@ -91,6 +91,11 @@ def test_save_and_load_round_trip(tmp_path):
         assert "__metadata__" in archive.files
 
 
+def read_archive(path):
+    with np.load(path, allow_pickle=False) as archive:
+        return {name: archive[name] for name in archive.files}
+
+
 def write_archive(path, arrays):
     with open(path, "wb") as file:
         np.savez(file, **arrays)
@@ -122,8 +127,7 @@ def test_missing_file_is_a_clear_error(tmp_path):
 
 
 def test_arrays_that_do_not_match_the_spec_are_refused(saved, tmp_path):
-    with np.load(saved, allow_pickle=False) as archive:
-        arrays = {name: archive[name] for name in archive.files}
+    arrays = read_archive(saved)
     arrays["1.W"] = np.zeros((784, 17), np.float32)
     write_archive(tmp_path / "shape.npz", arrays)
     with pytest.raises(DigitnetError, match="has shape"):
@@ -135,8 +139,7 @@ def test_arrays_that_do_not_match_the_spec_are_refused(saved, tmp_path):
 
 
 def test_nan_weights_and_missing_metadata_are_refused(saved, tmp_path):
-    with np.load(saved, allow_pickle=False) as archive:
-        arrays = {name: archive[name] for name in archive.files}
+    arrays = read_archive(saved)
     arrays["1.b"] = np.full(16, np.nan, np.float32)
     write_archive(tmp_path / "nan.npz", arrays)
     with pytest.raises(DigitnetError, match="NaN"):
