@@ -17,6 +17,7 @@ top to the right, like italics.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, fields, replace
 from functools import cache
 from numbers import Real
@@ -29,6 +30,7 @@ SIDE = 28
 CENTRE = (SIDE - 1) / 2
 PAD = 2  # zero border: every out-of-image source position, once clipped, reads only zeros
 PADDED = SIDE + 2 * PAD
+BORDERED = SIDE + 2  # with a one-pixel zero border, for the dilation
 MIN_ELASTIC_SIGMA = 2.0  # rougher fields tear strokes, and need many more noise nodes
 THIN_GAIN = 2.0  # an eroded stroke keeps about half its ink: double it back
 
@@ -108,9 +110,12 @@ def augment_batch(
     config = AugmentConfig() if config is None else config
     images = _check_batch(images)
     count = len(images)
+    scratch = _scratch.arrays(count)
     changed = (rng.random(count, dtype=np.float32) >= config.untouched).astype(np.float32)
     if config.thickness > 0:
-        images = _change_thickness(images, config.thickness * _symmetric(rng, count) * changed)
+        images = _change_thickness(
+            images, config.thickness * _symmetric(rng, count) * changed, scratch
+        )
     coefficients = _affine_coefficients(rng, config, changed)
     if config.elastic_alpha > 0:
         basis = _warp_basis(float(config.elastic_sigma))
@@ -122,8 +127,8 @@ def augment_batch(
     # One small product per image, (2, k) @ (k, 784): where every output pixel reads from. Small
     # products stay single-threaded in BLAS, which on a busy machine is many times faster than
     # one big threaded product.
-    sources = coefficients @ basis
-    return _sample_bilinear(images, sources[:, 0], sources[:, 1])
+    sources = np.matmul(coefficients, basis, out=scratch.sources)
+    return _sample_bilinear(images, sources, scratch)
 
 
 def preview(
@@ -181,30 +186,37 @@ def _symmetric(rng: np.random.Generator, count: int) -> np.ndarray:
     return np.float32(2) * rng.random(count, dtype=np.float32) - np.float32(1)
 
 
-def _change_thickness(images: np.ndarray, strength: np.ndarray) -> np.ndarray:
+def _change_thickness(images: np.ndarray, strength: np.ndarray, scratch: _Scratch) -> np.ndarray:
     """Positive strength blends towards a dilation (thicker strokes), negative towards an
     erosion (thinner ones), both with a round 3x3 pen (a plus shape). One dilation serves both:
     the erosion of an image is minus the dilation of its negative. An eroded stroke is also
     fainter, so its ink is doubled (up to 1) to keep thinner strokes dark."""
     strength = strength[:, None, None]
     thinner = strength < 0
-    spread = _dilate_plus(np.where(thinner, -images, images))
+    signed = scratch.bordered[:, 1:-1, 1:-1]
+    signed[...] = images
+    np.negative(signed, out=signed, where=thinner)
+    spread = _dilate_plus(scratch.bordered, scratch.spread)
     spread *= np.where(thinner, np.float32(-THIN_GAIN), np.float32(1))
     np.minimum(spread, 1, out=spread)
     amount = np.abs(strength)
     spread *= amount
-    spread += (np.float32(1) - amount) * images
+    spread += np.multiply(np.float32(1) - amount, images, out=scratch.blend)
     return spread
 
 
-def _dilate_plus(images: np.ndarray) -> np.ndarray:
-    """Max of each pixel and its four neighbours, with zeros outside the image."""
-    padded = np.pad(images, ((0, 0), (1, 1), (1, 1)))
-    spread = np.maximum(images, padded[:, :-2, 1:-1])
-    np.maximum(spread, padded[:, 2:, 1:-1], out=spread)
-    np.maximum(spread, padded[:, 1:-1, :-2], out=spread)
-    np.maximum(spread, padded[:, 1:-1, 2:], out=spread)
-    return spread
+def _dilate_plus(bordered: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Max of each pixel and its four neighbours, in images given with a one-pixel zero border,
+    as a view of out (flat, the size of bordered). Neighbours are shifts of the flattened batch,
+    so each max is one long contiguous loop; the border pixels it also computes (mixing
+    neighbouring images) are cut off."""
+    flat = bordered.reshape(-1)
+    inner = slice(BORDERED + 1, len(flat) - BORDERED - 1)  # every pixel with four neighbours
+    spread = out[inner]
+    np.maximum(flat[inner], flat[inner.start - BORDERED : inner.stop - BORDERED], out=spread)
+    for shift in (BORDERED, -1, 1):
+        np.maximum(spread, flat[inner.start + shift : inner.stop + shift], out=spread)
+    return out.reshape(bordered.shape)[:, 1:-1, 1:-1]
 
 
 def _affine_coefficients(
@@ -245,27 +257,32 @@ def _warp_basis(sigma: float) -> np.ndarray:
     return np.concatenate([AFFINE_BASIS, bumps.T.astype(np.float32)])
 
 
-def _sample_bilinear(images: np.ndarray, source_x: np.ndarray, source_y: np.ndarray) -> np.ndarray:
-    """Bilinear interpolation of every image at its own (n, 784) source positions, zero
-    outside the image: one gather per corner, from views of the flattened padded batch shifted
-    by one pixel right, down, or both."""
+def _sample_bilinear(images: np.ndarray, sources: np.ndarray, scratch: _Scratch) -> np.ndarray:
+    """Bilinear interpolation of every image at its own (n, 2, 784) source positions (x, y),
+    zero outside the image: one gather per corner, from views of the flattened padded batch
+    shifted by one pixel right, down, or both."""
     count = len(images)
-    padded = np.zeros((count, PADDED, PADDED), dtype=np.float32)
-    padded[:, PAD:-PAD, PAD:-PAD] = images
-    flat = padded.reshape(-1)
+    scratch.padded[:, PAD:-PAD, PAD:-PAD] = images
+    flat = scratch.padded.reshape(-1)
     # Beyond one pixel outside the image everything reads zero, so clipping there changes nothing.
-    np.clip(source_x, -1, SIDE, out=source_x)
-    np.clip(source_y, -1, SIDE, out=source_y)
-    left, top = np.floor(source_x), np.floor(source_y)
-    source_x -= left
-    source_y -= top
+    np.clip(sources, -1, SIDE, out=sources)
+    floors = np.floor(sources, out=scratch.floors)
+    sources -= floors  # now the fractions
+    left, top = floors[:, 0], floors[:, 1]
     top *= np.float32(PADDED)
     top += left  # small whole numbers, exact in float32
-    corner = top.astype(np.intp)
-    corner += (np.arange(count) * PADDED * PADDED + PAD * PADDED + PAD)[:, None]
-    upper = _lerp(np.take(flat, corner), np.take(flat[1:], corner), source_x)
-    lower = _lerp(np.take(flat[PADDED:], corner), np.take(flat[PADDED + 1 :], corner), source_x)
-    result = _lerp(upper, lower, source_y)
+    corner = scratch.corner
+    np.copyto(corner, top, casting="unsafe")
+    corner += scratch.image_starts
+    # Indices are in range, so mode="wrap" changes nothing but lets take write into out.
+    upper = np.take(flat, corner, mode="wrap")  # becomes the result: a fresh array
+    upper_right, lower, lower_right = scratch.corners
+    np.take(flat[1:], corner, out=upper_right, mode="wrap")
+    np.take(flat[PADDED:], corner, out=lower, mode="wrap")
+    np.take(flat[PADDED + 1 :], corner, out=lower_right, mode="wrap")
+    _lerp(upper, upper_right, sources[:, 0])
+    _lerp(lower, lower_right, sources[:, 0])
+    result = _lerp(upper, lower, sources[:, 1])
     np.clip(result, 0, 1, out=result)
     return result.reshape(count, SIDE, SIDE)
 
@@ -276,3 +293,30 @@ def _lerp(start: np.ndarray, end: np.ndarray, fraction: np.ndarray) -> np.ndarra
     end *= fraction
     start += end
     return start
+
+
+class _Scratch(threading.local):
+    """Work arrays for one batch size, kept from batch to batch by each thread: allocating
+    them afresh costs about as much as the arithmetic, as the allocator hands the pages back to
+    the system after every batch and the kernel has to zero them again. Zero borders are never
+    written, so they stay zero."""
+
+    count = -1
+
+    def arrays(self, count: int) -> _Scratch:
+        if count != self.count:
+            self.count = count
+            self.bordered = np.zeros((count, BORDERED, BORDERED), dtype=np.float32)
+            self.spread = np.zeros(count * BORDERED * BORDERED, dtype=np.float32)
+            self.blend = np.zeros((count, SIDE, SIDE), dtype=np.float32)
+            self.padded = np.zeros((count, PADDED, PADDED), dtype=np.float32)
+            self.sources = np.zeros((count, 2, SIDE * SIDE), dtype=np.float32)
+            self.floors = np.zeros((count, 2, SIDE * SIDE), dtype=np.float32)
+            self.corner = np.zeros((count, SIDE * SIDE), dtype=np.intp)
+            self.corners = np.zeros((3, count, SIDE * SIDE), dtype=np.float32)
+            starts = np.arange(count) * PADDED * PADDED + PAD * PADDED + PAD
+            self.image_starts = starts[:, None]
+        return self
+
+
+_scratch = _Scratch()
