@@ -7,6 +7,7 @@ never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import fields
@@ -253,7 +254,7 @@ def run_predict(args: argparse.Namespace) -> None:
 def run_submit(args: argparse.Namespace) -> None:
     images, _ = data.read_kaggle_csv(args.test)
     model = digitnet.load_model(args.weights)
-    labels = model.predict(images.astype(np.float32) / 255)
+    labels = model.predict(data.to_float(images))
     data.write_submission(args.out, labels)
     print(f"wrote {len(labels)} predictions to {args.out}")
 
@@ -283,4 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): not an error worth a traceback
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (Python's recipe: no flush at exit)
+        return 0
     return 0

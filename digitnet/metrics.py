@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from digitnet.data import to_float
 from digitnet.layers import softmax
 from digitnet.model import Model
 
@@ -109,6 +110,4 @@ class Evaluation:
 
 def evaluate(model: Model, images: np.ndarray, labels: np.ndarray) -> Evaluation:
     """``images`` uint8 (0-255) or float32 in [0, 1]."""
-    if images.dtype == np.uint8:
-        images = images.astype(np.float32) / 255
-    return Evaluation(model.predict_proba(images), np.asarray(labels))
+    return Evaluation(model.predict_proba(to_float(images)), np.asarray(labels))

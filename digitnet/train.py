@@ -18,6 +18,7 @@ from typing import Any, Literal
 import numpy as np
 
 from digitnet.augment import AugmentConfig, augment_batch
+from digitnet.data import to_float
 from digitnet.errors import DigitnetError
 from digitnet.layers import softmax_cross_entropy
 from digitnet.metrics import fit_temperature
@@ -97,13 +98,6 @@ class TrainResult:
 Event = BatchEvent | EpochEvent
 
 
-def as_float_images(images: np.ndarray) -> np.ndarray:
-    """uint8 0-255 to float32 0-1, once, so batches are plain gathers."""
-    if images.dtype == np.uint8:
-        return images.astype(np.float32) * np.float32(1 / 255)
-    return np.asarray(images, dtype=np.float32)
-
-
 class Trainer:
     def __init__(
         self,
@@ -125,10 +119,10 @@ class Trainer:
             )
         self.model = model
         self.config = config
-        self.train_images = as_float_images(train_images)
+        self.train_images = to_float(train_images)
         self.train_labels = np.asarray(train_labels, dtype=np.int64)
         self.has_dev = dev_images is not None and len(dev_images) > 0
-        self.dev_images = as_float_images(dev_images) if self.has_dev else None
+        self.dev_images = to_float(dev_images) if self.has_dev else None
         self.dev_labels = np.asarray(dev_labels, dtype=np.int64) if self.has_dev else None
         self.on_event = on_event or (lambda event: None)
         self.stop_when = stop_when or (lambda: False)

@@ -11,8 +11,15 @@ import numpy as np
 import streamlit as st
 
 from digitnet import DigitnetError, Model
-from digitnet.data import DATA_ENV, Dataset, find_mnist, load_dataset, mnist_cache_dir, split_dev
-from digitnet.data import to_float as as_float
+from digitnet.data import (
+    DATA_ENV,
+    Dataset,
+    find_mnist,
+    load_dataset,
+    mnist_cache_dir,
+    split_dev,
+    to_float,
+)
 from digitnet.metrics import Evaluation
 from digitnet.train import TrainConfig
 from pages.common.models import cached_evaluation
@@ -34,7 +41,7 @@ class Split:
 @st.cache_resource(show_spinner="Loading MNIST...")
 def cached_mnist(folder: str) -> Dataset:
     """MNIST once per server (its arrays are read-only, so sessions share them)."""
-    return load_dataset("mnist")
+    return load_dataset("mnist", path=folder)
 
 
 @st.cache_resource(max_entries=2, show_spinner="Preparing the training data...")
@@ -46,7 +53,7 @@ def cached_float_split(
     train_images, train_labels, dev_images, dev_labels = split_dev(
         _dataset.images, _dataset.labels, dev_size, seed
     )
-    arrays = (as_float(train_images), train_labels, as_float(dev_images), dev_labels)
+    arrays = (to_float(train_images), train_labels, to_float(dev_images), dev_labels)
     for array in arrays:
         array.setflags(write=False)
     return arrays
