@@ -103,6 +103,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     download = commands.add_parser("download", help="download MNIST into the cache")
     download.add_argument("--to", type=Path, help="folder (default: the cache)")
+
+    drawings = commands.add_parser(
+        "drawings", help="the saved drawings ($DIGITNET_DB): list, export, import, delete"
+    )
+    actions = drawings.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help="drawings per digit and the model's accuracy on them")
+    export = actions.add_parser("export", help="write them as a Kaggle train.csv")
+    export.add_argument("csv", type=Path)
+    import_command = actions.add_parser("import", help="add the rows of a Kaggle train.csv")
+    import_command.add_argument("csv", type=Path)
+    delete = actions.add_parser("delete", help="delete drawings by id, or all of them")
+    which = delete.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", type=int, nargs="+", dest="ids", metavar="N")
+    which.add_argument("--all", action="store_true", help="every drawing (needs --yes)")
+    delete.add_argument("--yes", action="store_true", help="confirm --all")
     return parser
 
 
@@ -265,12 +280,41 @@ def run_download(args: argparse.Namespace) -> None:
     print(f"MNIST is in {download_mnist(args.to)}")
 
 
+def run_drawings(args: argparse.Namespace) -> None:
+    from digitnet.drawings import DrawingStore, total
+
+    store = DrawingStore()
+    if args.action == "list":
+        counts = store.counts_by_digit()
+        print(f"drawings in {store.path}")
+        print("digit  drawings  predicted  right  accuracy")
+        for digit, count in [*counts.items(), ("all", total(counts.values()))]:
+            accuracy = "-" if count.accuracy is None else f"{count.accuracy:.1%}"
+            numbers = f"{count.drawings:>9} {count.predicted:>10} {count.right:>6}"
+            print(f"{digit:>5} {numbers} {accuracy:>9}")
+    elif args.action == "export":
+        print(f"wrote {store.export_csv(args.csv)} drawings to {args.csv}")
+    elif args.action == "import":
+        print(f"imported {store.import_csv(args.csv)} drawings into {store.path}")
+    elif args.all:
+        if not args.yes:
+            everything = total(store.counts_by_digit().values()).drawings
+            raise DigitnetError(
+                f"delete --all would delete all {everything} drawings in {store.path}; "
+                "add --yes to confirm"
+            )
+        print(f"deleted {store.delete_all()} drawings from {store.path}")
+    else:
+        print(f"deleted {store.delete(args.ids)} drawings from {store.path}")
+
+
 COMMANDS = {
     "train": run_train,
     "evaluate": run_evaluate,
     "predict": run_predict,
     "submit": run_submit,
     "download": run_download,
+    "drawings": run_drawings,
 }
 
 

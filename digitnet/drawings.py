@@ -136,6 +136,14 @@ class DigitCount:
         return self.right / self.predicted if self.predicted else None
 
 
+def total(counts: Iterable[DigitCount]) -> DigitCount:
+    """All digits together (e.g. ``total(store.counts_by_digit().values())``)."""
+    counts = list(counts)
+    return DigitCount(
+        *(sum(getattr(c, name) for c in counts) for name in DigitCount.__annotations__)
+    )
+
+
 class BadRows(DigitnetError):
     """An import refused: ``problems`` holds one line per bad row (the message joins them)."""
 
