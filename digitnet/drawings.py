@@ -385,7 +385,16 @@ class DrawingStore:
         """A connection to a file at the current schema version (migrated if older)."""
         connection = sqlite3.connect(uri, uri=True, timeout=self.timeout, isolation_level=None)
         try:
-            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            try:
+                version = connection.execute("PRAGMA user_version").fetchone()[0]
+            except sqlite3.OperationalError:
+                if not uri.endswith("mode=ro"):
+                    raise
+                # A WAL file in a read-only folder cannot get its shared-memory file beside it:
+                # read it as a file nobody changes (what a read-only folder promises).
+                connection.close()
+                connection = sqlite3.connect(uri[: -len("mode=ro")] + "immutable=1", uri=True)
+                version = connection.execute("PRAGMA user_version").fetchone()[0]
             if version != SCHEMA_VERSION:
                 self._migrate(connection, version, read_only=uri.endswith("mode=ro"))
             yield connection
@@ -395,9 +404,9 @@ class DrawingStore:
     def _migrate(self, connection: sqlite3.Connection, version: int, read_only: bool) -> None:
         if version > SCHEMA_VERSION:
             raise DigitnetError(
-                f"{self.path}: made by a newer digitnet (schema {version}, this one knows up to "
-                f"{SCHEMA_VERSION}); upgrade digitnet, or set {DB_ENV} to another file "
-                "(nothing was read or written)"
+                f"{self.path}: made by a newer digitnet; upgrade digitnet to use it (its schema "
+                f"is {version}, this one knows up to {SCHEMA_VERSION}), or set {DB_ENV} to "
+                "another file (nothing was read or written)"
             )
         if read_only:
             raise DigitnetError(
@@ -447,8 +456,9 @@ class DrawingStore:
 def _why_read_only(path: Path) -> str | None:
     """Why digitnet must not write here, or None. Permission bits count even for root, who
     could write anyway: a file made read-only was made so on purpose."""
-    if path.exists():
-        return None if _writable(path) else "the file is read-only"
+    if path.exists() and not _writable(path):
+        return "the file is read-only"
+    # The folder too: WAL keeps two files beside the database while it is open.
     folder = next(parent for parent in path.parents if parent.exists())
     return None if _writable(folder) else f"its folder {folder} is read-only"
 
@@ -592,19 +602,21 @@ def _bad_line(error: DigitnetError) -> int | None:
 
 
 def _every_bad_row(raw: bytes, name: str, first: DigitnetError) -> list[str]:
-    """One line per bad row (up to ``MAX_REPORTED_ROWS``), numbered as in the original file."""
+    """One line per bad row (up to ``MAX_REPORTED_ROWS``), numbered as in the original file and
+    in its order."""
     text = raw.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n").rstrip("\n")
     lines = text.split("\n")
     kept = list(range(1, len(lines)))  # indices into lines of the rows still being read
-    problems, error = [], first
+    found, error = {}, first
     while (line := _bad_line(error)) is not None:
         original = kept.pop(line - 2) + 1
-        problems.append(str(error).replace(f", line {line}: ", f", line {original}: ", 1))
-        if len(problems) >= MAX_REPORTED_ROWS or not kept:
-            return problems
+        found[original] = str(error).replace(f", line {line}: ", f", line {original}: ", 1)
+        if len(found) >= MAX_REPORTED_ROWS or not kept:
+            break
         try:
             data.read_kaggle_csv("\n".join([lines[0], *(lines[i] for i in kept)]).encode(), name)
-            return problems
+            break
         except DigitnetError as next_error:
             error = next_error
-    return [*problems, str(error)]
+    problems = [found[line] for line in sorted(found)]
+    return problems if _bad_line(error) is not None or not kept else [*problems, str(error)]

@@ -1,0 +1,517 @@
+"""The saved drawings: what goes in comes out, and nothing is lost or half-written whatever
+happens to the file or the program."""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+import signal
+import sqlite3
+import threading
+import time
+from datetime import datetime
+
+import numpy as np
+import pytest
+
+from digitnet import drawings
+from digitnet.data import read_kaggle_csv
+from digitnet.drawings import BadRows, DrawingStore, images_and_labels, total
+from digitnet.errors import DigitnetError
+
+SPAWN = multiprocessing.get_context("spawn")  # a fresh interpreter, like a second app process
+
+
+def image_for(number: int) -> np.ndarray:
+    """A distinct, recognisable 28x28 image for each number, so a row can be checked whole."""
+    return np.random.default_rng(number).random((28, 28)).astype(np.float32)
+
+
+def canvas_drawing(number: int = 0, label: int = 3, prediction: int | None = 5, **changes):
+    """Everything the Draw page passes to ``add`` for one canvas drawing."""
+    probabilities = np.full(10, 0.02, np.float32)
+    if prediction is not None:
+        probabilities[prediction] = 0.82
+    values = {
+        "label": label,
+        "image": image_for(number),
+        "session": "session-a",
+        "strokes": [np.array([[10.5, 20.25], [30, 40], [50, 60]]), np.array([[100, 100]])],
+        "canvas_width": 280,
+        "canvas_height": 280,
+        "brush_width": 18.0,
+        "prediction": prediction,
+        "probabilities": None if prediction is None else probabilities,
+        "model_checksum": f"checksum-{number}",
+    }
+    return values | changes
+
+
+def single_line(error: pytest.ExceptionInfo) -> str:
+    message = str(error.value)
+    assert "\n" not in message and message
+    return message
+
+
+@pytest.fixture
+def store(tmp_path) -> DrawingStore:
+    return DrawingStore(tmp_path / "drawings.sqlite")
+
+
+# --- what goes in comes out --------------------------------------------------------------------
+
+
+def test_a_saved_drawing_comes_back_as_it_was_saved(store):
+    values = canvas_drawing(7, label=4, prediction=9)
+    drawing = store.get(store.add(**values))
+    assert (drawing.label, drawing.prediction, drawing.source) == (4, 9, "canvas")
+    np.testing.assert_array_equal(drawing.image, values["image"])
+    np.testing.assert_array_equal(drawing.probabilities, values["probabilities"])
+    assert len(drawing.strokes) == 2
+    for got, sent in zip(drawing.strokes, values["strokes"]):
+        np.testing.assert_array_equal(got, sent)
+    assert (drawing.canvas_width, drawing.canvas_height, drawing.brush_width) == (280, 280, 18.0)
+    assert drawing.model_checksum == "checksum-7"
+    assert drawing.preprocess_version == drawings.PREPROCESS_VERSION
+    assert drawing.session == "session-a" and drawing.photo is None and drawing.wrong
+    assert datetime.fromisoformat(drawing.created).utcoffset().total_seconds() == 0
+
+
+def test_reading_a_collection_that_does_not_exist_creates_nothing(tmp_path):
+    store = DrawingStore(tmp_path / "not-yet" / "drawings.sqlite")
+    assert store.list() == []
+    assert total(store.counts_by_digit().values()).drawings == 0
+    assert store.labelled_images()[0].shape == (0, 28, 28)
+    assert store.delete_all() == 0
+    assert not (tmp_path / "not-yet").exists()
+
+
+def test_the_file_is_in_the_data_folder_unless_digitnet_db_says_elsewhere(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIGITNET_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("DIGITNET_DB", raising=False)
+    assert DrawingStore().path == tmp_path / "cache" / "drawings.sqlite"
+    monkeypatch.setenv("DIGITNET_DB", str(tmp_path / "mine.sqlite"))
+    store = DrawingStore()
+    store.add(**canvas_drawing())
+    assert (tmp_path / "mine.sqlite").is_file() and not (tmp_path / "cache").exists()
+
+
+def test_the_file_is_in_wal_mode_at_the_current_schema_version(store):
+    store.add(**canvas_drawing())
+    with sqlite3.connect(store.path) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+    assert version == drawings.SCHEMA_VERSION == len(drawings.MIGRATIONS)
+
+
+def test_lists_filter_by_digit_wrong_only_and_session(store):
+    right = store.add(**canvas_drawing(1, label=2, prediction=2))
+    wrong = store.add(**canvas_drawing(2, label=2, prediction=7))
+    other = store.add(**canvas_drawing(3, label=5, prediction=5, session="session-b"))
+    unpredicted = store.add(**canvas_drawing(4, label=5, prediction=None))
+    assert [d.id for d in store.list()] == [right, wrong, other, unpredicted]
+    assert [d.id for d in store.list(digit=2)] == [right, wrong]
+    assert [d.id for d in store.list(wrong_only=True)] == [wrong]
+    assert [d.id for d in store.list(session="session-b")] == [other]
+    assert [d.id for d in store.list(digit=5, session="session-a")] == [unpredicted]
+
+
+def test_counts_by_digit_give_the_accuracy_of_the_stored_predictions(store):
+    for number, (label, prediction) in enumerate([(2, 2), (2, 7), (2, 2), (5, None), (5, 5)]):
+        store.add(**canvas_drawing(number, label=label, prediction=prediction))
+    counts = store.counts_by_digit()
+    assert sorted(counts) == list(range(10))
+    assert counts[2] == drawings.DigitCount(drawings=3, predicted=3, right=2)
+    assert counts[2].accuracy == pytest.approx(2 / 3)
+    assert counts[5] == drawings.DigitCount(drawings=2, predicted=1, right=1)
+    assert counts[0].accuracy is None
+    assert total(counts.values()) == drawings.DigitCount(5, 4, 3)
+    assert store.counts_by_digit(session="nobody")[2].drawings == 0
+
+
+def test_a_photo_keeps_its_bytes_which_lists_leave_out(store):
+    photo = bytes(range(256)) * 40
+    values = canvas_drawing(strokes=None, canvas_width=None, canvas_height=None, brush_width=None)
+    drawing_id = store.add(**values, photo=photo)
+    assert store.get(drawing_id).photo == photo
+    assert store.get(drawing_id).source == "photo" and store.get(drawing_id).strokes is None
+    assert store.list()[0].photo is None
+
+
+def test_labelled_images_are_the_images_the_model_saw(store):
+    for number in range(4):
+        store.add(**canvas_drawing(number, label=number, session=f"s{number % 2}"))
+    images, labels = store.labelled_images()
+    assert images.dtype == np.float32 and labels.dtype == np.uint8
+    np.testing.assert_array_equal(labels, [0, 1, 2, 3])
+    np.testing.assert_array_equal(images, np.stack([image_for(n) for n in range(4)]))
+    np.testing.assert_array_equal(store.labelled_images(session="s1")[1], [1, 3])
+
+
+def test_the_held_back_share_is_the_same_drawings_however_many_are_added(store):
+    for number in range(200):
+        store.add(**canvas_drawing(number, label=number % 10))
+    kept, back = store.split(held_back=0.4, seed=0)
+    assert len(kept) + len(back) == 200 and 60 <= len(back) <= 100
+    assert not {d.id for d in kept} & {d.id for d in back}
+    for number in range(200, 250):
+        store.add(**canvas_drawing(number))
+    kept_later, back_later = store.split(held_back=0.4, seed=0)
+    assert {d.id for d in back} == {d.id for d in back_later if d.id <= 200}
+    assert {d.id for d in store.split(held_back=0.4, seed=1)[1]} != {d.id for d in back_later}
+    assert store.split(held_back=0.0)[1] == [] and store.split(held_back=1.0)[0] == []
+    images, labels = images_and_labels(back)
+    assert images.shape == (len(back), 28, 28) and len(labels) == len(back)
+
+
+def test_a_held_back_share_outside_0_to_1_is_refused(store):
+    with pytest.raises(DigitnetError, match="share from 0 to 1"):
+        store.split(held_back=40)
+
+
+def test_session_ids_are_random_and_anonymous():
+    first, second = drawings.new_session_id(), drawings.new_session_id()
+    assert first != second and len(first) == 32 and int(first, 16) >= 0
+
+
+# --- delete, export, import ----------------------------------------------------------------------
+
+
+def test_delete_removes_exactly_the_given_drawings(store):
+    ids = [store.add(**canvas_drawing(n)) for n in range(4)]
+    assert store.delete([ids[1], ids[3]]) == 2
+    assert [d.id for d in store.list()] == [ids[0], ids[2]]
+
+
+def test_delete_with_an_unknown_id_deletes_nothing(store):
+    ids = [store.add(**canvas_drawing(n)) for n in range(3)]
+    with pytest.raises(DigitnetError, match="no drawing with id 99 in .*; nothing was deleted"):
+        store.delete([ids[0], 99])
+    assert [d.id for d in store.list()] == ids
+
+
+def test_delete_all_empties_the_collection_and_ids_are_never_reused(store):
+    ids = [store.add(**canvas_drawing(n)) for n in range(3)]
+    assert store.delete_all() == 3 and store.list() == []
+    assert store.add(**canvas_drawing(9)) > max(ids)
+
+
+def test_export_then_import_gives_the_same_digits(store, tmp_path):
+    for number in range(5):
+        store.add(**canvas_drawing(number, label=number))
+    assert store.export_csv(tmp_path / "mine.csv") == 5
+    images, labels = read_kaggle_csv(tmp_path / "mine.csv")
+    np.testing.assert_array_equal(labels, range(5))
+    expected = np.rint(np.stack([image_for(n) for n in range(5)]) * 255).astype(np.uint8)
+    np.testing.assert_array_equal(images, expected)
+    other = DrawingStore(tmp_path / "other.sqlite")
+    assert other.import_csv(tmp_path / "mine.csv") == 5
+    imported = other.list()
+    assert {d.source for d in imported} == {"import"}
+    assert all(d.strokes is None and d.prediction is None for d in imported)
+    np.testing.assert_allclose(other.labelled_images()[0], expected / 255, atol=1e-7)
+    assert not list(tmp_path.glob(".mine.csv.*"))  # no temporary file left behind
+
+
+def test_export_of_an_empty_collection_writes_nothing(store, tmp_path):
+    with pytest.raises(DigitnetError, match="no drawings to export"):
+        store.export_csv(tmp_path / "mine.csv")
+    assert not (tmp_path / "mine.csv").exists()
+
+
+def kaggle_csv(rows: list[str]) -> bytes:
+    header = ",".join(["label", *(f"pixel{i}" for i in range(784))])
+    return ("\n".join([header, *rows]) + "\n").encode()
+
+
+def good_row(label: int) -> str:
+    return ",".join([str(label), *["0"] * 783, "255"])
+
+
+def test_an_import_names_every_bad_row_and_imports_nothing(store):
+    store.add(**canvas_drawing())
+    rows = [good_row(1), good_row(12), good_row(2), "x" + good_row(3)[1:], good_row(4)]
+    rows.append(",".join(["5", *["0"] * 700]))  # cut short
+    with pytest.raises(BadRows) as error:
+        store.import_csv(kaggle_csv(rows), name="mine.csv")
+    assert error.value.problems == [
+        "mine.csv, line 3: label '12' is not a digit 0-9; fix or remove that row",
+        "mine.csv, line 5: column label holds 'x', which is not a number; fix or remove that row",
+        "mine.csv, line 7: the last row is cut short (701 of 785 values); the file looks "
+        "truncated, get a complete copy",
+    ]
+    assert str(error.value).endswith("mine.csv: 3 bad row(s); nothing was imported")
+    assert len(store.list()) == 1
+
+
+def test_an_import_stops_naming_bad_rows_at_the_cap(store):
+    rows = [good_row(1), *[good_row(10)] * 30]
+    with pytest.raises(BadRows) as error:
+        store.import_csv(kaggle_csv(rows), name="many.csv")
+    assert len(error.value.problems) == drawings.MAX_REPORTED_ROWS
+    assert error.value.problems[-1].startswith(f"many.csv, line {drawings.MAX_REPORTED_ROWS + 2}:")
+    assert "stopped looking" in str(error.value) and store.list() == []
+
+
+def test_an_import_of_a_bad_header_is_one_line(store):
+    with pytest.raises(DigitnetError) as error:
+        store.import_csv(b"label,pixels\n1,2\n", name="odd.csv")
+    assert single_line(error).startswith("odd.csv, line 1: the header has 2 columns")
+
+
+def test_an_import_of_a_test_csv_without_labels_is_refused(store):
+    header = ",".join(f"pixel{i}" for i in range(784))
+    with pytest.raises(DigitnetError, match="no label column"):
+        store.import_csv(f"{header}\n{','.join(['0'] * 784)}\n".encode(), name="test.csv")
+    assert store.list() == []
+
+
+def test_an_uploaded_file_imports_under_its_own_name(store):
+    upload = io.BytesIO(kaggle_csv([good_row(8), good_row(80)]))
+    upload.name = "upload.csv"
+    with pytest.raises(BadRows, match="upload.csv, line 3: label '80'"):
+        store.import_csv(upload)
+    assert store.import_csv(io.BytesIO(kaggle_csv([good_row(8)])), session="class-7b") == 1
+    assert store.list()[0].session == "class-7b"
+
+
+# --- absurd input ------------------------------------------------------------------------------
+
+
+def test_a_drawing_of_100000_points_is_thinned_to_the_cap(store):
+    path = np.stack([np.linspace(0, 279, 100_000), np.linspace(0, 279, 100_000)], axis=1)
+    strokes = [path[:60_000], path[60_000:]]
+    drawing = store.get(store.add(**canvas_drawing(strokes=strokes)))
+    counts = [len(stroke) for stroke in drawing.strokes]
+    assert sum(counts) <= drawings.MAX_POINTS and min(counts) > 1000
+    np.testing.assert_array_equal(drawing.strokes[0][0], [0, 0])  # the shape stays: same start
+
+
+def test_points_outside_the_canvas_are_clipped_to_it(store):
+    strokes = [np.array([[-50, 10], [140, 140], [900, 300.5]])]
+    drawing = store.get(store.add(**canvas_drawing(strokes=strokes, canvas_height=200)))
+    np.testing.assert_array_equal(drawing.strokes[0], [[0, 10], [140, 140], [280, 200]])
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"strokes": [np.array([[1.0, np.nan]])]}, "NaN or infinite point"),
+        ({"strokes": [np.array([[1.0, np.inf]])]}, "NaN or infinite point"),
+        ({"strokes": [np.zeros((1, 2))] * 501}, "at most 500 strokes"),
+        ({"canvas_width": 100_000}, "canvas width must be 1 to 4096"),
+        ({"canvas_height": None}, "canvas height must be 1 to 4096"),
+        ({"brush_width": float("nan")}, "brush width"),
+        ({"label": 10}, "label must be a digit 0-9"),
+        ({"label": True}, "label must be a digit 0-9"),
+        ({"prediction": -1}, "prediction must be a digit 0-9"),
+        ({"image": np.zeros((28, 27), np.float32)}, "must be 28x28"),
+        ({"image": np.full((28, 28), np.nan, np.float32)}, "values from 0 to 1"),
+        ({"image": np.full((28, 28), 3.0, np.float32)}, "values from 0 to 1"),
+        ({"probabilities": np.ones(10)}, "must sum to 1"),
+        ({"probabilities": np.ones(3) / 3}, "ten finite numbers"),
+        ({"session": ""}, "session id"),
+        ({"session": "x" * 65}, "session id"),
+        ({"photo": b"jpeg"}, "strokes or a photo, not both"),
+    ],
+)
+def test_a_drawing_with_absurd_values_is_refused_and_nothing_is_saved(store, changes, message):
+    with pytest.raises(DigitnetError, match=message) as error:
+        store.add(**canvas_drawing(**changes))
+    single_line(error)
+    assert store.list() == []
+
+
+def test_a_huge_photo_is_refused_with_the_cap(store):
+    values = canvas_drawing(strokes=None, canvas_width=None, canvas_height=None, brush_width=None)
+    with pytest.raises(DigitnetError, match=r"the photo is 2\.5 MB; at most 2 MB") as error:
+        store.add(**values, photo=bytes(int(2.5 * 2**20)))
+    single_line(error)
+    assert store.add(**values, photo=bytes(2 * 2**20)) == 1  # exactly at the cap is kept
+
+
+# --- nothing lost --------------------------------------------------------------------------------
+
+
+def add_many(path: str, session: str, count: int) -> None:
+    """One app session saving ``count`` drawings, each marked so a duplicate would show."""
+    store = DrawingStore(path, timeout=30)
+    for number in range(count):
+        store.add(**canvas_drawing(number, label=number % 10, session=session))
+
+
+def assert_exactly(store: DrawingStore, sessions: list[str], count: int) -> None:
+    saved = store.list()
+    marks = {(d.session, d.model_checksum) for d in saved}
+    assert len(saved) == len(marks) == len(sessions) * count
+    assert marks == {(s, f"checksum-{n}") for s in sessions for n in range(count)}
+    for drawing in saved:
+        number = int(drawing.model_checksum.split("-")[1])
+        np.testing.assert_array_equal(drawing.image, image_for(number))
+
+
+def test_two_sessions_saving_at_once_in_threads(store):
+    threads = [
+        threading.Thread(target=add_many, args=(str(store.path), session, 40))
+        for session in ("a", "b")
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert_exactly(store, ["a", "b"], 40)
+
+
+def test_two_sessions_saving_at_once_in_two_processes(store):
+    processes = [
+        SPAWN.Process(target=add_many, args=(str(store.path), session, 40))
+        for session in ("a", "b")
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+    assert [process.exitcode for process in processes] == [0, 0]
+    assert_exactly(store, ["a", "b"], 40)
+
+
+def test_the_app_killed_mid_write_leaves_only_whole_drawings(store):
+    writer = SPAWN.Process(target=add_many, args=(str(store.path), "doomed", 100_000))
+    writer.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(store.list()) < 30:
+        time.sleep(0.05)
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.join()
+    assert writer.exitcode == -signal.SIGKILL
+    with sqlite3.connect(store.path) as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    saved = store.list()
+    assert len(saved) >= 30
+    assert [int(d.model_checksum.split("-")[1]) for d in saved] == list(range(len(saved)))
+    for drawing in saved:
+        np.testing.assert_array_equal(drawing.image, image_for(int(drawing.model_checksum[9:])))
+    assert store.add(**canvas_drawing(0)) == saved[-1].id + 1
+
+
+def test_a_corrupt_file_gives_one_line_and_is_left_untouched(store):
+    garbage = np.random.default_rng(0).bytes(8192)
+    store.path.write_bytes(garbage)
+    for action in (store.list, lambda: store.add(**canvas_drawing()), store.delete_all):
+        with pytest.raises(DigitnetError) as error:
+            action()
+        assert "not a readable drawings database" in single_line(error)
+        assert "move it aside" in str(error.value)
+    assert store.path.read_bytes() == garbage
+    assert sorted(p.name for p in store.path.parent.iterdir()) == ["drawings.sqlite"]
+
+
+def test_a_locked_file_gives_one_line_and_saves_nothing(store):
+    store.add(**canvas_drawing(0))
+    other = sqlite3.connect(store.path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        impatient = DrawingStore(store.path, timeout=0.2)
+        started = time.monotonic()
+        with pytest.raises(DigitnetError) as error:
+            impatient.add(**canvas_drawing(1))
+        assert "held it locked for over 0.2 s; close it or try again" in single_line(error)
+        assert "nothing was saved" in str(error.value)
+        assert time.monotonic() - started < 5
+        assert len(impatient.list()) == 1  # reading still works (WAL: readers never wait)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert len(store.list()) == 1
+    store.add(**canvas_drawing(1))
+    assert len(store.list()) == 2
+
+
+def test_a_read_only_file_can_be_read_but_saving_gives_one_line(store):
+    store.add(**canvas_drawing(0))
+    before = store.path.read_bytes()
+    store.path.chmod(0o444)
+    try:
+        assert len(store.list()) == 1 and store.get(1).label == 3
+        for action in (
+            lambda: store.add(**canvas_drawing(1)),
+            lambda: store.delete([1]),
+            store.delete_all,
+            lambda: store.import_csv(kaggle_csv([good_row(1)])),
+        ):
+            with pytest.raises(DigitnetError) as error:
+                action()
+            assert "the file is read-only; make it writable" in single_line(error)
+        assert store.path.read_bytes() == before
+    finally:
+        store.path.chmod(0o644)
+    assert len(store.list()) == 1
+
+
+def test_a_read_only_folder_can_be_read_but_saving_gives_one_line(tmp_path):
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    store = DrawingStore(folder / "drawings.sqlite")
+    store.add(**canvas_drawing(0))
+    fresh = DrawingStore(folder / "fresh.sqlite")
+    folder.chmod(0o555)
+    try:
+        assert len(store.list()) == 1 and fresh.list() == []
+        for target in (store, fresh):
+            with pytest.raises(DigitnetError) as error:
+                target.add(**canvas_drawing(1))
+            assert f"its folder {folder} is read-only" in single_line(error)
+        assert not fresh.path.exists()
+    finally:
+        folder.chmod(0o755)
+    assert len(store.list()) == 1
+
+
+def test_a_file_from_a_newer_digitnet_gives_one_line_and_nothing_is_written(store):
+    with sqlite3.connect(store.path) as connection:
+        connection.execute("CREATE TABLE drawings (id INTEGER PRIMARY KEY, future BLOB)")
+        connection.execute("INSERT INTO drawings (future) VALUES (x'00')")
+        connection.execute(f"PRAGMA user_version = {drawings.SCHEMA_VERSION + 1}")
+    before = store.path.read_bytes()
+    for action in (store.list, lambda: store.add(**canvas_drawing()), store.delete_all):
+        with pytest.raises(DigitnetError) as error:
+            action()
+        assert "made by a newer digitnet; upgrade digitnet" in single_line(error)
+    assert store.path.read_bytes() == before
+
+
+def test_a_version_1_file_is_migrated_without_losing_rows(store):
+    # Written out by hand, as version 1 of digitnet wrote it, so a change to the migrations
+    # that would break old files fails here.
+    image = image_for(1).tobytes()
+    with sqlite3.connect(store.path) as connection:
+        connection.execute(
+            "CREATE TABLE drawings (id INTEGER PRIMARY KEY AUTOINCREMENT, created TEXT NOT NULL, "
+            "session TEXT NOT NULL, label INTEGER NOT NULL CHECK (label BETWEEN 0 AND 9), "
+            "prediction INTEGER CHECK (prediction BETWEEN 0 AND 9), probabilities BLOB, "
+            "model_checksum TEXT, preprocess_version INTEGER, image BLOB NOT NULL, strokes TEXT, "
+            "canvas_width INTEGER, canvas_height INTEGER, brush_width REAL, photo BLOB)"
+        )
+        connection.executemany(
+            "INSERT INTO drawings (created, session, label, prediction, image, strokes, "
+            "canvas_width, canvas_height, brush_width, photo) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                ("2026-01-01T00:00Z", "s", 1, 7, image, "[[[1,2],[3,4]]]", 280, 280, 9.0, None),
+                ("2026-01-02T00:00Z", "s", 2, 2, image, None, None, None, None, b"png"),
+                ("2026-01-03T00:00Z", "t", 3, None, image, "[[[5,6]]]", 200, 100, 4.0, None),
+            ],
+        )  # fmt: skip
+        connection.execute("PRAGMA user_version = 1")
+    saved = store.list()
+    assert [(d.id, d.label, d.source, d.session) for d in saved] == [
+        (1, 1, "canvas", "s"),
+        (2, 2, "photo", "s"),
+        (3, 3, "canvas", "t"),
+    ]
+    np.testing.assert_array_equal(saved[0].strokes[0], [[1, 2], [3, 4]])
+    assert saved[0].wrong and store.get(2).photo == b"png"
+    with sqlite3.connect(store.path) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == drawings.SCHEMA_VERSION
+    assert store.add(**canvas_drawing(4)) == 4 and len(store.list()) == 4
