@@ -22,11 +22,12 @@ import os
 import re
 import sqlite3
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import quote
 
 import numpy as np
@@ -48,6 +49,7 @@ MAX_REPORTED_ROWS = 20  # bad rows an import names before it stops looking
 SOURCES = ("canvas", "photo", "import")
 _IMAGE_BYTES = data.PIXELS * 4  # float32
 _CSV_LINE = re.compile(r", line (\d+): ")
+T = TypeVar("T")
 
 # Migration i takes a file from schema version i to i + 1 (``PRAGMA user_version``). Never edit
 # one that has shipped: add a new step, so every older file can still be brought up to date.
@@ -188,16 +190,12 @@ class DrawingStore:
     ) -> int:
         """Saves one drawing (strokes with their canvas and brush, or a photo's bytes) and
         returns its id. Bad values raise DigitnetError and save nothing."""
-        if strokes is not None and photo is not None:
-            raise DigitnetError("a drawing has strokes or a photo, not both")
+        if (strokes is None) == (photo is None):
+            raise DigitnetError("a drawing is saved with its strokes or its photo (one of them)")
         row = {
             "created": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "session": _checked_session(session),
-            "source": "canvas"
-            if strokes is not None
-            else "photo"
-            if photo is not None
-            else "import",
+            "source": "canvas" if strokes is not None else "photo",
             "label": _checked_digit(label, "label"),
             "prediction": None if prediction is None else _checked_digit(prediction, "prediction"),
             "probabilities": _probabilities_blob(probabilities),
@@ -349,7 +347,7 @@ class DrawingStore:
 
         return self._write(insert, "saved")
 
-    def _write(self, change, done: str):
+    def _write(self, change: Callable[[sqlite3.Connection], T], done: str) -> T:
         """Runs ``change(connection)`` in one immediate transaction: all of it or none."""
         read_only = _why_read_only(self.path)
         if read_only:
@@ -515,6 +513,8 @@ def _probabilities_blob(probabilities: np.ndarray | None) -> bytes | None:
 
 
 def _checked_photo(photo: bytes | None) -> bytes | None:
+    if photo is not None and not isinstance(photo, bytes):
+        raise DigitnetError(f"the photo must be its file's bytes, got {type(photo).__name__}")
     if photo is not None and len(photo) > MAX_PHOTO_BYTES:
         raise DigitnetError(
             f"the photo is {len(photo) / 2**20:.1f} MB; at most {MAX_PHOTO_BYTES / 2**20:g} MB "

@@ -313,7 +313,8 @@ def test_points_outside_the_canvas_are_clipped_to_it(store):
         ({"probabilities": np.ones(3) / 3}, "ten finite numbers"),
         ({"session": ""}, "session id"),
         ({"session": "x" * 65}, "session id"),
-        ({"photo": b"jpeg"}, "strokes or a photo, not both"),
+        ({"photo": b"jpeg"}, "its strokes or its photo"),
+        ({"strokes": None}, "its strokes or its photo"),
     ],
 )
 def test_a_drawing_with_absurd_values_is_refused_and_nothing_is_saved(store, changes, message):
@@ -325,6 +326,8 @@ def test_a_drawing_with_absurd_values_is_refused_and_nothing_is_saved(store, cha
 
 def test_a_huge_photo_is_refused_with_the_cap(store):
     values = canvas_drawing(strokes=None, canvas_width=None, canvas_height=None, brush_width=None)
+    with pytest.raises(DigitnetError, match="the photo must be its file's bytes, got BytesIO"):
+        store.add(**values, photo=io.BytesIO(b"png"))
     with pytest.raises(DigitnetError, match=r"the photo is 2\.5 MB; at most 2 MB") as error:
         store.add(**values, photo=bytes(int(2.5 * 2**20)))
     single_line(error)
