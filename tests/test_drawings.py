@@ -488,6 +488,9 @@ def test_a_version_1_file_is_migrated_without_losing_rows(store):
     # Written out by hand, as version 1 of digitnet wrote it, so a change to the migrations
     # that would break old files fails here.
     image = image_for(1).tobytes()
+    # Strokes: uint32 stroke count, uint32 points per stroke, then float32 x, y pairs.
+    two_points = np.array([1, 2], "<u4").tobytes() + np.array([[1, 2], [3, 4]], "<f4").tobytes()
+    one_point = np.array([1, 1], "<u4").tobytes() + np.array([[5, 6]], "<f4").tobytes()
     with sqlite3.connect(store.path) as connection:
         connection.execute(
             "CREATE TABLE drawings (id INTEGER PRIMARY KEY AUTOINCREMENT, created TEXT NOT NULL, "
@@ -501,9 +504,9 @@ def test_a_version_1_file_is_migrated_without_losing_rows(store):
             "canvas_width, canvas_height, brush_width, photo) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                ("2026-01-01T00:00Z", "s", 1, 7, image, "[[[1,2],[3,4]]]", 280, 280, 9.0, None),
+                ("2026-01-01T00:00Z", "s", 1, 7, image, two_points, 280, 280, 9.0, None),
                 ("2026-01-02T00:00Z", "s", 2, 2, image, None, None, None, None, b"png"),
-                ("2026-01-03T00:00Z", "t", 3, None, image, "[[[5,6]]]", 200, 100, 4.0, None),
+                ("2026-01-03T00:00Z", "t", 3, None, image, one_point, 200, 100, 4.0, None),
             ],
         )  # fmt: skip
         connection.execute("PRAGMA user_version = 1")
