@@ -9,8 +9,10 @@ from a newer digitnet) gives one line saying what to do and is never rewritten o
 
 Rules for what a drawing may hold (absurd input is thinned or refused, never stored as is):
 strokes hold at most ``MAX_POINTS`` points in all (more are thinned evenly, stroke by stroke)
-and at most ``MAX_STROKES`` strokes; points are clipped to the canvas; a NaN or infinite point,
-a canvas over ``MAX_CANVAS`` pixels a side, or a photo over ``MAX_PHOTO_BYTES`` is refused.
+and at most ``MAX_STROKES`` strokes; points are clipped to the canvas grown by its longer side
+on every side (a stroke that leaves the canvas still renders as drawn, as ``digitnet.strokes``
+allows, and a point a mile away cannot be stored); a NaN or infinite point, a canvas over
+``MAX_CANVAS`` pixels a side, or a photo over ``MAX_PHOTO_BYTES`` is refused.
 """
 
 from __future__ import annotations
@@ -45,7 +47,6 @@ MAX_CANVAS = 4_096
 MAX_BRUSH = 200.0
 MAX_PHOTO_BYTES = 2 * 1024 * 1024
 MAX_REPORTED_ROWS = 20  # bad rows an import names before it stops looking
-SOURCES = ("canvas", "photo", "import")
 _IMAGE_BYTES = data.PIXELS * 4  # float32
 _CSV_LINE = re.compile(r", line (\d+): ")
 T = TypeVar("T")
@@ -97,7 +98,7 @@ def new_session_id() -> str:
 
 
 @dataclass(frozen=True, eq=False)
-class Drawing:
+class SavedDrawing:
     """One saved drawing. ``image`` is the (28, 28) float32 the model saw; ``strokes`` the
     (n, 2) x, y canvas points of each stroke in drawing order (None for photos and imports);
     ``photo`` is only filled by ``DrawingStore.get`` (lists leave it out: it can be 2 MB)."""
@@ -155,7 +156,7 @@ class BadRows(DigitnetError):
         super().__init__("\n".join([*problems, summary]))
 
 
-def images_and_labels(drawings: Sequence[Drawing]) -> tuple[np.ndarray, np.ndarray]:
+def images_and_labels(drawings: Sequence[SavedDrawing]) -> tuple[np.ndarray, np.ndarray]:
     """The drawings as the model takes them: images (n, 28, 28) float32 and labels (n,) uint8."""
     images = np.zeros((len(drawings), *data.IMAGE_SHAPE), np.float32)
     for index, drawing in enumerate(drawings):
@@ -207,7 +208,7 @@ class DrawingStore:
             row.update(_checked_canvas(strokes, canvas_width, canvas_height, brush_width))
         return self._insert([row])[0]
 
-    def get(self, drawing_id: int) -> Drawing:
+    def get(self, drawing_id: int) -> SavedDrawing:
         with self._reading() as connection:
             row = connection.execute(
                 f"SELECT {_COLUMNS}, photo FROM drawings WHERE id = ?", (int(drawing_id),)
@@ -236,7 +237,9 @@ class DrawingStore:
         session's), oldest first: ``evaluate --split mine`` and the "My drawings" split."""
         return images_and_labels(self.list(session=session))
 
-    def split(self, held_back: float = 0.4, seed: int = 0) -> tuple[list[Drawing], list[Drawing]]:
+    def split(
+        self, held_back: float = 0.4, seed: int = 0
+    ) -> tuple[list[SavedDrawing], list[SavedDrawing]]:
         """(to train on, held back) for fine-tuning. A drawing is held back by a hash of its id
         and the seed, so it stays on the same side however many drawings are added later."""
         if not 0 <= held_back <= 1:
@@ -319,7 +322,7 @@ class DrawingStore:
 
     def list(
         self, digit: int | None = None, wrong_only: bool = False, session: str | None = None
-    ) -> list[Drawing]:
+    ) -> list[SavedDrawing]:
         """The drawings, oldest first, optionally of one digit, only those the model got
         wrong, or only one session's."""
         where, parameters = _filters(digit, wrong_only, session)
@@ -543,8 +546,11 @@ def _checked_canvas(
     if total > MAX_POINTS:  # every step-th point of each stroke: the shape stays, evenly thinner
         step = math.ceil(total / (MAX_POINTS - len(arrays)))
         arrays = [stroke[::step] for stroke in arrays]
+    margin = max(width, height)
     return {
-        "strokes": _strokes_blob([np.clip(stroke, 0, [width, height]) for stroke in arrays]),
+        "strokes": _strokes_blob(
+            [np.clip(stroke, -margin, [width + margin, height + margin]) for stroke in arrays]
+        ),
         "canvas_width": int(width),
         "canvas_height": int(height),
         "brush_width": float(brush),
@@ -566,10 +572,10 @@ def _strokes_from_blob(blob: bytes) -> list[np.ndarray]:
     return np.split(points, np.cumsum(counts)[:-1]) if strokes else []
 
 
-def _drawing(row: tuple, photo: bytes | None = None) -> Drawing:
+def _drawing(row: tuple, photo: bytes | None = None) -> SavedDrawing:
     (id_, created, session, source, label, prediction, probabilities, checksum, version,
      image, strokes, width, height, brush) = row  # fmt: skip
-    return Drawing(
+    return SavedDrawing(
         id=id_,
         created=created,
         session=session,

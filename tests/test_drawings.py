@@ -288,10 +288,13 @@ def test_a_drawing_of_100000_points_is_thinned_to_the_cap(store):
     np.testing.assert_array_equal(drawing.strokes[0][0], [0, 0])  # the shape stays: same start
 
 
-def test_points_outside_the_canvas_are_clipped_to_it(store):
-    strokes = [np.array([[-50, 10], [140, 140], [900, 300.5]])]
+def test_points_far_outside_the_canvas_are_clipped_to_one_canvas_side_around_it(store):
+    # A stroke may leave the canvas and come back (kept, so it renders as drawn); a point
+    # farther than the canvas's longer side (280) beyond its edge is clipped to that distance.
+    strokes = [np.array([[-50, 10], [140, 140], [900, 300.5], [1e12, -1e12]])]
     drawing = store.get(store.add(**canvas_drawing(strokes=strokes, canvas_height=200)))
-    np.testing.assert_array_equal(drawing.strokes[0], [[0, 10], [140, 140], [280, 200]])
+    expected = [[-50, 10], [140, 140], [560, 300.5], [560, -280]]
+    np.testing.assert_array_equal(drawing.strokes[0], expected)
 
 
 @pytest.mark.parametrize(
