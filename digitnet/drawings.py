@@ -532,12 +532,11 @@ def _checked_canvas(
     for value, what in ((width, "canvas width"), (height, "canvas height")):
         if not isinstance(value, int | np.integer) or not 0 < value <= MAX_CANVAS:
             raise DigitnetError(f"the {what} must be 1 to {MAX_CANVAS} pixels, got {value!r}")
-    if brush is None or not (math.isfinite(brush) and 0 < brush <= MAX_BRUSH):
+    if not (isinstance(brush, int | float) and math.isfinite(brush) and 0 < brush <= MAX_BRUSH):
         raise DigitnetError(
             f"the brush width must be above 0 and at most {MAX_BRUSH:g}, got {brush!r}"
         )
-    arrays = [np.asarray(stroke, dtype=np.float64).reshape(-1, 2) for stroke in strokes]
-    arrays = [stroke for stroke in arrays if len(stroke)]
+    arrays = [stroke for stroke in map(_points, strokes) if len(stroke)]
     if len(arrays) > MAX_STROKES:
         raise DigitnetError(f"a drawing holds at most {MAX_STROKES} strokes, got {len(arrays)}")
     if not all(np.isfinite(stroke).all() for stroke in arrays):
@@ -555,6 +554,16 @@ def _checked_canvas(
         "canvas_height": int(height),
         "brush_width": float(brush),
     }
+
+
+def _points(stroke: object) -> np.ndarray:
+    try:
+        points = np.asarray(stroke, dtype=np.float64)
+    except (TypeError, ValueError):
+        points = None
+    if points is None or (points.size and (points.ndim != 2 or points.shape[1] != 2)):
+        raise DigitnetError("each stroke must be an (n, 2) array of x, y points in canvas pixels")
+    return points.reshape(-1, 2)
 
 
 def _strokes_blob(strokes: list[np.ndarray]) -> bytes:
