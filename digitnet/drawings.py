@@ -357,7 +357,13 @@ class DrawingStore:
                 f"{self.path}: cannot write, {read_only}; make it writable or set {DB_ENV} to "
                 f"a file in a writable folder (nothing was {done})"
             )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise DigitnetError(
+                f"{self.path}: cannot make its folder ({error.strerror}); set {DB_ENV} to a file "
+                f"in a folder you can write (nothing was {done})"
+            ) from None
         with self._errors(done), self._open(uri=f"file:{quote(str(self.path))}") as connection:
             connection.execute("BEGIN IMMEDIATE")
             try:

@@ -478,6 +478,18 @@ def test_a_read_only_folder_can_be_read_but_saving_gives_one_line(tmp_path):
     assert len(store.list()) == 1
 
 
+def test_a_path_that_cannot_be_a_database_gives_one_line(tmp_path):
+    (tmp_path / "a-file").write_text("mine")
+    for path, problem in (
+        (tmp_path, "unable to open database file"),
+        (tmp_path / "a-file" / "drawings.sqlite", "cannot make its folder"),
+    ):
+        with pytest.raises(DigitnetError) as error:
+            DrawingStore(path).add(**canvas_drawing())
+        assert problem in single_line(error) and "DIGITNET_DB" in str(error.value)
+    assert (tmp_path / "a-file").read_text() == "mine"
+
+
 def test_a_file_from_a_newer_digitnet_gives_one_line_and_nothing_is_written(store):
     with sqlite3.connect(store.path) as connection:
         connection.execute("CREATE TABLE drawings (id INTEGER PRIMARY KEY, future BLOB)")
