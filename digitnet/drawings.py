@@ -47,7 +47,6 @@ MAX_CANVAS = 4_096
 MAX_BRUSH = 200.0
 MAX_PHOTO_BYTES = 2 * 1024 * 1024
 MAX_REPORTED_ROWS = 20  # bad rows an import names before it stops looking
-_IMAGE_BYTES = data.PIXELS * 4  # float32
 _CSV_LINE = re.compile(r", line (\d+): ")
 T = TypeVar("T")
 
@@ -418,6 +417,11 @@ class DrawingStore:
             raise DigitnetError(
                 f"{self.path}: made by an older digitnet and read-only, so it cannot be brought "
                 f"up to date; make it writable once (nothing was changed)"
+            )
+        if version == 0 and connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            raise DigitnetError(
+                f"{self.path}: an SQLite file of another program (it has tables but no digitnet "
+                f"schema version); set {DB_ENV} to another file (nothing was changed)"
             )
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("BEGIN IMMEDIATE")

@@ -503,6 +503,17 @@ def test_a_file_from_a_newer_digitnet_gives_one_line_and_nothing_is_written(stor
     assert store.path.read_bytes() == before
 
 
+def test_another_programs_sqlite_file_is_left_alone(store):
+    with sqlite3.connect(store.path) as connection:
+        connection.execute("CREATE TABLE recipes (name TEXT)")
+    before = store.path.read_bytes()
+    for action in (store.list, lambda: store.add(**canvas_drawing())):
+        with pytest.raises(DigitnetError) as error:
+            action()
+        assert "an SQLite file of another program" in single_line(error)
+    assert store.path.read_bytes() == before
+
+
 def test_a_version_1_file_is_migrated_without_losing_rows(store):
     # Written out by hand, as version 1 of digitnet wrote it, so a change to the migrations
     # that would break old files fails here.
