@@ -405,6 +405,29 @@ def test_the_app_killed_mid_write_leaves_only_whole_drawings(store):
     assert store.add(**canvas_drawing(0)) == saved[-1].id + 1
 
 
+def import_forever(path: str, csv: str) -> None:
+    store = DrawingStore(path, timeout=30)
+    while True:
+        store.import_csv(csv)
+
+
+def test_the_app_killed_during_imports_leaves_whole_imports_only(store, tmp_path):
+    batch = 1500
+    (tmp_path / "batch.csv").write_bytes(kaggle_csv([good_row(n % 10) for n in range(batch)]))
+    writer = SPAWN.Process(
+        target=import_forever, args=(str(store.path), str(tmp_path / "batch.csv"))
+    )
+    writer.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and total(store.counts_by_digit().values()).drawings < batch:
+        time.sleep(0.02)
+    time.sleep(0.3)  # into the next import: reading the file, or inserting its rows
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.join()
+    saved = total(store.counts_by_digit().values()).drawings
+    assert saved >= batch and saved % batch == 0
+
+
 def test_a_corrupt_file_gives_one_line_and_is_left_untouched(store):
     garbage = np.random.default_rng(0).bytes(8192)
     store.path.write_bytes(garbage)
