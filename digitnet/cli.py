@@ -108,14 +108,17 @@ def build_parser() -> argparse.ArgumentParser:
         "drawings", help="the saved drawings ($DIGITNET_DB): list, export, import, delete"
     )
     actions = drawings.add_subparsers(dest="action", required=True)
-    actions.add_parser("list", help="drawings per digit and the model's accuracy on them")
+    list_command = actions.add_parser("list", help="drawings per digit, the model's accuracy")
+    list_command.add_argument("--each", action="store_true", help="also one line per drawing")
     export = actions.add_parser("export", help="write them as a Kaggle train.csv")
     export.add_argument("csv", type=Path)
     import_command = actions.add_parser("import", help="add the rows of a Kaggle train.csv")
     import_command.add_argument("csv", type=Path)
     delete = actions.add_parser("delete", help="delete drawings by id, or all of them")
     which = delete.add_mutually_exclusive_group(required=True)
-    which.add_argument("--id", type=int, nargs="+", dest="ids", metavar="N")
+    which.add_argument(
+        "--id", type=int, nargs="+", dest="ids", metavar="N", help="ids from 'list --each'"
+    )
     which.add_argument("--all", action="store_true", help="every drawing (needs --yes)")
     delete.add_argument("--yes", action="store_true", help="confirm --all")
     return parser
@@ -285,6 +288,12 @@ def run_drawings(args: argparse.Namespace) -> None:
 
     store = DrawingStore()
     if args.action == "list":
+        if args.each:
+            print(f"{'id':>6} {'created':<29} label predicted source  session")
+            for d in store.list():
+                predicted = "-" if d.prediction is None else d.prediction
+                when = f"{d.id:>6} {d.created:<29}"
+                print(f"{when} {d.label:>5} {predicted:>9} {d.source:<7} {d.session}")
         counts = store.counts_by_digit()
         print(f"drawings in {store.path}")
         print("digit  drawings  predicted  right  accuracy")

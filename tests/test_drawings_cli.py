@@ -30,6 +30,19 @@ def test_list_shows_counts_and_accuracy_per_digit(store, capsys):
     assert rows["all"] == ["5", "4", "3", "75.0%"]
 
 
+def test_list_each_shows_one_line_per_drawing_with_its_id(store, capsys):
+    first = store.add(**canvas_drawing(0, label=1, prediction=7))
+    second = store.add(**canvas_drawing(1, label=2, prediction=None, session="s2"))
+    assert main(["drawings", "list", "--each"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["id", "created", "label", "predicted", "source", "session"]
+    assert [line.split()[:1] + line.split()[2:] for line in lines[1:3]] == [
+        [str(first), "1", "7", "canvas", "session-a"],
+        [str(second), "2", "-", "canvas", "s2"],
+    ]
+    assert lines[3] == f"drawings in {store.path}"
+
+
 def test_list_of_no_collection_creates_no_file(store, capsys):
     assert main(["drawings", "list"]) == 0
     assert capsys.readouterr().out.splitlines()[-1].split() == ["all", "0", "0", "0", "-"]
