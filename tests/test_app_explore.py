@@ -12,8 +12,8 @@ from digitnet import load_model, save_model
 from digitnet.data import split_dev
 from digitnet.metrics import evaluate, per_class_report
 
-MISTAKES = "pages/2_Mistakes.py"
-CONFUSION = "pages/3_Confusion_matrix.py"
+MISTAKES = "app_pages/mistakes.py"
+CONFUSION = "app_pages/confusion.py"
 CAPTION = re.compile(r"true (\d), predicted (\d) \((\d+)%\)")
 
 
@@ -137,7 +137,7 @@ def test_confusion_matrix_report_and_cell_examples(open_app, test_evaluation):
 
 
 def test_predictions_are_computed_once_per_model_and_split(open_app, fixture_model_file, mnist):
-    from pages.common.models import cached_evaluation
+    from app_pages.common.models import cached_evaluation
 
     model = load_model(fixture_model_file)
     first = cached_evaluation(

@@ -14,7 +14,7 @@ from digitnet.data import find_mnist
 from digitnet.jobs import SERVER_LIMIT
 from tests.conftest import ROOT
 
-TRAIN = "pages/1_Train.py"
+TRAIN = "app_pages/train.py"
 KAGGLE_HEADER = "label," + ",".join(f"pixel{i}" for i in range(784))
 
 
@@ -181,7 +181,7 @@ def test_leaving_the_page_lets_the_idle_watchdog_stop_the_training(open_app, app
     configure(app, epochs=50, batch=16, dev_size=1000)
     app.button(key="train_start").click().run()
     job = job_of(app)
-    app.switch_page("streamlit_app.py").run()  # the Train page no longer polls it
+    app.switch_page("app_pages/draw.py").run()  # the Train page no longer polls it
     job.idle_timeout = 0.5  # instead of waiting the default out
     job.join(timeout=30)
     assert not job.running
@@ -246,7 +246,7 @@ def test_a_cnn_trains_and_shows_its_kernels(open_app, no_data, mnist):
 
 
 def test_mnist_is_loaded_once_per_server_and_read_only(open_app, app_cache):
-    from pages.common.data import cached_mnist
+    from app_pages.common.data import cached_mnist
 
     first, second = open_app(TRAIN), open_app(TRAIN)
     assert not first.exception and not second.exception
