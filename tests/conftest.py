@@ -25,6 +25,15 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_MODEL = "fixture"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--screenshots",
+        metavar="DIR",
+        help="where the browser tests save their screenshots (docs/screenshots refreshes the "
+        "README's); default: DIGITNET_SCREENSHOTS, else a temporary folder",
+    )
+
+
 @pytest.fixture(scope="session")
 def mnist():
     """MNIST from DIGITNET_DATA (CI always sets it): these tests fail loudly without it."""
