@@ -157,3 +157,20 @@ def test_the_model_choice_is_shared_by_the_pages(open_app, app_cache, fixture_mo
     app.switch_page(CONFUSION).run()
     assert not app.exception
     assert app.sidebar.selectbox(key="model_select").value == "second (saved)"
+
+
+def test_examples_are_chosen_by_digit_and_ordered_most_confident_first():
+    from app_pages.common.examples import examples_of
+    from digitnet.metrics import Evaluation
+
+    probabilities = np.full((5, 10), 0.0)
+    rows = [(3, 0.6), (5, 0.9), (3, 0.95), (3, 0.6), (2, 0.99)]  # (predicted, confidence)
+    for index, (digit, confidence) in enumerate(rows):
+        probabilities[index] = (1 - confidence) / 9
+        probabilities[index, digit] = confidence
+    evaluation = Evaluation(probabilities, np.array([3, 3, 5, 3, 2]))
+    assert examples_of(evaluation).tolist() == [4, 2, 1, 0, 3]  # ties keep data order
+    assert examples_of(evaluation, true=3).tolist() == [1, 0, 3]
+    assert examples_of(evaluation, true=3, predicted=3).tolist() == [0, 3]
+    assert examples_of(evaluation, mistakes_only=True).tolist() == [2, 1]
+    assert examples_of(evaluation, predicted=5, mistakes_only=True).tolist() == [1]
