@@ -1,99 +1,55 @@
-"""Draw: write a digit with the mouse or a finger (or upload a photo of one) and see what the
-network makes of it, after every stroke.
+"""digitnet's app, and the file `streamlit run` starts: the router of its pages.
 
-The canvas's value lives in session state under its key (itself kept under CANVAS_KEY), so
-tests inject a drawing there; Clear gives the canvas a new key, which empties it.
+Every run it picks the page from the URL, sets the page up, applies the per-process settings
+(once per server), draws the one sidebar (the model chooser), then runs the page.
+
+Each page is a file in app_pages/ whose body is a function, `render(...)`, called by the file's
+last lines: Streamlit runs a page file as `__main__`, so a test (or another page) can import the
+file for its functions without drawing it. Widgets the pages share are in app_pages/common/.
+The folder is not called pages/: Streamlit 1.67 still treats a pages/ folder as pages of its
+own, run without this router, on a server's first run and in every AppTest run.
+
+To add a page: write app_pages/<name>.py like the others (a `render` function, then
+`if __name__ == "__main__": render(...)`), and add its st.Page line to PAGES below: its title,
+icon and URL are set there and nowhere else.
 """
 
-from __future__ import annotations
-
-import numpy as np
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
 
-from digitnet import DigitnetError, Model
-from digitnet.preprocess import canvas_to_mnist, image_to_mnist
-from pages.common.models import sidebar
-from pages.common.pictures import enlarge, probability_chart
-
-NOT_SURE_BELOW = 0.6  # a top probability under this gets a "not sure" note
-CANVAS_SIZE = 280
-CANVAS_GENERATION = "canvas_generation"
-CANVAS_KEY = "canvas_key"  # the canvas's current widget key, where its drawing is
-INPUT_MODES = ("Draw", "Upload a photo")
+from app_pages.common.models import sidebar
+from app_pages.common.server import server
+from digitnet import DigitnetError
 
 
-def canvas_key() -> str:
-    key = f"canvas-{st.session_state.get(CANVAS_GENERATION, 0)}"
-    st.session_state[CANVAS_KEY] = key
-    return key
-
-
-def clear_canvas() -> None:
-    st.session_state[CANVAS_GENERATION] = st.session_state.get(CANVAS_GENERATION, 0) + 1
-
-
-def drawn_digit() -> np.ndarray | None:
-    stroke_width = st.slider("Stroke width", 6, 40, 20, key="stroke_width")
-    result = st_canvas(
-        stroke_width=stroke_width,
-        stroke_color="#000000",
-        background_color="#FFFFFF",
-        width=CANVAS_SIZE,
-        height=CANVAS_SIZE,
-        drawing_mode="freedraw",
-        update_streamlit=True,
-        return_image_data=True,
-        key=canvas_key(),
+def page(name: str, title: str, icon: str, default: bool = False) -> st.Page:
+    """The page app_pages/<name>.py, at the URL /<name>, with a Material icon."""
+    return st.Page(
+        f"app_pages/{name}.py",
+        title=title,
+        icon=f":material/{icon}:",
+        url_path=name,
+        default=default,
     )
-    st.button("Clear", on_click=clear_canvas, icon=":material/ink_eraser:", key="clear")
-    if result.image_data is None:
-        return None
-    return canvas_to_mnist(result.image_data)
 
 
-def uploaded_digit() -> np.ndarray | None:
-    upload = st.file_uploader(
-        "A photo or scan of one digit (dark on light paper, or light on dark)",
-        type=["png", "jpg", "jpeg"],
-        key="digit_photo",
-    )
-    if upload is None:
-        return None
-    try:
-        return image_to_mnist(upload.getvalue())
-    except DigitnetError as error:
-        st.error(str(error))
-        return None
+PAGES = [
+    page("draw", "Draw", "draw", default=True),
+    page("train", "Train", "model_training"),
+    page("mistakes", "Mistakes", "error"),
+    page("confusion", "Confusion matrix", "grid_on"),
+]
+WIDE = ("Train", "Mistakes")  # laid out on the whole width; the others read better centred
 
-
-def show_prediction(model: Model, image: np.ndarray) -> None:
-    probabilities = model.predict_proba(image[None])[0]
-    top = int(probabilities.argmax())
-    confidence = float(probabilities[top])
-    st.metric("Prediction", str(top), help="The digit with the highest probability.")
-    st.caption(f"{confidence:.0%} sure")
-    if confidence < NOT_SURE_BELOW:
-        runner_up = int(np.argsort(probabilities)[-2])
-        st.warning(f"Not sure: it could also be a {runner_up}. Try a clearer, centred digit.")
-    st.vega_lite_chart(spec=probability_chart(probabilities), width="stretch")
-    st.image(enlarge(image), caption="What the network sees: 28 x 28 pixels", output_format="PNG")
-
-
-st.set_page_config(page_title="digitnet: draw a digit", page_icon=":material/draw:")
-model = sidebar()
-st.title("Draw a digit")
-mode = st.radio(
-    "Input", INPUT_MODES, horizontal=True, label_visibility="collapsed", key="draw_input"
+current = st.navigation(PAGES)
+st.set_page_config(
+    page_title=f"digitnet: {current.title}",
+    page_icon=current.icon,
+    layout="wide" if current.title in WIDE else "centered",
 )
-drawing_column, result_column = st.columns(2, gap="medium")
-with drawing_column:
-    image = drawn_digit() if mode == INPUT_MODES[0] else uploaded_digit()
-with result_column:
-    if model is None:
-        st.info("Choose a model in the sidebar.")
-    elif image is None:
-        hint = "Draw a digit from 0 to 9" if mode == INPUT_MODES[0] else "Upload a photo"
-        st.info(f"{hint}: the network's guess appears here.")
-    else:
-        show_prediction(model, image)
+try:
+    server()  # once per process: one BLAS thread, the limit on trainings at once
+except DigitnetError as error:
+    st.error(str(error))
+    st.stop()
+sidebar()
+current.run()

@@ -156,16 +156,19 @@ def preview(
     return grid.reshape(-1, SIDE, SIDE)
 
 
-def tile(images: np.ndarray, columns: int, gap: int = 2) -> np.ndarray:
-    """One float32 picture of a stack of (k, 28, 28) images, row-major, separated by grey (0.5)
-    lines, ready for st.image or a PNG (light ink on black, like MNIST: invert for paper)."""
-    count = len(images)
+def tile(images: np.ndarray, columns: int, gap: int = 2, background: float = 0.5) -> np.ndarray:
+    """One picture of a stack of same-sized (k, h, w) images, row-major, ``gap`` pixels of
+    ``background`` between them, in the images' dtype: a grid for st.image or a PNG (the default
+    grey separates light-on-black digits like MNIST's; invert them for paper)."""
+    count, height, width = images.shape
     rows = -(-count // columns)
-    step = SIDE + gap
-    cells = np.full((rows * columns, step, step), 0.5, dtype=np.float32)
-    cells[:count, :SIDE, :SIDE] = images
-    picture = cells.reshape(rows, columns, step, step).transpose(0, 2, 1, 3)
-    return picture.reshape(rows * step, columns * step)[: rows * step - gap, : columns * step - gap]
+    step_y, step_x = height + gap, width + gap
+    cells = np.full((rows * columns, step_y, step_x), background, dtype=images.dtype)
+    cells[:count, :height, :width] = images
+    picture = cells.reshape(rows, columns, step_y, step_x).transpose(0, 2, 1, 3)
+    return picture.reshape(rows * step_y, columns * step_x)[
+        : rows * step_y - gap, : columns * step_x - gap
+    ]
 
 
 def _check_batch(images: np.ndarray) -> np.ndarray:

@@ -1,33 +1,35 @@
 """Training in a background thread, for a web page that polls it.
 
-The thread never touches the UI: it records events under a lock, and the page reads a
-``snapshot()`` whenever it redraws. Two safeguards keep a shared server healthy:
+The thread never touches the UI: it records events under a lock, and the page reads the job's
+``progress()`` whenever it redraws. Two safeguards keep a shared server healthy:
 
-- a server-wide limit on trainings running at once (``DIGITNET_MAX_TRAININGS``, default 2: one
-  per core here), and
+- a limit on trainings running at once (a ``TrainingLimit`` shared by every job of a server; the
+  app makes one at start-up from ``DIGITNET_MAX_TRAININGS``), and
 - an idle watchdog: the page calls ``touch()`` each time it polls; a training nobody has polled
   for ``idle_timeout`` seconds (the tab was closed, the user left the page) stops by itself.
 
-A server that trains in the background also answers other sessions, so its BLAS gets one thread:
-measured here, OpenBLAS's threads fighting over two busy cores made training 15 to 30 times
-slower than one thread per training (OPENBLAS_NUM_THREADS=1).
+The process-wide settings a server wants (one BLAS thread per training) are the app's to make:
+a library does not change the whole process it is imported into.
+
+A job that fails logs its traceback (logger ``digitnet.jobs``) for whoever runs the server, and
+keeps a one-line message for the page.
 """
 
 from __future__ import annotations
 
-import os
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from digitnet.errors import DigitnetError
 from digitnet.model import Model
 from digitnet.train import BatchEvent, EpochEvent, Event, TrainConfig, Trainer, TrainResult
 
 DEFAULT_IDLE_TIMEOUT = 30.0
+logger = logging.getLogger(__name__)
 
 
 class TrainingLimit:
@@ -50,11 +52,8 @@ class TrainingLimit:
         self._slots.release()
 
 
-SERVER_LIMIT = TrainingLimit(int(os.environ.get("DIGITNET_MAX_TRAININGS", "2")))
-
-
 @dataclass(frozen=True)
-class JobSnapshot:
+class JobProgress:
     """What a page needs to draw the state of a training, copied so the thread can go on."""
 
     status: str  # "running", "paused", "finished", "stopped", "diverged", "failed"
@@ -67,13 +66,16 @@ class JobSnapshot:
 
 @dataclass
 class TrainingJob:
+    """A Trainer run in a thread. ``limit`` is shared by the jobs of one server (None: no limit,
+    for a script or a test)."""
+
     model: Model
     config: TrainConfig
     train_images: np.ndarray
     train_labels: np.ndarray
     dev_images: np.ndarray | None = None
     dev_labels: np.ndarray | None = None
-    limit: TrainingLimit = SERVER_LIMIT
+    limit: TrainingLimit | None = None
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT
     _batch_losses: list[float] = field(default_factory=list, init=False)
     _epochs: list[EpochEvent] = field(default_factory=list, init=False)
@@ -91,7 +93,7 @@ class TrainingJob:
             self.train_labels,
             self.dev_images,
             self.dev_labels,
-            on_event=self._record,
+            on_event=self._on_event,
             stop_when=self._nobody_watching,
         )
         self.touch()
@@ -100,8 +102,8 @@ class TrainingJob:
         """Raises DigitnetError when the server is at its limit of running trainings."""
         if self._thread is not None:
             raise DigitnetError("this training has already been started")
-        self.limit.acquire()
-        threadpool_limits(limits=1, user_api="blas")  # for the whole server process: see above
+        if self.limit is not None:
+            self.limit.acquire()
         self._thread = threading.Thread(target=self._run, name="digitnet-training", daemon=True)
         self._thread.start()
 
@@ -110,13 +112,15 @@ class TrainingJob:
             result = self.trainer.run()
             with self._lock:
                 self._result = result
-        except Exception as error:  # shown on the page; the server must go on
+        except Exception as error:  # shown on the page and logged; the server must go on
+            logger.exception("training of %s failed", self.model.metadata.get("architecture"))
             with self._lock:
                 self._error = f"training failed: {error}"
         finally:
-            self.limit.release()
+            if self.limit is not None:
+                self.limit.release()
 
-    def _record(self, event: Event) -> None:
+    def _on_event(self, event: Event) -> None:
         with self._lock:
             if isinstance(event, BatchEvent):
                 self._batch_losses.append(event.loss)
@@ -151,7 +155,8 @@ class TrainingJob:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def snapshot(self) -> JobSnapshot:
+    def progress(self) -> JobProgress:
+        """The state of the training now, safe to read while it goes on."""
         with self._lock:
             if self._error is not None:
                 status = "failed"
@@ -159,7 +164,7 @@ class TrainingJob:
                 status = self._result.status
             else:
                 status = "paused" if self.trainer.paused else "running"
-            return JobSnapshot(
+            return JobProgress(
                 status=status,
                 batch_losses=list(self._batch_losses),
                 epochs=list(self._epochs),

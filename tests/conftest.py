@@ -25,6 +25,15 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_MODEL = "fixture"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--screenshots",
+        metavar="DIR",
+        help="where the browser tests save their screenshots (docs/screenshots refreshes the "
+        "README's); default: DIGITNET_SCREENSHOTS, else a temporary folder",
+    )
+
+
 @pytest.fixture(scope="session")
 def mnist():
     """MNIST from DIGITNET_DATA (CI always sets it): these tests fail loudly without it."""
@@ -79,9 +88,9 @@ def digit_on_canvas(image: np.ndarray, size: int = 280) -> np.ndarray:
 
 @pytest.fixture
 def open_app(app_cache):
-    """Runs the app (a page of it, e.g. "pages/1_Train.py") in AppTest with the fixture model
-    chosen in the sidebar (model=None: the default choice); returns the AppTest after its first
-    run."""
+    """Runs the app through its router in AppTest, on a page (a file, e.g. "app_pages/train.py";
+    None: the default page, Draw) with the fixture model chosen in the sidebar (model=None: the
+    default choice); returns the AppTest after the page's first run."""
     from streamlit.testing.v1 import AppTest
 
     def open_page(
@@ -90,8 +99,9 @@ def open_app(app_cache):
         app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
         if model is not None:
             app.session_state["model_choice"] = model
+        app.run()  # st.navigation registers the pages in the first run
         if page is not None:
-            app.switch_page(page)
-        return app.run()
+            app.switch_page(page).run()
+        return app
 
     return open_page

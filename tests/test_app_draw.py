@@ -1,9 +1,8 @@
-"""The Draw page (streamlit_app.py) in AppTest: the canvas cannot be drawn on here, so drawings
+"""The Draw page (app_pages/draw.py) in AppTest: the canvas cannot be drawn on here, so drawings
 are injected as the canvas's own session-state value (a PNG data URL, as the browser sends)."""
 
 from __future__ import annotations
 
-import ast
 import io
 import shutil
 
@@ -11,18 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from app_pages.draw import NO_DIGIT, NOT_SURE_BELOW
 from digitnet import Model, load_model, save_model
 from digitnet.preprocess import canvas_to_mnist, image_to_mnist
-from tests.conftest import ROOT, canvas_state, digit_on_canvas
-
-
-def page_constant(name: str):
-    """A constant of streamlit_app.py, read without running the page."""
-    tree = ast.parse((ROOT / "streamlit_app.py").read_text())
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == name:
-            return ast.literal_eval(node.value)
-    raise LookupError(name)
+from tests.conftest import canvas_state, digit_on_canvas
 
 
 def drawing(*strokes: list[tuple[int, int]], width: int = 20) -> np.ndarray:
@@ -83,7 +74,6 @@ def test_a_drawing_is_classified_as_the_model_does(open_app, fixture_model_file)
 
 
 def test_not_sure_note_follows_the_threshold(open_app, fixture_model_file):
-    threshold = page_constant("NOT_SURE_BELOW")
     candidates = [
         drawing([(140, 50), (140, 230)]),  # a clear 1
         drawing([(60, 140), (220, 140)], [(140, 60), (140, 220)]),  # a plus sign
@@ -94,7 +84,7 @@ def test_not_sure_note_follows_the_threshold(open_app, fixture_model_file):
     seen = set()
     for rgba in candidates:
         draw(app, rgba)
-        unsure = expected_probabilities(fixture_model_file, rgba).max() < threshold
+        unsure = expected_probabilities(fixture_model_file, rgba).max() < NOT_SURE_BELOW
         notes = [warning.value for warning in app.warning if "Not sure" in warning.value]
         assert bool(notes) == unsure
         seen.add(unsure)
@@ -158,3 +148,32 @@ def test_a_corrupted_weights_file_is_reported_and_the_session_goes_on(open_app, 
     draw(app, drawing([(140, 50), (140, 230)]))
     assert not app.sidebar.error
     assert app.metric[0].value == "1"
+
+
+def test_a_blank_photo_says_no_digit_was_found(open_app):
+    blank = png_bytes(np.full((300, 400, 3), 235, np.uint8), "JPEG")
+    app = open_app()
+    app.radio(key="draw_input").set_value("Upload a photo").run()
+    app.file_uploader(key="digit_photo").upload("blank.jpg", blank).run()
+    assert not app.exception
+    assert not app.error
+    assert [info.value for info in app.info] == [NO_DIGIT]
+    assert NO_DIGIT.startswith("No digit found in this photo")
+    assert len(app.metric) == 0
+
+
+def test_the_router_names_every_page_and_sets_the_page_up_once(open_app):
+    app = open_app()
+    assert not app.exception
+    assert app.title[0].value == "Draw a digit"
+    for page, title in (
+        ("app_pages/train.py", "Train a network"),
+        ("app_pages/mistakes.py", "Mistakes"),
+        ("app_pages/confusion.py", "Confusion matrix"),
+        ("app_pages/draw.py", "Draw a digit"),
+    ):
+        app.switch_page(page).run()
+        assert not app.exception
+        assert app.title[0].value == title
+        # The one sidebar: the model chooser, the same on every page.
+        assert app.sidebar.selectbox(key="model_select").value == "fixture (saved)"

@@ -12,8 +12,8 @@ from digitnet import load_model, save_model
 from digitnet.data import split_dev
 from digitnet.metrics import evaluate, per_class_report
 
-MISTAKES = "pages/2_Mistakes.py"
-CONFUSION = "pages/3_Confusion_matrix.py"
+MISTAKES = "app_pages/mistakes.py"
+CONFUSION = "app_pages/confusion.py"
 CAPTION = re.compile(r"true (\d), predicted (\d) \((\d+)%\)")
 
 
@@ -137,7 +137,7 @@ def test_confusion_matrix_report_and_cell_examples(open_app, test_evaluation):
 
 
 def test_predictions_are_computed_once_per_model_and_split(open_app, fixture_model_file, mnist):
-    from pages.common.models import cached_evaluation
+    from app_pages.common.models import cached_evaluation
 
     model = load_model(fixture_model_file)
     first = cached_evaluation(
@@ -157,3 +157,20 @@ def test_the_model_choice_is_shared_by_the_pages(open_app, app_cache, fixture_mo
     app.switch_page(CONFUSION).run()
     assert not app.exception
     assert app.sidebar.selectbox(key="model_select").value == "second (saved)"
+
+
+def test_examples_are_chosen_by_digit_and_ordered_most_confident_first():
+    from app_pages.common.examples import examples_of
+    from digitnet.metrics import Evaluation
+
+    probabilities = np.full((5, 10), 0.0)
+    rows = [(3, 0.6), (5, 0.9), (3, 0.95), (3, 0.6), (2, 0.99)]  # (predicted, confidence)
+    for index, (digit, confidence) in enumerate(rows):
+        probabilities[index] = (1 - confidence) / 9
+        probabilities[index, digit] = confidence
+    evaluation = Evaluation(probabilities, np.array([3, 3, 5, 3, 2]))
+    assert examples_of(evaluation).tolist() == [4, 2, 1, 0, 3]  # ties keep data order
+    assert examples_of(evaluation, true=3).tolist() == [1, 0, 3]
+    assert examples_of(evaluation, true=3, predicted=3).tolist() == [0, 3]
+    assert examples_of(evaluation, mistakes_only=True).tolist() == [2, 1]
+    assert examples_of(evaluation, predicted=5, mistakes_only=True).tolist() == [1]

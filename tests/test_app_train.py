@@ -1,5 +1,9 @@
 """The Train page in AppTest: data (MNIST, upload, none), settings, the background job and its
-controls, the end of a training (save, download, use), and the ways it can go wrong."""
+controls, the end of a training (save, download, use), and the ways it can go wrong.
+
+Saving is tested against the catalog's new API (``save_user_model(model, name, *, overwrite)``
+raising ``catalog.NameTaken``), which the ``new_save_api`` fixture stands in for until the
+catalog's branch is merged; then the fixture can go."""
 
 from __future__ import annotations
 
@@ -9,12 +13,13 @@ import tomllib
 import numpy as np
 import pytest
 
-from digitnet.catalog import models_dir
+from app_pages.common.server import server
+from digitnet import DigitnetError, catalog, load_model, save_model
+from digitnet.catalog import fingerprint, models_dir, sanitize_name
 from digitnet.data import find_mnist
-from digitnet.jobs import SERVER_LIMIT
 from tests.conftest import ROOT
 
-TRAIN = "pages/1_Train.py"
+TRAIN = "app_pages/train.py"
 KAGGLE_HEADER = "label," + ",".join(f"pixel{i}" for i in range(784))
 
 
@@ -23,6 +28,26 @@ def kaggle_csv(mnist, rows: int = 1500) -> bytes:
     table = np.column_stack([mnist.train_labels[:rows], pixels])
     lines = [",".join(map(str, row)) for row in table.tolist()]
     return ("\n".join([KAGGLE_HEADER, *lines]) + "\n").encode()
+
+
+class NameTaken(DigitnetError):
+    """Stands for catalog.NameTaken until the catalog's branch is merged."""
+
+
+@pytest.fixture
+def new_save_api(monkeypatch):
+    """digitnet.catalog's save as its branch makes it: a name that holds another model raises
+    NameTaken unless overwrite=True."""
+
+    def save_user_model(model, name, *, overwrite=False):
+        path = models_dir() / f"{sanitize_name(name)}.npz"
+        if path.exists() and not overwrite and fingerprint(load_model(path)) != fingerprint(model):
+            raise NameTaken(f"a model called {path.stem} is already saved")
+        model.metadata["name"] = path.stem
+        return save_model(model, path)
+
+    monkeypatch.setattr(catalog, "NameTaken", NameTaken, raising=False)
+    monkeypatch.setattr(catalog, "save_user_model", save_user_model)
 
 
 def job_of(app):
@@ -63,7 +88,25 @@ def test_without_data_it_explains_and_offers_download_and_upload(open_app, no_da
     assert "train_job" not in app.session_state
 
 
-def test_upload_train_save_and_download(open_app, no_data, mnist):
+def trained(app, mnist, seed=0):
+    """The page after a one-epoch training on an uploaded CSV (a second or so)."""
+    upload(app, "train.csv", kaggle_csv(mnist))
+    configure(app)
+    app.number_input(key="train_seed").set_value(seed).run()
+    app.button(key="train_start").click().run()
+    finish(app)
+    assert "Training finished" in app.success[0].value
+    return app
+
+
+def result_is_still_shown(app) -> None:
+    assert not app.exception
+    assert "Training finished" in app.success[0].value
+    assert len(app.get("download_button")) == 1
+    assert app.get("vega_lite_chart"), "the curves are gone"
+
+
+def test_upload_train_save_and_download(open_app, no_data, mnist, new_save_api):
     app = upload(open_app(TRAIN), "train.csv", kaggle_csv(mnist))
     assert not app.exception
     assert app.radio(key="train_data").options == ["train.csv"]
@@ -129,15 +172,16 @@ def test_a_diverging_learning_rate_is_reported_and_the_session_goes_on(open_app,
 def test_over_the_server_limit_a_user_is_told_to_wait(open_app, no_data, mnist):
     app = upload(open_app(TRAIN), "train.csv", kaggle_csv(mnist))
     configure(app)
+    limit = server().training_limit  # the one the router made for this process
     taken = 0
     try:
-        for _ in range(SERVER_LIMIT.max_running):
-            SERVER_LIMIT.acquire()
+        for _ in range(limit.max_running):
+            limit.acquire()
             taken += 1
         app.button(key="train_start").click().run()
     finally:
         for _ in range(taken):
-            SERVER_LIMIT.release()
+            limit.release()
     assert not app.exception
     assert "trainings are already running on this server" in app.error[0].value
     assert "train_job" not in app.session_state
@@ -150,25 +194,21 @@ def test_pause_resume_live_learning_rate_and_stop(open_app, app_cache, mnist):
     app.button(key="train_start").click().run()
     job = job_of(app)
     assert job.running
-    assert (
-        app.number_input(key="train_hidden")
-        if False
-        else app.text_input(key="train_hidden").disabled
-    )
+    assert app.text_input(key="train_hidden").disabled
 
     app.button(key="train_pause").click().run()
     assert job.trainer.paused
-    assert job.snapshot().status == "paused"
+    assert job.progress().status == "paused"
     app.button(key="train_resume").click().run()
     assert not job.trainer.paused
 
     app.number_input(key="train_live_lr").set_value(0.005).run()
     assert job.trainer.base_learning_rate == pytest.approx(0.005)
 
-    before = len(job.snapshot().batch_losses)
+    before = len(job.progress().batch_losses)
     time.sleep(1.0)
     app.run()
-    assert len(job.snapshot().batch_losses) > before, "the training is not going on"
+    assert len(job.progress().batch_losses) > before, "the training is not going on"
     assert "batch" in app.get("progress")[0].proto.text
 
     app.button(key="train_stop").click().run()
@@ -181,11 +221,11 @@ def test_leaving_the_page_lets_the_idle_watchdog_stop_the_training(open_app, app
     configure(app, epochs=50, batch=16, dev_size=1000)
     app.button(key="train_start").click().run()
     job = job_of(app)
-    app.switch_page("streamlit_app.py").run()  # the Train page no longer polls it
+    app.switch_page("app_pages/draw.py").run()  # the Train page no longer polls it
     job.idle_timeout = 0.5  # instead of waiting the default out
     job.join(timeout=30)
     assert not job.running
-    assert job.snapshot().status == "stopped"
+    assert job.progress().status == "stopped"
 
 
 def test_bad_layer_sizes_are_explained_and_start_is_disabled(open_app, app_cache):
@@ -246,7 +286,7 @@ def test_a_cnn_trains_and_shows_its_kernels(open_app, no_data, mnist):
 
 
 def test_mnist_is_loaded_once_per_server_and_read_only(open_app, app_cache):
-    from pages.common.data import cached_mnist
+    from app_pages.common.data import cached_mnist
 
     first, second = open_app(TRAIN), open_app(TRAIN)
     assert not first.exception and not second.exception
@@ -256,3 +296,98 @@ def test_mnist_is_loaded_once_per_server_and_read_only(open_app, app_cache):
     assert not dataset.images.flags.writeable
     with pytest.raises(ValueError):
         dataset.images[0, 0, 0] = 1
+
+
+def test_cnn_filters_whose_shapes_do_not_fit_get_one_line_not_a_traceback(open_app, app_cache):
+    app = open_app(TRAIN)
+    app.radio(key="train_kind").set_value("cnn").run()
+    app.text_input(key="train_filters").input("16,32,64").run()
+    assert not app.exception
+    (error,) = app.error
+    assert "kernel (5, 5) is larger than its padded input" in error.value
+    assert "\n" not in error.value
+    assert app.button(key="train_start").disabled
+
+
+@pytest.mark.parametrize("name", ["!!!", "   ", "..", "模型"])
+def test_an_unusable_model_name_gets_one_line_and_the_result_stays(
+    open_app, no_data, mnist, new_save_api, name
+):
+    app = trained(open_app(TRAIN), mnist)
+    app.text_input(key="train_save_name").input(name).run()
+    result_is_still_shown(app)
+    download = app.get("download_button")[0].proto
+    assert download.label == "Download .npz"
+    app.button(key="train_save").click().run()
+    result_is_still_shown(app)
+    assert "not usable as a model name" in app.error[0].value
+    assert sorted(path.name for path in models_dir().iterdir()) == ["fixture.npz"]
+
+
+def test_saving_over_another_sessions_model_asks_before_replacing_it(
+    open_app, no_data, mnist, new_save_api
+):
+    first = trained(open_app(TRAIN), mnist, seed=1)
+    first.text_input(key="train_save_name").input("mymodel").run()
+    first.button(key="train_save").click().run()
+    saved = models_dir() / "mymodel.npz"
+    first_model = job_of(first).model
+    assert fingerprint(load_model(saved)) == fingerprint(first_model)
+
+    second = trained(open_app(TRAIN), mnist, seed=2)
+    second.text_input(key="train_save_name").input("mymodel").run()
+    second.button(key="train_save").click().run()
+    result_is_still_shown(second)
+    question = "A model called mymodel is already saved: replace it?"
+    assert question in [warning.value for warning in second.warning]
+    assert fingerprint(load_model(saved)) == fingerprint(first_model)  # nothing replaced yet
+
+    second.button(key="train_replace").click().run()
+    assert not second.exception
+    assert fingerprint(load_model(saved)) == fingerprint(job_of(second).model)
+    assert second.sidebar.selectbox(key="model_select").value == "mymodel (saved)"
+    assert question not in [warning.value for warning in second.warning]
+
+
+def test_saving_where_it_cannot_shows_the_catalogs_one_line(open_app, no_data, mnist, monkeypatch):
+    message = "cannot save mymodel in /srv/cache/models: the disk is full"
+
+    def full_disk(model, name, *, overwrite=False):
+        raise DigitnetError(message)
+
+    monkeypatch.setattr(catalog, "NameTaken", NameTaken, raising=False)
+    monkeypatch.setattr(catalog, "save_user_model", full_disk)
+    app = trained(open_app(TRAIN), mnist)
+    app.text_input(key="train_save_name").input("mymodel").run()
+    app.button(key="train_save").click().run()
+    result_is_still_shown(app)
+    assert [error.value for error in app.error] == [message]
+
+
+def test_the_server_applies_blas_threads_and_the_training_limit_once(
+    open_app, app_cache, monkeypatch
+):
+    from threadpoolctl import threadpool_info
+
+    server.clear()
+    monkeypatch.setenv("DIGITNET_MAX_TRAININGS", "3")
+    app = open_app(TRAIN)
+    assert not app.exception
+    limit = server().training_limit
+    assert limit.max_running == 3
+    assert open_app(TRAIN) and server().training_limit is limit  # one per process
+    blas = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert blas and set(blas) == {1}
+    server.clear()
+
+
+@pytest.mark.parametrize(("value", "message"), [("two", "not a whole number"), ("0", "at least 1")])
+def test_a_bad_training_limit_is_one_line(open_app, app_cache, monkeypatch, value, message):
+    server.clear()
+    monkeypatch.setenv("DIGITNET_MAX_TRAININGS", value)
+    app = open_app()
+    assert not app.exception
+    assert message in app.error[0].value
+    monkeypatch.delenv("DIGITNET_MAX_TRAININGS")
+    assert not open_app().error  # the fixed value is read on the next run
+    server.clear()

@@ -140,11 +140,11 @@ def test_job_runs_in_the_background_and_respects_the_server_limit():
     with pytest.raises(DigitnetError, match="1 trainings are already running"):
         second.start()
     first.pause()
-    assert first.snapshot().status in ("running", "paused")
+    assert first.progress().status in ("running", "paused")
     first.stop()
     first.join(30)
-    snapshot = first.snapshot()
-    assert snapshot.status == "stopped" and not first.running
+    progress = first.progress()
+    assert progress.status == "stopped" and not first.running
     second.start()  # the slot was given back
     second.stop()
     second.join(30)
@@ -156,8 +156,8 @@ def test_job_nobody_watches_stops_itself():
     job.start()
     job.join(20)
     assert not job.running
-    assert job.snapshot().status == "stopped"
-    assert len(job.snapshot().batch_losses) > 0
+    assert job.progress().status == "stopped"
+    assert len(job.progress().batch_losses) > 0
 
 
 def test_paused_job_nobody_watches_stops_too():
@@ -166,4 +166,4 @@ def test_paused_job_nobody_watches_stops_too():
     job.start()
     job.pause()
     job.join(20)
-    assert not job.running and job.snapshot().status == "stopped"
+    assert not job.running and job.progress().status == "stopped"

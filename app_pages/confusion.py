@@ -9,9 +9,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pages.common.data import chosen_split, datasets
-from pages.common.examples import example_grid
-from pages.common.models import sidebar
+from app_pages.common.data import Split, chosen_split, datasets
+from app_pages.common.examples import example_grid, examples_of
+from app_pages.common.models import chosen_model
+from digitnet import Model
+from digitnet.metrics import Evaluation
 
 TRUE = "confusion_true"
 PREDICTED = "confusion_predicted"
@@ -68,55 +70,60 @@ def take_click(selection: dict | None) -> None:
     st.session_state[PREDICTED] = int(points[0]["predicted"])
 
 
-st.set_page_config(page_title="digitnet: confusion matrix", page_icon=":material/grid_on:")
-model = sidebar()
-st.title("Confusion matrix")
-available = datasets("confusion")
-if model is None or not available:
-    st.stop()
+def per_digit_table(evaluation: Evaluation) -> None:
+    st.subheader("Per digit")
+    report = evaluation.report
+    scores = ["precision", "recall", "f1"]
+    report[scores] *= 100
+    st.dataframe(
+        report,
+        column_config={
+            name: st.column_config.ProgressColumn(name, format="%.1f%%", min_value=0, max_value=100)
+            for name in scores
+        },
+        width="stretch",
+    )
 
-split, evaluation = chosen_split(model, available, "confusion_split")
-confusion = evaluation.confusion
-st.caption(
-    f"Accuracy {evaluation.accuracy:.2%} on {len(evaluation.labels):,} digits. Rows: the true "
-    "digit; columns: the prediction; each cell: its count and its share of the row."
-)
-take_click(
-    st.altair_chart(heatmap(confusion), width="stretch", on_select="rerun", key="confusion_chart")
-)
 
-st.subheader("Per digit")
-report = evaluation.report
-scores = ["precision", "recall", "f1"]
-report[scores] *= 100
-st.dataframe(
-    report,
-    column_config={
-        name: st.column_config.ProgressColumn(name, format="%.1f%%", min_value=0, max_value=100)
-        for name in scores
-    },
-    width="stretch",
-)
+def cell_examples(split: Split, evaluation: Evaluation, model_key: str) -> None:
+    """The examples of one cell, chosen by a click on the heatmap or by the two selectboxes;
+    the worst confusion at first."""
+    st.subheader("Examples in a cell")
+    confusion = evaluation.confusion
+    if TRUE not in st.session_state:
+        errors = confusion - np.diag(np.diag(confusion))
+        worst = np.unravel_index(errors.argmax(), errors.shape)
+        st.session_state[TRUE], st.session_state[PREDICTED] = int(worst[0]), int(worst[1])
+    true_column, predicted_column = st.columns(2)
+    true_digit = true_column.selectbox("True digit", range(10), key=TRUE)
+    predicted_digit = predicted_column.selectbox("Predicted digit", range(10), key=PREDICTED)
+    st.caption(
+        f"{confusion[true_digit, predicted_digit]:,} examples: a true {true_digit} predicted as "
+        f"{predicted_digit}, the most confident first."
+    )
+    example_grid(
+        split,
+        evaluation,
+        examples_of(evaluation, true_digit, predicted_digit),
+        key=f"confusion-{model_key}-{split.key}-{true_digit}-{predicted_digit}",
+    )
 
-st.subheader("Examples in a cell")
-if TRUE not in st.session_state:
-    errors = confusion - np.diag(np.diag(confusion))
-    worst = np.unravel_index(errors.argmax(), errors.shape)
-    st.session_state[TRUE], st.session_state[PREDICTED] = int(worst[0]), int(worst[1])
-true_column, predicted_column = st.columns(2)
-true_digit = true_column.selectbox("True digit", range(10), key=TRUE)
-predicted_digit = predicted_column.selectbox("Predicted digit", range(10), key=PREDICTED)
-in_cell = np.flatnonzero(
-    (evaluation.labels == true_digit) & (evaluation.predictions == predicted_digit)
-)
-in_cell = in_cell[np.argsort(-evaluation.probabilities[in_cell].max(axis=1), kind="stable")]
-st.caption(
-    f"{confusion[true_digit, predicted_digit]:,} examples: a true {true_digit} predicted as "
-    f"{predicted_digit}, the most confident first."
-)
-example_grid(
-    split,
-    evaluation,
-    in_cell,
-    key=f"confusion-{model.metadata['checksum'][:16]}-{split.key}-{true_digit}-{predicted_digit}",
-)
+
+def render(model: Model | None) -> None:
+    st.title("Confusion matrix")
+    available = datasets("confusion")
+    if model is None or not available:
+        return
+    split, evaluation = chosen_split(model, available, "confusion_split")
+    st.caption(
+        f"Accuracy {evaluation.accuracy:.2%} on {len(evaluation.labels):,} digits. Rows: the true "
+        "digit; columns: the prediction; each cell: its count and its share of the row."
+    )
+    chart = heatmap(evaluation.confusion)
+    take_click(st.altair_chart(chart, width="stretch", on_select="rerun", key="confusion_chart"))
+    per_digit_table(evaluation)
+    cell_examples(split, evaluation, model.metadata["checksum"][:16])
+
+
+if __name__ == "__main__":  # run as a page (see streamlit_app.py); a test only imports it
+    render(chosen_model())

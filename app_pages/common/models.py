@@ -1,8 +1,10 @@
-"""The sidebar's model chooser, shared by every page, and the caches behind it.
+"""The sidebar's model chooser, drawn by the router for every page, and the caches behind it.
 
 Models and their predictions are cached per server (st.cache_resource), keyed by file and
 checksum, so a hundred sessions on the shipped model hold one copy of it. The choice itself is
 kept in session state under ``CHOICE``: a widget's own state is per page, the choice is not.
+The router draws the chooser (``sidebar()``) before the page runs; the page gets the model it
+chose with ``chosen_model()``.
 """
 
 from __future__ import annotations
@@ -22,13 +24,7 @@ SELECT_KEY = "model_select"
 SESSION_MODELS = "session_models"
 SESSION_SUFFIX = " (this session)"
 PENDING = "model_pending"
-# Our own page list: Streamlit's would call the main page "streamlit app", after its file name.
-PAGES = (
-    ("streamlit_app.py", "Draw", ":material/draw:"),
-    ("pages/1_Train.py", "Train", ":material/model_training:"),
-    ("pages/2_Mistakes.py", "Mistakes", ":material/error:"),
-    ("pages/3_Confusion_matrix.py", "Confusion matrix", ":material/grid_on:"),
-)
+CHOSEN = "chosen_model"  # the model the sidebar chose in this run, for the page
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -74,12 +70,16 @@ def remember_choice() -> None:
 
 
 def sidebar() -> Model | None:
-    """The sidebar of every page: the pages, then the model to use (None, with the reason
-    shown, when it cannot be loaded)."""
-    for path, label, icon in PAGES:
-        st.sidebar.page_link(path, label=label, icon=icon)
-    st.sidebar.divider()
-    return choose_model()
+    """The model chooser in the sidebar: the model to use (None, with the reason shown, when
+    it cannot be loaded), kept for ``chosen_model()``."""
+    model = choose_model()
+    st.session_state[CHOSEN] = model
+    return model
+
+
+def chosen_model() -> Model | None:
+    """The model the sidebar chose in this run (the router draws the sidebar first)."""
+    return st.session_state.get(CHOSEN)
 
 
 def choose_model() -> Model | None:

@@ -14,16 +14,18 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from digitnet import DigitnetError, Model
+from app_pages.common.data import cached_float_split, datasets
+from app_pages.common.models import SESSION_SUFFIX, add_session_model, select_saved
+from app_pages.common.pictures import curves_chart, enlarge, first_layer_weights
+from app_pages.common.server import server
+from digitnet import DigitnetError, Model, catalog
 from digitnet.augment import LIMITS, AugmentConfig, preview, tile
 from digitnet.catalog import model_bytes, sanitize_name, save_user_model
-from digitnet.jobs import JobSnapshot, TrainingJob
+from digitnet.data import Dataset
+from digitnet.jobs import JobProgress, TrainingJob, TrainingLimit
 from digitnet.optim import OPTIMIZERS, SCHEDULES
 from digitnet.spec import ACTIVATIONS, cnn_spec, mlp_spec
 from digitnet.train import TrainConfig
-from pages.common.data import cached_float_split, datasets
-from pages.common.models import SESSION_SUFFIX, add_session_model, select_saved, sidebar
-from pages.common.pictures import curves_chart, enlarge, first_layer_weights, grid
 
 POLL_SECONDS = 1.0
 SMOOTHING = 0.9  # weight of the past in the batch loss's moving average
@@ -32,6 +34,7 @@ WEIGHT_MAPS = 16
 JOB = "train_job"
 ERROR = "train_error"
 DONE = "train_done"  # (job, sidebar label, .npz bytes) once a job's end has been handled
+TAKEN = "train_name_taken"  # the name a Save found taken, until Replace or another name
 ACTIVE = ("running", "paused")
 DEFAULTS = TrainConfig()
 
@@ -46,8 +49,9 @@ def sizes(text: str, what: str) -> tuple[int, ...]:
     return values
 
 
-def architecture_settings(disabled: bool) -> tuple[dict, str]:
-    """The network's spec and a short name for it."""
+def network_settings(disabled: bool) -> tuple[dict, str]:
+    """The network's spec and a short name for it; DigitnetError for sizes that are not
+    numbers."""
     kind = st.radio("Network", ["mlp", "cnn"], horizontal=True, key="train_kind", disabled=disabled)
     if kind == "mlp":
         hidden_text = st.text_input(
@@ -66,8 +70,7 @@ def architecture_settings(disabled: bool) -> tuple[dict, str]:
     dropout = st.slider("Dropout", 0.0, 0.8, 0.0, 0.05, key="train_dropout", disabled=disabled)
     hidden = sizes(hidden_text, "hidden layer sizes")
     if kind == "mlp":
-        spec = mlp_spec(hidden, activation, dropout)
-        return spec, f"mlp {','.join(map(str, hidden))}"
+        return mlp_spec(hidden, activation, dropout), f"mlp {','.join(map(str, hidden))}"
     filters = sizes(filters_text, "convolution filters")
     spec = cnn_spec(
         filters, hidden, kernel, activation=activation, dropout=dropout, batchnorm=batchnorm
@@ -75,80 +78,98 @@ def architecture_settings(disabled: bool) -> tuple[dict, str]:
     return spec, f"cnn {','.join(map(str, filters))}"
 
 
-def optimizer_settings(disabled: bool, training_size: int) -> TrainConfig:
-    first, second = st.columns(2)
-    with first:
-        optimizer = st.selectbox(
-            "Optimizer",
-            OPTIMIZERS,
-            OPTIMIZERS.index(DEFAULTS.optimizer),
-            key="train_optimizer",
-            disabled=disabled,
-        )
-        learning_rate = st.number_input(
-            "Learning rate",
-            1e-6,
-            100.0,
-            DEFAULTS.learning_rate,
-            format="%.5f",
-            step=1e-4,
-            key="train_lr",
-            disabled=disabled,
-        )
-        momentum = st.slider(
-            "Momentum",
-            0.0,
-            0.99,
-            DEFAULTS.momentum,
-            0.01,
-            key="train_momentum",
-            disabled=disabled or optimizer != "momentum",
-        )
-        weight_decay = st.number_input(
-            "Weight decay (L2)",
-            0.0,
-            1.0,
-            DEFAULTS.weight_decay,
-            format="%.5f",
-            step=1e-4,
-            key="train_decay",
-            disabled=disabled,
-        )
-    with second:
-        schedule = st.selectbox(
-            "Schedule",
-            SCHEDULES,
-            SCHEDULES.index(DEFAULTS.schedule),
-            key="train_schedule",
-            disabled=disabled,
-        )
-        step_size = st.number_input(
-            "Step every (epochs)",
-            1,
-            100,
-            DEFAULTS.step_size,
-            key="train_step_size",
-            disabled=disabled or schedule != "step",
-        )
-        gamma = st.number_input(
-            "Step factor",
-            0.01,
-            1.0,
-            DEFAULTS.gamma,
-            0.05,
-            key="train_gamma",
-            disabled=disabled or schedule != "step",
-        )
-        batch_size = st.select_slider(
-            "Batch size",
-            [16, 32, 64, 128, 256, 512, 1024],
-            DEFAULTS.batch_size,
-            key="train_batch",
-            disabled=disabled,
-        )
-    third, fourth, fifth = st.columns(3)
-    epochs = third.number_input("Epochs", 1, 100, 3, key="train_epochs", disabled=disabled)
-    dev_size = fourth.number_input(
+def learning_rate_input(label: str, value: float, key: str, **options) -> float:
+    """The learning rate's box, before training and during it."""
+    rate = st.number_input(label, 1e-6, 100.0, value, format="%.5f", step=1e-4, key=key, **options)
+    return float(rate)
+
+
+def optimizer_widgets(disabled: bool) -> dict:
+    """The optimizer and its step: TrainConfig's optimizer, learning_rate, momentum and
+    weight_decay."""
+    optimizer = st.selectbox(
+        "Optimizer",
+        OPTIMIZERS,
+        OPTIMIZERS.index(DEFAULTS.optimizer),
+        key="train_optimizer",
+        disabled=disabled,
+    )
+    learning_rate = learning_rate_input(
+        "Learning rate", DEFAULTS.learning_rate, key="train_lr", disabled=disabled
+    )
+    momentum = st.slider(
+        "Momentum",
+        0.0,
+        0.99,
+        DEFAULTS.momentum,
+        0.01,
+        key="train_momentum",
+        disabled=disabled or optimizer != "momentum",
+    )
+    weight_decay = st.number_input(
+        "Weight decay (L2)",
+        0.0,
+        1.0,
+        DEFAULTS.weight_decay,
+        format="%.5f",
+        step=1e-4,
+        key="train_decay",
+        disabled=disabled,
+    )
+    return dict(
+        optimizer=optimizer,
+        learning_rate=learning_rate,
+        momentum=float(momentum),
+        weight_decay=float(weight_decay),
+    )
+
+
+def schedule_widgets(disabled: bool) -> dict:
+    """How the learning rate changes: TrainConfig's schedule, step_size and gamma."""
+    schedule = st.selectbox(
+        "Schedule",
+        SCHEDULES,
+        SCHEDULES.index(DEFAULTS.schedule),
+        key="train_schedule",
+        disabled=disabled,
+    )
+    stepped = schedule == "step"
+    step_size = st.number_input(
+        "Step every (epochs)",
+        1,
+        100,
+        DEFAULTS.step_size,
+        key="train_step_size",
+        disabled=disabled or not stepped,
+    )
+    gamma = st.number_input(
+        "Step factor",
+        0.01,
+        1.0,
+        DEFAULTS.gamma,
+        0.05,
+        key="train_gamma",
+        disabled=disabled or not stepped,
+    )
+    return dict(schedule=schedule, step_size=int(step_size), gamma=float(gamma))
+
+
+def batch_size_widget(disabled: bool) -> dict:
+    batch_size = st.select_slider(
+        "Batch size",
+        [16, 32, 64, 128, 256, 512, 1024],
+        DEFAULTS.batch_size,
+        key="train_batch",
+        disabled=disabled,
+    )
+    return dict(batch_size=int(batch_size))
+
+
+def run_widgets(disabled: bool, training_size: int) -> dict:
+    """How long, on what, from where: TrainConfig's epochs, dev_size and seed."""
+    epochs_column, dev_column, seed_column = st.columns(3)
+    epochs = epochs_column.number_input("Epochs", 1, 100, 3, key="train_epochs", disabled=disabled)
+    dev_size = dev_column.number_input(
         "Dev size",
         0,
         max(training_size - 1, 0),
@@ -158,22 +179,22 @@ def optimizer_settings(disabled: bool, training_size: int) -> TrainConfig:
         disabled=disabled,
         help="Digits held out of training to measure it honestly and pick the best epoch.",
     )
-    seed = fifth.number_input(
+    seed = seed_column.number_input(
         "Seed", 0, 2**31 - 1, DEFAULTS.seed, key="train_seed", disabled=disabled
     )
-    return TrainConfig(
-        epochs=int(epochs),
-        batch_size=int(batch_size),
-        optimizer=optimizer,
-        learning_rate=float(learning_rate),
-        momentum=float(momentum),
-        weight_decay=float(weight_decay),
-        schedule=schedule,
-        step_size=int(step_size),
-        gamma=float(gamma),
-        seed=int(seed),
-        dev_size=int(dev_size),
-    )
+    return dict(epochs=int(epochs), dev_size=int(dev_size), seed=int(seed))
+
+
+def training_settings(disabled: bool, training_size: int) -> TrainConfig:
+    """The Optimizer tab: its widgets, laid out in two columns, then one TrainConfig."""
+    first, second = st.columns(2)
+    with first:
+        optimizer = optimizer_widgets(disabled)
+    with second:
+        schedule = schedule_widgets(disabled)
+        batch = batch_size_widget(disabled)
+    run = run_widgets(disabled, training_size)
+    return TrainConfig(**optimizer, **schedule, **batch, **run)
 
 
 def augment_settings(disabled: bool, examples: np.ndarray) -> AugmentConfig | None:
@@ -203,7 +224,9 @@ def augment_settings(disabled: bool, examples: np.ndarray) -> AugmentConfig | No
     return config
 
 
-def start_training(model: Model, config: TrainConfig, dataset, name: str) -> None:
+def start_training(
+    model: Model, config: TrainConfig, dataset: Dataset, name: str, limit: TrainingLimit
+) -> None:
     """The Start button's callback: builds and starts the job, or keeps the reason it cannot."""
     st.session_state.pop(ERROR, None)
     current = st.session_state.get(JOB)
@@ -216,7 +239,9 @@ def start_training(model: Model, config: TrainConfig, dataset, name: str) -> Non
         model.metadata.update(
             {"architecture": name, "dataset": dataset.name, "created": time.strftime("%F %T")}
         )
-        job = TrainingJob(model, config, train_images, train_labels, dev_images, dev_labels)
+        job = TrainingJob(
+            model, config, train_images, train_labels, dev_images, dev_labels, limit=limit
+        )
         job.start()
     except DigitnetError as error:
         st.session_state[ERROR] = str(error)
@@ -234,27 +259,27 @@ def smoothed(losses: list[float]) -> dict[str, list[float]]:
     }
 
 
-def progress_text(snapshot: JobSnapshot) -> str:
-    latest = snapshot.latest
+def progress_text(progress: JobProgress) -> str:
+    latest = progress.latest
     if latest is None:
         return "Starting..."
     return (
-        f"{snapshot.status} · epoch {latest.epoch + 1}, batch {latest.batch + 1}/"
+        f"{progress.status} · epoch {latest.epoch + 1}, batch {latest.batch + 1}/"
         f"{latest.batches_per_epoch} · {latest.samples_per_second:,.0f} samples/s · "
         f"ETA {latest.eta_seconds:,.0f} s · learning rate {latest.learning_rate:.2g}"
     )
 
 
-def show_curves(job: TrainingJob, snapshot: JobSnapshot) -> None:
-    progress = snapshot.latest.progress if snapshot.latest else 0.0
-    st.progress(min(progress, 1.0), text=progress_text(snapshot))
-    epochs = snapshot.epochs
+def show_curves(job: TrainingJob, progress: JobProgress) -> None:
+    done = progress.latest.progress if progress.latest else 0.0
+    st.progress(min(done, 1.0), text=progress_text(progress))
+    epochs = progress.epochs
     batch_loss, accuracy = st.columns(2)
     epoch_loss, weights = st.columns(2)
     batch_loss.markdown("**Loss per batch**")
-    if snapshot.batch_losses:
+    if progress.batch_losses:
         chart = curves_chart(
-            smoothed(snapshot.batch_losses),
+            smoothed(progress.batch_losses),
             "batch",
             "loss",
             points=False,
@@ -283,30 +308,27 @@ def show_curves(job: TrainingJob, snapshot: JobSnapshot) -> None:
     maps = first_layer_weights(job.model.layers, WEIGHT_MAPS)
     if maps is not None:
         weights.markdown("**First layer's weights** (white: positive, black: negative)")
-        picture = grid(maps, columns=4, factor=max(2, 84 // maps.shape[1]))
+        picture = tile(enlarge(maps, max(2, 84 // maps.shape[1])), columns=4, background=255)
         weights.image(picture, width="stretch", output_format="PNG")
 
 
-def live_controls(job: TrainingJob, snapshot: JobSnapshot) -> None:
+def live_controls(job: TrainingJob, progress: JobProgress) -> None:
     pause, stop, rate = st.columns([1, 1, 2], vertical_alignment="bottom")
-    if snapshot.status == "running":
+    if progress.status == "running":
         pause.button("Pause", on_click=job.pause, icon=":material/pause:", key="train_pause")
     else:
         pause.button(
             "Resume", on_click=job.resume, icon=":material/play_arrow:", key="train_resume"
         )
     stop.button("Stop", on_click=job.stop, icon=":material/stop:", key="train_stop")
-    rate.number_input(
-        "Learning rate now",
-        1e-6,
-        100.0,
-        job.trainer.base_learning_rate,
-        format="%.5f",
-        step=1e-4,
-        key="train_live_lr",
-        on_change=change_rate,
-        args=(job,),
-    )
+    with rate:
+        learning_rate_input(
+            "Learning rate now",
+            job.trainer.base_learning_rate,
+            key="train_live_lr",
+            on_change=change_rate,
+            args=(job,),
+        )
 
 
 def change_rate(job: TrainingJob) -> None:
@@ -321,26 +343,26 @@ def live_view() -> None:
     """Redrawn every POLL_SECONDS while the job runs; a full rerun once it ends."""
     job: TrainingJob = st.session_state[JOB]
     job.touch()
-    snapshot = job.snapshot()
-    if snapshot.status not in ACTIVE:
+    progress = job.progress()
+    if progress.status not in ACTIVE:
         st.rerun()
     if ERROR in st.session_state:
         st.error(st.session_state.pop(ERROR))
-    live_controls(job, snapshot)
-    show_curves(job, snapshot)
+    live_controls(job, progress)
+    show_curves(job, progress)
 
 
 def outcome(job: TrainingJob) -> None:
     """What a finished, stopped, diverged or failed training leaves: the message, the curves,
     and for a usable model: save it, use it, download it."""
-    snapshot = job.snapshot()
-    if snapshot.status == "failed":
-        st.error(snapshot.error)
+    progress = job.progress()
+    if progress.status == "failed":
+        st.error(progress.error)
         return
-    result = snapshot.result
-    if snapshot.status == "diverged":
+    result = progress.result
+    if progress.status == "diverged":
         st.error(f"Training {result.message}.")
-        show_curves(job, snapshot)
+        show_curves(job, progress)
         return
     if result.best_dev_accuracy is not None:
         st.success(
@@ -355,82 +377,113 @@ def outcome(job: TrainingJob) -> None:
         st.rerun()  # to show it in the sidebar
     _, label, payload = st.session_state[DONE]
     st.caption(f"It is selected in the sidebar as **{label}**, for the other pages too.")
-    name = st.text_input(
-        "Model name", sanitize_name(label.removesuffix(SESSION_SUFFIX)), key="train_save_name"
-    )
+    keep_or_download(job.model, file_stem(label.removesuffix(SESSION_SUFFIX)), payload)
+    show_curves(job, progress)
+
+
+def file_stem(name: str, fallback: str = "model") -> str:
+    """``name`` made safe for a file name, or ``fallback`` when nothing of it is usable (the
+    default name and the download's file name must never fail)."""
+    try:
+        return sanitize_name(name)
+    except DigitnetError:
+        return fallback
+
+
+def keep_or_download(model: Model, default_name: str, payload: bytes) -> None:
+    """Save under a name (asking before it replaces another model), and Download. A name that
+    cannot be used gets one line; the result stays on the page."""
+    name = st.text_input("Model name", default_name, key="train_save_name")
     save_column, download_column = st.columns(2)
     if save_column.button("Save", icon=":material/save:", key="train_save"):
-        try:
-            path = save_user_model(job.model, name)
-        except DigitnetError as error:
-            st.error(str(error))
-        else:
-            select_saved(path)
-            st.rerun()
+        save(model, name, overwrite=False)
+    if st.session_state.get(TAKEN) == name:
+        st.warning(f"A model called {file_stem(name)} is already saved: replace it?")
+        if st.button("Replace", icon=":material/published_with_changes:", key="train_replace"):
+            save(model, name, overwrite=True)
     download_column.download_button(
         "Download .npz",
         payload,
-        file_name=f"{sanitize_name(name or 'model')}.npz",
+        file_name=f"{file_stem(name, default_name)}.npz",
         mime="application/octet-stream",
         icon=":material/download:",
         on_click="ignore",
     )
-    show_curves(job, snapshot)
 
 
-st.set_page_config(
-    page_title="digitnet: train", page_icon=":material/model_training:", layout="wide"
-)
-sidebar()
-st.title("Train a network")
-job: TrainingJob | None = st.session_state.get(JOB)
-running = job is not None and job.snapshot().status in ACTIVE
-available = datasets("train")
-if not available:
-    st.stop()
+def save(model: Model, name: str, overwrite: bool) -> None:
+    """Saves and selects the saved model; a taken name is kept to ask about (TAKEN), any other
+    refusal is shown in one line."""
+    try:
+        path = save_user_model(model, name, overwrite=overwrite)
+    except catalog.NameTaken:
+        st.session_state[TAKEN] = name
+        return
+    except DigitnetError as error:
+        st.error(str(error))
+        return
+    st.session_state.pop(TAKEN, None)
+    select_saved(path)
+    st.rerun()
 
-settings, view = st.columns([2, 3], gap="large")
-with settings:
+
+def settings_column(available: dict[str, Dataset], running: bool, limit: TrainingLimit) -> None:
+    """The data, the three tabs of settings, and Start (disabled while a job runs or when the
+    settings make no network)."""
     data_name = st.radio(
         "Data", list(available), horizontal=True, key="train_data", disabled=running
     )
     dataset = available[data_name]
     st.caption(f"{len(dataset.images):,} labelled digits from {dataset.source}")
     network_tab, optimizer_tab, augment_tab = st.tabs(["Network", "Optimizer", "Augmentation"])
-    model = spec = name = None
+    with optimizer_tab:
+        config = training_settings(running, len(dataset.images))
+    model = name = None
     with network_tab:
         try:
-            spec, name = architecture_settings(running)
+            spec, name = network_settings(running)
+            model = Model(spec, seed=config.seed)  # checks the shapes: 16,32,64 filters do not fit
         except DigitnetError as error:
             st.error(str(error))
-    with optimizer_tab:
-        config = optimizer_settings(running, len(dataset.images))
     with augment_tab:
         try:
             config.augment = augment_settings(running, dataset.images[:4])
         except DigitnetError as error:
             st.error(str(error))
-            spec = None
-    if spec is not None:
-        model = Model(spec, seed=config.seed)
+            model = None
     st.button(
         "Start",
         type="primary",
         icon=":material/play_arrow:",
         disabled=running or model is None,
         on_click=start_training,
-        args=(model, config, dataset, name),
+        args=(model, config, dataset, name, limit),
         key="train_start",
     )
     if model is not None:
         st.caption(f"{model.num_parameters:,} parameters")
 
-with view:
-    if ERROR in st.session_state:
-        st.error(st.session_state.pop(ERROR))
-    if job is None:
-        st.info("Choose the settings and press Start: the curves appear here as it learns.")
-    elif running:
-        live_view()
-    else:
-        outcome(job)
+
+def render(limit: TrainingLimit) -> None:
+    st.title("Train a network")
+    job: TrainingJob | None = st.session_state.get(JOB)
+    running = job is not None and job.progress().status in ACTIVE
+    available = datasets("train")
+    if not available:
+        return
+    settings, view = st.columns([2, 3], gap="large")
+    with settings:
+        settings_column(available, running, limit)
+    with view:
+        if ERROR in st.session_state:
+            st.error(st.session_state.pop(ERROR))
+        if job is None:
+            st.info("Choose the settings and press Start: the curves appear here as it learns.")
+        elif running:
+            live_view()
+        else:
+            outcome(job)
+
+
+if __name__ == "__main__":  # run as a page (see streamlit_app.py); a test only imports it
+    render(server().training_limit)

@@ -6,25 +6,13 @@ from __future__ import annotations
 import numpy as np
 
 
-def enlarge(image: np.ndarray, factor: int = 6) -> np.ndarray:
-    """uint8 picture of a float [0, 1] or uint8 digit, each pixel a factor x factor block
-    (nearest neighbour: a browser's smooth scaling would blur the pixels the network sees)."""
-    if image.dtype != np.uint8:
-        image = (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
-    return image.repeat(factor, axis=0).repeat(factor, axis=1)
-
-
-def grid(images: np.ndarray, columns: int, factor: int = 4, gap: int = 2) -> np.ndarray:
-    """uint8 picture of a stack of same-sized float [0, 1] images, enlarged, row-major, apart
-    on white (grey is a weight of zero)."""
-    count, height, width = images.shape
-    rows = -(-count // columns)
-    step_y, step_x = height * factor + gap, width * factor + gap
-    picture = np.full((rows * step_y - gap, columns * step_x - gap), 255, np.uint8)
-    for index, image in enumerate(images):
-        top, left = (index // columns) * step_y, (index % columns) * step_x
-        picture[top : top + height * factor, left : left + width * factor] = enlarge(image, factor)
-    return picture
+def enlarge(images: np.ndarray, factor: int = 6) -> np.ndarray:
+    """uint8 picture of a float [0, 1] or uint8 digit (or a stack of them), each pixel a
+    factor x factor block (nearest neighbour: a browser's smooth scaling would blur the pixels
+    the network sees)."""
+    if images.dtype != np.uint8:
+        images = (np.clip(images, 0, 1) * 255).round().astype(np.uint8)
+    return images.repeat(factor, axis=-2).repeat(factor, axis=-1)
 
 
 def first_layer_weights(layers: list, count: int) -> np.ndarray | None:

@@ -1,17 +1,38 @@
-"""A paged grid of examples with their true label, the prediction and its confidence; any one
-opens in a dialog with all ten probabilities. Shared by the Mistakes and Confusion pages."""
+"""The examples behind a model's scores, for the Mistakes and Confusion pages: which ones (a true
+and a predicted digit, the most confident first), and a paged grid of them with their true
+label, the prediction and its confidence; any one opens in a dialog with all ten
+probabilities."""
 
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 
+from app_pages.common.data import Split
+from app_pages.common.pictures import enlarge, probability_chart
 from digitnet.metrics import Evaluation
-from pages.common.data import Split
-from pages.common.pictures import enlarge, probability_chart
 
 PAGE_SIZE = 24
 COLUMNS = 6
+
+
+def examples_of(
+    evaluation: Evaluation,
+    true: int | None = None,
+    predicted: int | None = None,
+    mistakes_only: bool = False,
+) -> np.ndarray:
+    """Indices of the examples with that true and that predicted digit (None: any), the most
+    confident prediction first (ties in data order)."""
+    predictions, labels = evaluation.predictions, evaluation.labels
+    keep = predictions != labels if mistakes_only else np.ones(len(labels), dtype=bool)
+    if true is not None:
+        keep &= labels == true
+    if predicted is not None:
+        keep &= predictions == predicted
+    indices = np.flatnonzero(keep)
+    confidence = evaluation.probabilities[indices].max(axis=1)
+    return indices[np.argsort(-confidence, kind="stable")]
 
 
 @st.dialog("One example", width="medium")
