@@ -28,8 +28,10 @@ import pandas as pd
 from digitnet.errors import DigitnetError
 from digitnet.files import atomic_path
 
-IMAGE_SHAPE = (28, 28)
-PIXELS = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
+# The side of every image the models see, MNIST's: the one place the number 28 is written.
+IMAGE_SIZE = 28
+IMAGE_SHAPE = (IMAGE_SIZE, IMAGE_SIZE)
+PIXELS = IMAGE_SIZE * IMAGE_SIZE
 GZIP_MAGIC = b"\x1f\x8b"
 IDX_UBYTE = 0x08
 # The published MD5s of the decompressed files: the .gz wrappers may be re-compressed, the
