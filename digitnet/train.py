@@ -23,13 +23,24 @@ from digitnet.errors import DigitnetError
 from digitnet.layers import softmax_cross_entropy
 from digitnet.metrics import fit_temperature
 from digitnet.model import Model
-from digitnet.optim import SCHEDULES, make_optimizer, schedule_factor
+from digitnet.optim import (
+    check_learning_rate,
+    check_optimizer,
+    check_schedule,
+    is_number,
+    is_whole,
+    make_optimizer,
+    schedule_factor,
+)
 
 DIVERGED_MESSAGE = "diverged: lower the learning rate"
 # A loss this many times the first batch's is not a bad batch but a run that has blown up: it
 # may stay finite for a long time (dead ReLUs give constant logits), so NaN alone is too late.
 DIVERGENCE_FACTOR = 50.0
 PREFETCH_THREAD = "digitnet-batches"
+# Far beyond any useful run, but they turn a typo (an extra zero or three) into a clear error.
+MAX_EPOCHS = 1000
+MAX_BATCH_SIZE = 65536
 
 
 @dataclass
@@ -54,14 +65,30 @@ class TrainConfig:
     extra_share: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.epochs < 1:
-            raise DigitnetError(f"epochs must be at least 1, got {self.epochs}")
-        if self.batch_size < 1:
-            raise DigitnetError(f"batch size must be at least 1, got {self.batch_size}")
-        if self.schedule not in SCHEDULES:
-            raise DigitnetError(
-                f"unknown schedule {self.schedule!r}: use one of {', '.join(SCHEDULES)}"
-            )
+        check_optimizer(self.optimizer, self.learning_rate, self.momentum, self.weight_decay)
+        check_schedule(self.schedule, self.step_size, self.gamma)
+        requirements = {
+            "epochs": (
+                is_whole(self.epochs, 1, MAX_EPOCHS),
+                f"a whole number from 1 to {MAX_EPOCHS}",
+            ),
+            "batch_size": (
+                is_whole(self.batch_size, 1, MAX_BATCH_SIZE),
+                f"a whole number from 1 to {MAX_BATCH_SIZE}",
+            ),
+            "seed": (is_whole(self.seed, 0, 2**32 - 1), "a whole number from 0 to 2**32-1"),
+            "dev_size": (is_whole(self.dev_size, 0), "a whole number >= 0"),
+            "extra_share": (is_number(self.extra_share) and 0 <= self.extra_share < 1, "in [0, 1)"),
+            "augment": (
+                self.augment is None or isinstance(self.augment, AugmentConfig),
+                "an AugmentConfig or None",
+            ),
+        }
+        for name, (ok, requirement) in requirements.items():
+            if not ok:
+                raise DigitnetError(
+                    f"{name.replace('_', ' ')} must be {requirement}, got {getattr(self, name)!r}"
+                )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -177,9 +204,7 @@ class Trainer:
 
     def set_learning_rate(self, learning_rate: float) -> None:
         """Changes the base rate; the schedule keeps scaling it."""
-        if not (learning_rate > 0 and math.isfinite(learning_rate)):
-            raise DigitnetError(f"learning rate must be a positive number, got {learning_rate}")
-        self.base_learning_rate = learning_rate
+        self.base_learning_rate = check_learning_rate(learning_rate)
 
     def _wait_while_paused(self) -> None:
         """Blocks while paused, without burning CPU."""

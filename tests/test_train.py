@@ -3,6 +3,7 @@ import threading
 import numpy as np
 import pytest
 
+from digitnet.augment import AugmentConfig
 from digitnet.data import to_float
 from digitnet.errors import DigitnetError
 from digitnet.jobs import TrainingJob, TrainingLimit
@@ -125,12 +126,55 @@ def test_learning_rate_change_applies_to_the_next_batch():
 
 
 @pytest.mark.parametrize(
-    "options, message",
-    [({"epochs": 0}, "epochs"), ({"batch_size": 0}, "batch size"), ({"schedule": "x"}, "schedule")],
+    "field, value, message",
+    [
+        ("epochs", 0, "epochs must be a whole number from 1 to 1000, got 0"),
+        ("epochs", 1001, "epochs must be"),
+        ("epochs", 2.5, "epochs must be"),
+        ("batch_size", 0, "batch size must be a whole number from 1 to 65536, got 0"),
+        ("batch_size", 10**6, "batch size must be"),
+        ("optimizer", "rmsprop", "unknown optimizer 'rmsprop': use one of sgd, momentum, adam"),
+        ("learning_rate", 0.0, "learning rate must be a positive number, got 0.0"),
+        ("learning_rate", float("inf"), "learning rate must be a positive number"),
+        ("learning_rate", float("nan"), "learning rate must be a positive number"),
+        ("learning_rate", "0.1", "learning rate must be a positive number"),
+        ("momentum", 1.0, r"momentum must be in \[0, 1\), got 1.0"),
+        ("momentum", -0.1, "momentum must be"),
+        ("weight_decay", -1e-4, "weight decay must be a number >= 0"),
+        ("weight_decay", float("inf"), "weight decay must be"),
+        ("schedule", "linear", "unknown schedule 'linear': use one of constant, step, cosine"),
+        ("step_size", 0, "step size must be a whole number of epochs >= 1, got 0"),
+        ("gamma", 0.0, r"gamma must be in \(0, 1\], got 0.0"),
+        ("gamma", 1.5, "gamma must be"),
+        ("seed", -1, "seed must be a whole number from 0 to 2\\*\\*32-1, got -1"),
+        ("seed", 2**32, "seed must be"),
+        ("seed", True, "seed must be"),
+        ("dev_size", -1, "dev size must be a whole number >= 0, got -1"),
+        ("extra_share", 1.0, r"extra share must be in \[0, 1\), got 1.0"),
+        ("extra_share", -0.1, "extra share must be"),
+        ("augment", {"rotation": 5}, "augment must be an AugmentConfig or None"),
+    ],
 )
-def test_bad_config_is_a_clear_error(options, message):
-    with pytest.raises(DigitnetError, match=message):
-        TrainConfig(**options)
+def test_every_config_field_is_checked_with_a_one_line_error(field, value, message):
+    with pytest.raises(DigitnetError, match=message) as caught:
+        TrainConfig(**{field: value})
+    assert "\n" not in str(caught.value)
+
+
+def test_the_edges_of_the_config_ranges_are_accepted():
+    config = TrainConfig(
+        epochs=1000,
+        batch_size=1,
+        momentum=0.0,
+        weight_decay=0.0,
+        step_size=1,
+        gamma=1.0,
+        seed=2**32 - 1,
+        dev_size=0,
+        extra_share=0.0,
+        augment=AugmentConfig(),
+    )
+    assert config.to_dict()["seed"] == 2**32 - 1
 
 
 def test_job_runs_in_the_background_and_respects_the_server_limit():
