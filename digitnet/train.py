@@ -70,14 +70,17 @@ class TrainConfig:
         requirements = {
             "epochs": (
                 is_whole(self.epochs, 1, MAX_EPOCHS),
-                f"a whole number from 1 to {MAX_EPOCHS}",
+                f"at least 1 and at most {MAX_EPOCHS}, a whole number",
             ),
             "batch_size": (
                 is_whole(self.batch_size, 1, MAX_BATCH_SIZE),
-                f"a whole number from 1 to {MAX_BATCH_SIZE}",
+                f"at least 1 and at most {MAX_BATCH_SIZE}, a whole number",
             ),
-            "seed": (is_whole(self.seed, 0, 2**32 - 1), "a whole number from 0 to 2**32-1"),
-            "dev_size": (is_whole(self.dev_size, 0), "a whole number >= 0"),
+            "seed": (
+                is_whole(self.seed, 0, 2**32 - 1),
+                "at least 0 and below 2**32, a whole number",
+            ),
+            "dev_size": (is_whole(self.dev_size, 0), "at least 0, a whole number"),
             "extra_share": (is_number(self.extra_share) and 0 <= self.extra_share < 1, "in [0, 1)"),
             "augment": (
                 self.augment is None or isinstance(self.augment, AugmentConfig),
@@ -137,7 +140,8 @@ class DigitSource(Protocol):
     name: str
 
     def sample(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """``count`` float32 images (count, 28, 28) in [0, 1] and their labels 0-9."""
+        """``count`` float32 images (count, IMAGE_SIZE, IMAGE_SIZE) in [0, 1] and their labels
+        0-9."""
         ...
 
 
