@@ -180,6 +180,7 @@ class Trainer:
                 f"extra_share is {config.extra_share} but no extra source of digits was given"
             )
         self.extra = extra if config.extra_share > 0 else None
+        self.plan = self._plan()
         self.base_learning_rate = config.learning_rate
         self.optimizer = make_optimizer(
             config.optimizer,
@@ -225,9 +226,8 @@ class Trainer:
         """Trains for ``config.epochs`` unless stopped or diverged, leaves the best weights (by
         dev accuracy; else the last good ones) in the model and records how it was made."""
         started = time.perf_counter()
-        plan = self._plan()
         weights = copy_weights(self.model)
-        state = _RunState(plan.per_epoch * self.config.epochs, weights, weights)
+        state = _RunState(self.plan.per_epoch * self.config.epochs, weights, weights)
         shuffle_rng = np.random.default_rng(self.config.seed)
         augment_rng = np.random.default_rng([self.config.seed, 1])
         extra_rng = np.random.default_rng([self.config.seed, 2])
@@ -236,8 +236,8 @@ class Trainer:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix=PREFETCH_THREAD) as prefetcher:
             for epoch in range(self.config.epochs):
                 order = shuffle_rng.permutation(len(self.train_images))
-                batches = self._batches(order, plan, augment_rng, extra_rng, prefetcher)
-                if not self._run_epoch(epoch, batches, plan, state):
+                batches = self._batches(order, augment_rng, extra_rng, prefetcher)
+                if not self._run_epoch(epoch, batches, state):
                     break
         kept = state.best_weights if state.best_epoch is not None else state.last_good_weights
         load_weights(self.model, kept)
@@ -254,7 +254,7 @@ class Trainer:
     def _plan(self) -> _BatchPlan:
         """How many training images and extra digits make a batch."""
         batch_size = self.config.batch_size
-        extras = round(self.config.extra_share * batch_size) if self.extra is not None else 0
+        extras = round(self.config.extra_share * batch_size)
         if extras >= batch_size:
             raise DigitnetError(
                 f"extra_share {self.config.extra_share} leaves no training images in a batch "
@@ -268,13 +268,12 @@ class Trainer:
         self,
         epoch: int,
         batches: Iterator[tuple[np.ndarray, np.ndarray]],
-        plan: _BatchPlan,
         state: _RunState,
     ) -> bool:
         """One pass over the training images; False when the run must not go on."""
         started = time.perf_counter()
         totals = _EpochTotals()
-        for batch in range(plan.per_epoch):
+        for batch in range(self.plan.per_epoch):
             self._wait_while_paused()
             if self._should_stop():
                 state.status = "stopped"
@@ -285,7 +284,7 @@ class Trainer:
                 state.status = "diverged"
                 return False
             state.active_seconds += time.perf_counter() - batch_started
-            self._report_batch(epoch, batch, plan, state, totals.last_loss)
+            self._report_batch(epoch, batch, state, totals.last_loss)
         if totals.seen == 0:
             return False
         if not all(np.isfinite(p).all() for p in self.model.parameters()):
@@ -322,16 +321,14 @@ class Trainer:
             state.first_loss = loss
         return not math.isfinite(loss) or loss > DIVERGENCE_FACTOR * state.first_loss
 
-    def _report_batch(
-        self, epoch: int, batch: int, plan: _BatchPlan, state: _RunState, loss: float
-    ) -> None:
-        batch_size = plan.images + plan.extras
+    def _report_batch(self, epoch: int, batch: int, state: _RunState, loss: float) -> None:
+        batch_size = self.plan.images + self.plan.extras
         speed = state.done_batches * batch_size / max(state.active_seconds, 1e-9)
         self.on_event(
             BatchEvent(
                 epoch=epoch,
                 batch=batch,
-                batches_per_epoch=plan.per_epoch,
+                batches_per_epoch=self.plan.per_epoch,
                 loss=loss,
                 learning_rate=self.optimizer.lr,
                 samples_per_second=speed,
@@ -367,7 +364,6 @@ class Trainer:
     def _batches(
         self,
         order: np.ndarray,
-        plan: _BatchPlan,
         augment_rng: np.random.Generator,
         extra_rng: np.random.Generator,
         prefetcher: ThreadPoolExecutor,
@@ -375,6 +371,7 @@ class Trainer:
         """One epoch's batches. While the model trains on one, the next is gathered, augmented
         and topped up with extra digits in the background (NumPy releases the GIL): measured
         here, that hides most of augmentation's cost, which is as large as a whole MLP step."""
+        plan = self.plan
         buffers = [np.empty((plan.images + plan.extras, *IMAGE_SHAPE), np.float32) for _ in "ab"]
 
         def make(batch: int) -> tuple[np.ndarray, np.ndarray]:

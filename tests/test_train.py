@@ -321,8 +321,8 @@ def test_an_extra_share_needs_a_source_and_room_for_images():
     with pytest.raises(DigitnetError, match="no extra source"):
         Trainer(Model("mlp:8"), TrainConfig(extra_share=0.5), *TRAIN)
     config = TrainConfig(batch_size=2, extra_share=0.9)
-    with pytest.raises(DigitnetError, match="leaves no training images"):
-        Trainer(Model("mlp:8"), config, *TRAIN, extra=BarDigits()).run()
+    with pytest.raises(DigitnetError, match="leaves no training images in a batch of 2"):
+        Trainer(Model("mlp:8"), config, *TRAIN, extra=BarDigits())
 
 
 def test_the_prefetch_thread_is_closed_when_the_model_fails_mid_epoch(monkeypatch):
