@@ -25,6 +25,7 @@ import time
 
 import numpy as np
 
+from digitnet.data import IMAGE_SHAPE
 from digitnet.layers import softmax_cross_entropy
 from digitnet.model import Model
 from digitnet.optim import Adam
@@ -86,8 +87,8 @@ def blas_threads() -> str:
 
 
 def latency(model: Model, repeats: int = 200) -> tuple[float, float]:
-    """p50 and p95 in ms of one (1, 28, 28) image, as the Draw page sends it."""
-    image = np.random.default_rng(1).random((1, 28, 28), dtype=np.float32)
+    """p50 and p95 in ms of one image, as the Draw page sends it."""
+    image = np.random.default_rng(1).random((1, *IMAGE_SHAPE), dtype=np.float32)
     model.predict_proba(image)
     times = []
     for _ in range(repeats):
@@ -106,7 +107,7 @@ def batch_rows(batch: int) -> slice:
 def serve(engine: str, connection) -> None:
     """Runs one engine's batches when told to, and answers with the seconds they took."""
     rng = np.random.default_rng(0)
-    images = rng.random((DISTINCT_BATCHES * BATCH, 28, 28), dtype=np.float32)
+    images = rng.random((DISTINCT_BATCHES * BATCH, *IMAGE_SHAPE), dtype=np.float32)
     labels = rng.integers(0, 10, len(images)).astype(np.uint8)
     if engine == "numpy":
         step = NumpyStep(images, labels)

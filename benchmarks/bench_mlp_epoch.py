@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from benchmarks.torch_reference import torch, torch_model, torch_train_step
-from digitnet.data import load_mnist
+from digitnet.data import load_mnist, to_float
 from digitnet.model import Model
 from digitnet.spec import mlp_spec
 from digitnet.train import TrainConfig, Trainer
@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     args = parser.parse_args()
     mnist = load_mnist()
-    images = mnist.train_images.astype(np.float32) / np.float32(255)
+    images = to_float(mnist.train_images)
     labels = mnist.train_labels
     spec = mlp_spec()
     print(f"network {[layer['type'] for layer in spec['layers']]}, batch {args.batch_size}, Adam")

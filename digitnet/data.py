@@ -6,7 +6,8 @@ as uint8 (n, 28, 28) and labels as uint8 (n,); ``to_float`` makes the float32 th
 
 MNIST is looked for, in this order, at a path given explicitly, at ``DIGITNET_DATA``, in the
 cache (``DIGITNET_CACHE``, else ``$XDG_CACHE_HOME/digitnet`` or ``~/.cache/digitnet``, with
-``mnist/`` under it), and is otherwise downloaded into the cache.
+``mnist/`` under it), and is otherwise downloaded into the cache (``digitnet.download``) by
+``load_mnist`` or ``load_mnist_test``: the one place that decides between finding and fetching.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import io
 import os
 import re
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -25,23 +27,19 @@ from typing import BinaryIO
 import numpy as np
 import pandas as pd
 
+from digitnet.cache import cache_dir as cache_dir  # re-exported for catalog.py, until it moves
+from digitnet.cache import mnist_cache_dir
+from digitnet.download import MNIST_FILES, MNIST_SPLITS, download_mnist
 from digitnet.errors import DigitnetError
 from digitnet.files import atomic_path
 
-IMAGE_SHAPE = (28, 28)
-PIXELS = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
+# The side of every image the models see, MNIST's: the one place the number 28 is written.
+IMAGE_SIZE = 28
+IMAGE_SHAPE = (IMAGE_SIZE, IMAGE_SIZE)
+PIXELS = IMAGE_SIZE * IMAGE_SIZE
 GZIP_MAGIC = b"\x1f\x8b"
 IDX_UBYTE = 0x08
-# The published MD5s of the decompressed files: the .gz wrappers may be re-compressed, the
-# payloads never change. In the order the checksum of a loaded MNIST hashes them.
-MNIST_FILES = {
-    "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
-    "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
-    "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
-    "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
-}
 DATA_ENV = "DIGITNET_DATA"
-CACHE_ENV = "DIGITNET_CACHE"
 KAGGLE_PIXEL_COLUMNS = [f"pixel{i}" for i in range(PIXELS)]
 KAGGLE_TRAIN_COLUMNS = ["label", *KAGGLE_PIXEL_COLUMNS]
 # A number as pandas reads one (Python's float() would also take "1_0", "inf" or other scripts'
@@ -111,7 +109,8 @@ def _parse_idx_images(path: str | os.PathLike, payload: bytes) -> np.ndarray:
     if images.shape[1:] != IMAGE_SHAPE:
         height, width = images.shape[1:]
         raise DigitnetError(
-            f"{path}: the images are {height}x{width}, MNIST's are 28x28; {REPLACE_HINT}"
+            f"{path}: the images are {height}x{width}, MNIST's are {IMAGE_SIZE}x{IMAGE_SIZE}; "
+            f"{REPLACE_HINT}"
         )
     return images
 
@@ -161,19 +160,6 @@ def _parse_idx(path: str | os.PathLike, payload: bytes, ndim: int) -> np.ndarray
 # --- Where MNIST is ----------------------------------------------------------------------------
 
 
-def cache_dir() -> Path:
-    """Where digitnet keeps what it downloads: ``DIGITNET_CACHE``, else the XDG cache folder."""
-    configured = os.environ.get(CACHE_ENV)
-    if configured:
-        return Path(configured).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    return (Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache") / "digitnet"
-
-
-def mnist_cache_dir() -> Path:
-    return cache_dir() / "mnist"
-
-
 def _mnist_file(directory: Path, name: str) -> Path | None:
     """The file for one of ``MNIST_FILES`` in ``directory``, gzipped or not."""
     return next(
@@ -181,65 +167,79 @@ def _mnist_file(directory: Path, name: str) -> Path | None:
     )
 
 
-def find_mnist(path: str | os.PathLike | None = None) -> Path | None:
-    """The folder holding the four MNIST files, without downloading; None if nothing points
-    anywhere and the cache is empty. A path given here or in DIGITNET_DATA must hold them: it
-    is an error if it does not, never a silent fall-back to somewhere else."""
+def find_mnist(
+    path: str | os.PathLike | None = None, files: Iterable[str] = tuple(MNIST_FILES)
+) -> Path | None:
+    """The folder holding the MNIST ``files`` (default all four), without downloading; None if
+    nothing points anywhere and the cache lacks them. A path given here or in DIGITNET_DATA
+    must hold them: it is an error if it does not, never a silent fall-back to somewhere else."""
+    files = tuple(files)
     if path is not None:
-        return _require_mnist(Path(path), f"MNIST folder {path}")
+        return _require_mnist(Path(path), f"MNIST folder {path}", files)
     configured = os.environ.get(DATA_ENV)
     if configured:
-        return _require_mnist(Path(configured).expanduser(), f"{DATA_ENV}={configured}")
+        return _require_mnist(Path(configured).expanduser(), f"{DATA_ENV}={configured}", files)
     cache = mnist_cache_dir()
-    return cache if all(_mnist_file(cache, name) for name in MNIST_FILES) else None
+    return cache if all(_mnist_file(cache, name) for name in files) else None
 
 
-def _require_mnist(directory: Path, where: str) -> Path:
+def _require_mnist(directory: Path, where: str, files: tuple[str, ...]) -> Path:
     if not directory.is_dir():
         raise DigitnetError(
-            f"{where}: no such folder; point it at the folder holding the four MNIST files"
+            f"{where}: no such folder; point it at the folder holding the MNIST files"
         )
-    missing = [f"{name}[.gz]" for name in MNIST_FILES if _mnist_file(directory, name) is None]
+    missing = [f"{name}[.gz]" for name in files if _mnist_file(directory, name) is None]
     if missing:
         raise DigitnetError(
-            f"{where}: missing {', '.join(missing)}; point it at the folder "
-            "holding the four MNIST files"
+            f"{where}: missing {', '.join(missing)}; point it at the folder holding the MNIST files"
         )
     return directory
 
 
 def load_mnist(path: str | os.PathLike | None = None, download: bool = True) -> Mnist:
-    """MNIST from the first place that has it (see the module docstring), downloading it into
-    the cache if none has and ``download`` allows."""
-    directory = find_mnist(path)
+    """All of MNIST from the first place that has it (see the module docstring), downloading it
+    into the cache if none has and ``download`` allows."""
+    directory, arrays, checksum = _load_mnist_files(path, download, tuple(MNIST_FILES))
+    train_images, train_labels, test_images, test_labels = arrays
+    return Mnist(train_images, train_labels, test_images, test_labels, str(directory), checksum)
+
+
+def load_mnist_test(
+    path: str | os.PathLike | None = None, download: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST's 10,000 test digits (images, labels), found or downloaded like ``load_mnist`` but
+    needing only the two test files: scoring a model never fetches the training images."""
+    _, (images, labels), _ = _load_mnist_files(path, download, MNIST_SPLITS["test"])
+    return images, labels
+
+
+def _load_mnist_files(
+    path: str | os.PathLike | None, download: bool, files: tuple[str, ...]
+) -> tuple[Path, list[np.ndarray], str]:
+    """(folder, arrays, sha256 of the payloads) of ``files``, pairs of images then labels."""
+    directory = find_mnist(path, files)
     if directory is None:
         if not download:
             raise DigitnetError(
                 f"MNIST not found in {mnist_cache_dir()} and {DATA_ENV} is not set; set "
-                f"{DATA_ENV} to the folder holding the four MNIST files, or allow a download"
+                f"{DATA_ENV} to the folder holding the MNIST files, or allow a download"
             )
-        # Imported here: the download machinery (pooch, requests) is only needed this once.
-        from digitnet.download import download_mnist
-
-        directory = download_mnist(mnist_cache_dir())
+        directory = download_mnist(mnist_cache_dir(), files=files)
     digest = hashlib.sha256()
     arrays = []
-    for name in MNIST_FILES:
+    for name in files:
         file = _mnist_file(directory, name)
         payload = read_payload(file)
         digest.update(payload)
         parse = _parse_idx_images if "images" in name else _parse_idx_labels
         arrays.append(parse(file, payload))
-    train_images, train_labels, test_images, test_labels = arrays
-    for images, labels in ((train_images, train_labels), (test_images, test_labels)):
+    for images, labels in zip(arrays[::2], arrays[1::2]):
         if len(images) != len(labels):
             raise DigitnetError(
                 f"{directory}: {len(images)} images but {len(labels)} labels; the images and "
                 "labels files do not belong together"
             )
-    return Mnist(
-        train_images, train_labels, test_images, test_labels, str(directory), digest.hexdigest()
-    )
+    return directory, arrays, digest.hexdigest()
 
 
 # --- Kaggle CSVs -------------------------------------------------------------------------------
@@ -413,10 +413,20 @@ def _write_atomically(path: Path, data: bytes) -> Path:
 # --- Datasets, splits, floats ------------------------------------------------------------------
 
 
-def load_dataset(source: Upload = "mnist", path: str | os.PathLike | None = None) -> Dataset:
-    """Training data for the app and the CLI: ``"mnist"`` (from ``path`` if given, else found
-    or downloaded as ``load_mnist`` does) or a Kaggle train.csv (a path or an upload; labels
-    required)."""
+# What labelled digits are needed for, as a message completes "a labelled train.csv is needed
+# to ...".
+PURPOSES = {"train": "train a model", "score": "score a model"}
+
+
+def load_dataset(
+    source: Upload = "mnist", path: str | os.PathLike | None = None, purpose: str = "train"
+) -> Dataset:
+    """Labelled digits for the app and the CLI: ``"mnist"`` (from ``path`` if given, else found
+    or downloaded as ``load_mnist`` does) or a Kaggle train.csv (a path or an upload). A
+    test.csv, which has no labels, is refused with a message for the ``purpose`` (a key of
+    ``PURPOSES``: "train" for training, "score" for the Mistakes and Confusion pages)."""
+    if purpose not in PURPOSES:
+        raise DigitnetError(f"unknown purpose {purpose!r}: use one of {', '.join(PURPOSES)}")
     if isinstance(source, str) and source.lower() == "mnist":
         mnist = load_mnist(path)
         return Dataset(
@@ -432,8 +442,8 @@ def load_dataset(source: Upload = "mnist", path: str | os.PathLike | None = None
     images, labels = read_kaggle_csv(data, name)
     if labels is None:
         raise DigitnetError(
-            f"{name}: no label column (a test.csv?); training needs a train.csv whose first "
-            "column is label"
+            f"{name}: has no label column: this looks like a Kaggle test.csv; a labelled "
+            f"train.csv is needed to {PURPOSES[purpose]}"
         )
     images.flags.writeable = labels.flags.writeable = False
     digest = hashlib.sha256(images.tobytes())

@@ -4,22 +4,37 @@ Each file is tried on every mirror in turn until one gives bytes whose decompres
 published MD5 (the .gz wrappers differ between copies; the payloads never do). A download goes to
 a temporary name in the destination folder and is renamed into place only once verified, so the
 cache never holds a partial or unverified file, even when two sessions download at once.
+
+This module knows what MNIST's files are and where to fetch them; reading them is ``data``'s job
+(``data`` imports this module, never the other way round).
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
+import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-import pooch
-import requests
-
-from digitnet.data import MNIST_FILES, mnist_cache_dir, read_payload
+from digitnet.cache import mnist_cache_dir
 from digitnet.errors import DigitnetError
 from digitnet.files import atomic_path
 
+# The published MD5s of the decompressed files: the .gz wrappers may be re-compressed, the
+# payloads never change. In the order the checksum of a loaded MNIST hashes them.
+MNIST_FILES = {
+    "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+    "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+    "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+    "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+}
+# The files of each split, images then labels.
+MNIST_SPLITS = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
 DEFAULT_MIRRORS = (
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -51,6 +66,8 @@ def download_mnist(
         raise DigitnetError(
             f"not MNIST files: {', '.join(unknown)}; known: {', '.join(MNIST_FILES)}"
         )
+    import pooch  # with requests, a tenth of a second: paid only when something is fetched
+
     downloader = pooch.HTTPDownloader(progressbar=progress)
     for name in names:
         target = destination / f"{name}.gz"
@@ -63,9 +80,7 @@ class ChecksumMismatch(Exception):
     """A download that arrived but is not the published file: try the next mirror."""
 
 
-def _fetch_verified(
-    name: str, target: Path, mirrors: list[str], downloader: pooch.HTTPDownloader
-) -> None:
+def _fetch_verified(name: str, target: Path, mirrors: list[str], downloader) -> None:
     failures = []
     for mirror in mirrors:
         url = f"{mirror.rstrip('/')}/{name}.gz"
@@ -88,13 +103,16 @@ def _fetch_verified(
 def _payload_md5(path: Path) -> str | None:
     """MD5 of the decompressed payload; None if it does not even decompress."""
     try:
-        return hashlib.md5(read_payload(path), usedforsecurity=False).hexdigest()
-    except DigitnetError:
+        payload = gzip.decompress(path.read_bytes())
+    except (OSError, EOFError, zlib.error):
         return None
+    return hashlib.md5(payload, usedforsecurity=False).hexdigest()
 
 
 def _describe(error: Exception) -> str:
     """A short reason for one failed attempt (requests' own messages run to several clauses)."""
+    import requests  # already loaded by pooch when this runs
+
     if isinstance(error, requests.HTTPError) and error.response is not None:
         return f"HTTP {error.response.status_code}"
     if isinstance(error, requests.ConnectionError):

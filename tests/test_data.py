@@ -6,18 +6,22 @@ import gzip
 import hashlib
 import io
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from digitnet.cache import cache_dir
 from digitnet.data import (
+    IMAGE_SHAPE,
     MNIST_FILES,
-    cache_dir,
     find_mnist,
     load_dataset,
     load_mnist,
+    load_mnist_test,
     read_idx_images,
     read_idx_labels,
     read_kaggle_csv,
@@ -236,6 +240,48 @@ def test_a_path_without_the_files_is_an_error_not_a_fallback(
         assert problem in str(caught.value) and str(path) in str(caught.value)
         if where == "DIGITNET_DATA":
             assert "DIGITNET_DATA" in str(caught.value)
+
+
+def test_the_test_split_loads_from_a_folder_holding_only_the_test_files(
+    mnist, mnist_dir, tmp_path, isolated, monkeypatch
+):
+    only_test = tmp_path / "only-test"
+    only_test.mkdir()
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (only_test / f"{name}.gz").write_bytes((mnist_dir / f"{name}.gz").read_bytes())
+    images, labels = load_mnist_test(only_test, download=False)
+    assert np.array_equal(images, mnist.test_images) and np.array_equal(labels, mnist.test_labels)
+    monkeypatch.setenv("DIGITNET_DATA", str(only_test))
+    assert np.array_equal(load_mnist_test(download=False)[1], mnist.test_labels)
+    with pytest.raises(DigitnetError, match="missing train-images-idx3-ubyte"):
+        load_mnist(download=False)  # all of MNIST still needs all four files
+
+
+def test_the_test_split_is_found_in_a_cache_without_the_training_files(isolated):
+    write_mnist_dir(isolated / "mnist", test=4)
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
+        (isolated / "mnist" / f"{name}.gz").unlink()
+    assert find_mnist() is None
+    images, labels = load_mnist_test(download=False)
+    assert images.shape == (4, *IMAGE_SHAPE) and labels.shape == (4,)
+
+
+def test_the_data_modules_import_one_way():
+    """download.py knows mirrors and fetching, data.py files and parsing: data imports
+    download, never the reverse; and loading data does not pay for the HTTP libraries."""
+    script = (
+        "import sys, digitnet.download; assert 'digitnet.data' not in sys.modules; "
+        "import digitnet.data; assert 'pooch' not in sys.modules, 'pooch'; "
+        "assert 'requests' not in sys.modules, 'requests'"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert result.returncode == 0, result.stderr
 
 
 # --- Kaggle CSVs -------------------------------------------------------------------------------
@@ -501,8 +547,21 @@ def test_load_dataset_from_a_kaggle_csv(mnist, tmp_path):
     assert load_dataset(changed.encode()).checksum != dataset.checksum
 
 
-def test_load_dataset_needs_labels(mnist, tmp_path):
+@pytest.mark.parametrize(
+    "purpose, need", [("train", "to train a model"), ("score", "to score a model")]
+)
+def test_a_kaggle_test_csv_is_refused_with_a_message_for_its_use(mnist, tmp_path, purpose, need):
     path = tmp_path / "test.csv"
     path.write_text(csv_text(mnist.test_images[:3]))
-    with pytest.raises(DigitnetError, match="test.csv: no label column"):
-        load_dataset(path)
+    with pytest.raises(DigitnetError) as caught:
+        load_dataset(path, purpose=purpose)
+    assert str(caught.value) == (
+        f"{path}: has no label column: this looks like a Kaggle test.csv; a labelled train.csv "
+        f"is needed {need}"
+    )
+
+
+def test_load_dataset_refuses_an_unknown_purpose(mnist):
+    labelled = csv_text(mnist.test_images[:3], mnist.test_labels[:3]).encode()
+    with pytest.raises(DigitnetError, match="unknown purpose 'plot': use one of train, score"):
+        load_dataset(labelled, purpose="plot")

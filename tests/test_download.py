@@ -14,9 +14,10 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from digitnet.data import MNIST_FILES, find_mnist, load_mnist
+from digitnet.data import MNIST_FILES, find_mnist, load_mnist, load_mnist_test
 from digitnet.download import download_mnist
 from digitnet.errors import DigitnetError
 
@@ -100,6 +101,23 @@ def test_download_fills_the_cache_and_load_mnist_uses_it(mnist_dir, server, tmp_
     assert sorted(os.listdir(cache / "mnist")) == sorted(f"{name}.gz" for name in MNIST_FILES)
     assert downloaded.checksum == load_mnist(mnist_dir).checksum
     assert downloaded.train_images.shape == (60000, 28, 28)
+
+
+def test_the_test_split_downloads_only_the_test_files(mnist_dir, server, tmp_path, monkeypatch):
+    url, root = server
+    test_files = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+    mirror(root, "good", {name: (mnist_dir / f"{name}.gz").read_bytes() for name in test_files})
+    cache = tmp_path / "cache"
+    monkeypatch.delenv("DIGITNET_DATA")
+    monkeypatch.setenv("DIGITNET_CACHE", str(cache))
+    monkeypatch.setenv("DIGITNET_MNIST_MIRRORS", f"{url}/good/")
+
+    images, labels = load_mnist_test()
+
+    assert sorted(os.listdir(cache / "mnist")) == sorted(f"{name}.gz" for name in test_files)
+    assert images.shape == (10000, 28, 28) and labels.shape == (10000,)
+    assert np.array_equal(labels, load_mnist(mnist_dir).test_labels)
+    assert find_mnist() is None, "the cache does not pass for all of MNIST"
 
 
 @pytest.mark.parametrize("first", ["missing (404)", "corrupted payload", "corrupted bytes"])

@@ -3,10 +3,13 @@ import threading
 import numpy as np
 import pytest
 
+from digitnet.augment import AugmentConfig
+from digitnet.data import to_float
 from digitnet.errors import DigitnetError
 from digitnet.jobs import TrainingJob, TrainingLimit
+from digitnet.layers import softmax_cross_entropy
 from digitnet.model import Model
-from digitnet.train import BatchEvent, EpochEvent, TrainConfig, Trainer
+from digitnet.train import PREFETCH_THREAD, BatchEvent, EpochEvent, TrainConfig, Trainer
 from tests.synthetic import synthetic_digits
 
 TRAIN = synthetic_digits(1200, seed=0)
@@ -123,12 +126,55 @@ def test_learning_rate_change_applies_to_the_next_batch():
 
 
 @pytest.mark.parametrize(
-    "options, message",
-    [({"epochs": 0}, "epochs"), ({"batch_size": 0}, "batch size"), ({"schedule": "x"}, "schedule")],
+    "field, value, message",
+    [
+        ("epochs", 0, "epochs must be at least 1 and at most 1000, a whole number, got 0"),
+        ("epochs", 1001, "epochs must be"),
+        ("epochs", 2.5, "epochs must be"),
+        ("batch_size", 0, "batch size must be at least 1 and at most 65536, a whole number, got 0"),
+        ("batch_size", 10**6, "batch size must be"),
+        ("optimizer", "rmsprop", "unknown optimizer 'rmsprop': use one of sgd, momentum, adam"),
+        ("learning_rate", 0.0, "learning rate must be a positive number, got 0.0"),
+        ("learning_rate", float("inf"), "learning rate must be a positive number"),
+        ("learning_rate", float("nan"), "learning rate must be a positive number"),
+        ("learning_rate", "0.1", "learning rate must be a positive number"),
+        ("momentum", 1.0, r"momentum must be in \[0, 1\), got 1.0"),
+        ("momentum", -0.1, "momentum must be"),
+        ("weight_decay", -1e-4, "weight decay must be a number >= 0"),
+        ("weight_decay", float("inf"), "weight decay must be"),
+        ("schedule", "linear", "unknown schedule 'linear': use one of constant, step, cosine"),
+        ("step_size", 0, "step size must be a whole number of epochs >= 1, got 0"),
+        ("gamma", 0.0, r"gamma must be in \(0, 1\], got 0.0"),
+        ("gamma", 1.5, "gamma must be"),
+        ("seed", -1, "seed must be at least 0 and below 2\\*\\*32, a whole number, got -1"),
+        ("seed", 2**32, "seed must be"),
+        ("seed", True, "seed must be"),
+        ("dev_size", -1, "dev size must be at least 0, a whole number, got -1"),
+        ("extra_share", 1.0, r"extra share must be in \[0, 1\), got 1.0"),
+        ("extra_share", -0.1, "extra share must be"),
+        ("augment", {"rotation": 5}, "augment must be an AugmentConfig or None"),
+    ],
 )
-def test_bad_config_is_a_clear_error(options, message):
-    with pytest.raises(DigitnetError, match=message):
-        TrainConfig(**options)
+def test_every_config_field_is_checked_with_a_one_line_error(field, value, message):
+    with pytest.raises(DigitnetError, match=message) as caught:
+        TrainConfig(**{field: value})
+    assert "\n" not in str(caught.value)
+
+
+def test_the_edges_of_the_config_ranges_are_accepted():
+    config = TrainConfig(
+        epochs=1000,
+        batch_size=1,
+        momentum=0.0,
+        weight_decay=0.0,
+        step_size=1,
+        gamma=1.0,
+        seed=2**32 - 1,
+        dev_size=0,
+        extra_share=0.0,
+        augment=AugmentConfig(),
+    )
+    assert config.to_dict()["seed"] == 2**32 - 1
 
 
 def test_job_runs_in_the_background_and_respects_the_server_limit():
@@ -167,3 +213,130 @@ def test_paused_job_nobody_watches_stops_too():
     job.pause()
     job.join(20)
     assert not job.running and job.progress().status == "stopped"
+
+
+# --- Mixing in digits from another source ------------------------------------------------------
+
+
+class BarDigits:
+    """A fake extra source unlike the training templates: digit d is a bright bar on row 2d+4,
+    and pixel (0, 0) carries d / 10 so a test can read the label back from the image."""
+
+    name = "bars"
+
+    def __init__(self):
+        self.requests = []
+
+    def sample(self, count, rng):
+        self.requests.append(count)
+        labels = rng.integers(0, 10, size=count)
+        images = rng.random((count, 28, 28), dtype=np.float32) * 0.2
+        images[np.arange(count), 2 * labels + 4, 4:24] = 1.0
+        images[:, 0, 0] = labels / 10
+        return images, labels
+
+
+def recorded_batches(monkeypatch, trainer):
+    """(images, labels) of every batch the model trains on."""
+    seen = []
+    forward = trainer.model.forward
+
+    def spy_forward(x, training=False):
+        seen.append([x.copy()])
+        return forward(x, training=training)
+
+    def spy_loss(logits, labels):
+        seen[-1].append(labels.copy())
+        return softmax_cross_entropy(logits, labels)
+
+    monkeypatch.setattr(trainer.model, "forward", spy_forward)
+    monkeypatch.setattr("digitnet.train.softmax_cross_entropy", spy_loss)
+    return seen
+
+
+def test_extra_digits_fill_their_share_of_every_batch_with_matching_labels(monkeypatch):
+    images, labels = TRAIN[0][:1000], TRAIN[1][:1000]
+    config = TrainConfig(epochs=1, batch_size=64, learning_rate=0.01, extra_share=0.25)
+    source = BarDigits()
+    trainer = Trainer(Model("mlp:32"), config, images, labels, extra=source)
+    batches = recorded_batches(monkeypatch, trainer)
+    trainer.run()
+    # 16 of 64 from the source; 1000 = 20 batches of 48 images and one of 40 (with 40/48 of 16).
+    assert source.requests == [16] * 20 + [13]
+    assert [len(y) for _, y in batches] == [64] * 20 + [53]
+    label_of_image = {image.tobytes(): label for image, label in zip(to_float(images), labels)}
+    trained_on = []
+    for x, y in batches:
+        extras = 13 if len(y) == 53 else 16
+        assert np.array_equal(np.round(x[-extras:, 0, 0] * 10), y[-extras:])
+        assert [label_of_image[image.tobytes()] for image in x[:-extras]] == list(y[:-extras])
+        trained_on += [image.tobytes() for image in x[:-extras]]
+    assert sorted(trained_on) == sorted(label_of_image), "an epoch is one pass over the images"
+    assert trainer.model.metadata["training"]["extra_share"] == 0.25
+    assert trainer.model.metadata["training"]["extra_source"] == "bars"
+
+
+def test_mixed_training_is_repeatable_and_learns_the_extra_digits():
+    def train(extra_share):
+        config = TrainConfig(epochs=3, batch_size=64, learning_rate=0.01, extra_share=extra_share)
+        source = BarDigits() if extra_share else None
+        trainer = Trainer(Model("mlp:32", seed=0), config, *TRAIN, extra=source)
+        trainer.run()
+        return trainer.model
+
+    bars, bar_labels = BarDigits().sample(500, np.random.default_rng(99))
+    mixed, again, plain = train(0.3), train(0.3), train(0.0)
+    assert all(np.array_equal(a, b) for a, b in zip(mixed.parameters(), again.parameters()))
+    assert (mixed.predict(bars) == bar_labels).mean() > 0.95
+    assert (plain.predict(bars) == bar_labels).mean() < 0.5, "the bars must be learnt, not given"
+    assert (mixed.predict(to_float(DEV[0])) == DEV[1]).mean() > 0.9
+
+
+class BadSource:
+    name = "broken"
+
+    def __init__(self, images, labels):
+        self.images, self.labels = images, labels
+
+    def sample(self, count, rng):
+        return self.images[:count], self.labels[:count]
+
+
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        (BadSource(np.zeros((100, 20, 20), np.float32), np.zeros(100)), r"\(16, 28, 28\)"),
+        (BadSource(np.full((100, 28, 28), 255.0), np.zeros(100)), r"in \[0, 1\]"),
+        (BadSource(np.zeros((100, 28, 28)), np.full(100, 10)), "digits 0-9"),
+    ],
+)
+def test_a_bad_extra_source_is_a_clear_error(source, message):
+    config = TrainConfig(epochs=1, batch_size=64, extra_share=0.25)
+    trainer = Trainer(Model("mlp:8"), config, *TRAIN, extra=source)
+    with pytest.raises(DigitnetError, match=f"extra source broken: .*{message}"):
+        trainer.run()
+
+
+def test_an_extra_share_needs_a_source_and_room_for_images():
+    with pytest.raises(DigitnetError, match="no extra source"):
+        Trainer(Model("mlp:8"), TrainConfig(extra_share=0.5), *TRAIN)
+    config = TrainConfig(batch_size=2, extra_share=0.9)
+    with pytest.raises(DigitnetError, match="leaves no training images in a batch of 2"):
+        Trainer(Model("mlp:8"), config, *TRAIN, extra=BarDigits())
+
+
+def test_the_prefetch_thread_is_closed_when_the_model_fails_mid_epoch(monkeypatch):
+    trainer = make_trainer()
+    calls = []
+    forward = trainer.model.forward
+
+    def fail_on_third_batch(x, training=False):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("boom")
+        return forward(x, training=training)
+
+    monkeypatch.setattr(trainer.model, "forward", fail_on_third_batch)
+    with pytest.raises(RuntimeError, match="boom"):
+        trainer.run()
+    assert not [t for t in threading.enumerate() if t.name.startswith(PREFETCH_THREAD)]
