@@ -12,6 +12,8 @@ import json
 import os
 import zipfile
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -127,11 +129,26 @@ def _model_for(path: Path, text: object) -> Model:
         raise DigitnetError(f"{path}: the metadata is not valid JSON") from None
     if not isinstance(metadata, dict) or not isinstance(metadata.get("spec"), dict):
         raise DigitnetError(f"{path}: the metadata has no network spec (a JSON object)")
-    try:
+    with spec_errors(f"{path}: bad spec in metadata"):
         return Model(metadata["spec"], metadata=metadata)
-    except (DigitnetError, TypeError, ValueError, AttributeError, MemoryError) as error:
+
+
+@contextmanager
+def spec_errors(where: str) -> Iterator[None]:
+    """Any way a spec from outside (a file, a flag) fails to build, as one line starting with
+    ``where``: the backstop under spec.py's own checks, so a crafted spec never gives a
+    traceback."""
+    try:
+        yield
+    except DigitnetError as error:
+        raise DigitnetError(f"{where}: {error}") from None
+    except MemoryError:
+        raise DigitnetError(f"{where}: too large to fit in memory") from None
+    except RecursionError:
+        raise DigitnetError(f"{where}: nested too deeply") from None
+    except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as error:
         reason = (str(error).splitlines() or [type(error).__name__])[0]
-        raise DigitnetError(f"{path}: bad spec in metadata: {reason}") from None
+        raise DigitnetError(f"{where}: {reason}") from None
 
 
 def file_checksum(path: str | os.PathLike) -> str:
