@@ -28,6 +28,7 @@ WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "cnn.npz"
 FAST_WEIGHTS = WEIGHTS_DIR / "mlp.npz"
 LOAD_ONLY_KEYS = ("checksum", "path")
+ZIP_MAGIC = b"PK\x03\x04"
 MAX_METADATA_BYTES = 16 * 1024 * 1024  # the training history is a few kB; this is far above
 HEADER_READERS = {
     (1, 0): np.lib.format.read_array_header_1_0,
@@ -56,7 +57,9 @@ def load_model(path: str | os.PathLike | None = None) -> Model:
     path = Path(path)
     if not path.is_file():
         raise DigitnetError(f"{path}: no such weights file")
-    if not zipfile.is_zipfile(path):
+    with open(path, "rb") as file:
+        is_zip = file.read(len(ZIP_MAGIC)) == ZIP_MAGIC  # a truncated .npz still starts so
+    if not is_zip:
         raise DigitnetError(f"{path}: not a digitnet weights file (not a .npz archive)")
     try:
         with zipfile.ZipFile(path) as archive:
