@@ -23,8 +23,17 @@ from digitnet.errors import DigitnetError
 from digitnet.files import atomic_path
 from digitnet.model import Model
 
+
+def _shipped_weights_dir() -> Path:
+    """Inside the package once installed (a wheel maps weights/ there); else weights/ at the top
+    of the checkout, which a plain or editable checkout uses."""
+    package = Path(__file__).resolve().parent
+    installed = package / "_weights"
+    return installed if installed.is_dir() else package.parent / "weights"
+
+
 METADATA_KEY = "__metadata__"
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+WEIGHTS_DIR = _shipped_weights_dir()
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "cnn.npz"
 FAST_WEIGHTS = WEIGHTS_DIR / "mlp.npz"
 LOAD_ONLY_KEYS = ("checksum", "path")
