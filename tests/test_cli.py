@@ -210,11 +210,13 @@ def test_evaluate_dev_scores_the_digits_this_model_held_out(trained, kaggle_file
     assert f"accuracy {accuracy:.2%} on 500 images" in out
 
 
-def test_evaluate_test_split_reads_only_the_test_files(trained, tmp_path, monkeypatch, capsys):
+def test_evaluate_test_split_reads_only_the_test_files(
+    trained, mnist, tmp_path, monkeypatch, capsys
+):
     only_test = tmp_path / "t10k"
     only_test.mkdir()
     for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
-        source = next(Path(os.environ["DIGITNET_DATA"]).glob(f"{name}*"))
+        source = next(Path(mnist.source).glob(f"{name}*"))
         (only_test / source.name).symlink_to(source)
     monkeypatch.setenv("DIGITNET_MNIST_MIRRORS", "http://127.0.0.1:9/")  # no download possible
     monkeypatch.setenv("DIGITNET_CACHE", str(tmp_path / "cache"))
