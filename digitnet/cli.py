@@ -296,13 +296,12 @@ def evaluation_data(args: argparse.Namespace, model: Model) -> tuple[str, np.nda
     if args.kaggle_train:
         dataset = data.load_dataset(args.kaggle_train)
         return dataset.name, dataset.images, dataset.labels
-    mnist = data.load_mnist(args.data, parts=("test",))
+    images, labels = data.load_mnist_test(args.data)
     if args.split == "drawn":
         from digitnet.drawn import drawn_test_set
 
-        images, labels, _ = drawn_test_set(mnist.test_images, mnist.test_labels, n=args.drawn_count)
-        return "MNIST", images, labels
-    return "MNIST", mnist.test_images, mnist.test_labels
+        images, labels, _ = drawn_test_set(images, labels, n=args.drawn_count)
+    return "MNIST", images, labels
 
 
 def run_evaluate(args: argparse.Namespace) -> None:
