@@ -76,10 +76,10 @@ def write_card(
     config: TrainConfig,
     dataset: Dataset,
     result: TrainResult,
-    seconds: float,
     test_evaluation: Evaluation | None = None,
 ) -> ModelCard:
-    """The card of a model just trained, stored in its metadata (and returned)."""
+    """The card of a model just trained by ``result``, stored in its metadata (and returned).
+    ``test_evaluation``: its score on the data set's test split, when there is one."""
     metrics = {}
     if result.best_dev_accuracy is not None:
         metrics["dev"] = Score(result.best_dev_accuracy)
@@ -96,7 +96,7 @@ def write_card(
         metrics=metrics,
         temperature=model.temperature,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
-        training_seconds=round(seconds, 1),
+        training_seconds=round(result.seconds, 1),
         digitnet_version=digitnet.__version__,
     )
     model.metadata.update(made.to_metadata())

@@ -13,7 +13,6 @@ import io
 import os
 import sys
 import tempfile
-import time
 from dataclasses import fields
 from pathlib import Path
 
@@ -246,7 +245,6 @@ def run_train(args: argparse.Namespace) -> None:
     )
     print(f"{model}; {len(train_images)} training and {len(dev_images)} dev images")
     progress = Progress(config.epochs)
-    started = time.perf_counter()
     try:
         trainer = Trainer(
             model, config, train_images, train_labels, dev_images, dev_labels, on_event=progress
@@ -254,7 +252,6 @@ def run_train(args: argparse.Namespace) -> None:
         result = trainer.run()
     finally:
         progress.close()
-    seconds = time.perf_counter() - started
     if result.status == "diverged":
         raise DigitnetError(f"{result.message} (now {args.lr}); no weights were written")
     test = None
@@ -268,11 +265,10 @@ def run_train(args: argparse.Namespace) -> None:
         config=config,
         dataset=dataset,
         result=result,
-        seconds=seconds,
         test_evaluation=test,
     )
     save_model(model, args.out)
-    print(f"{result.status} in {seconds:.0f} s; wrote {args.out}")
+    print(f"{result.status} in {result.seconds:.0f} s; wrote {args.out}")
 
 
 def print_evaluation(title: str, evaluation: Evaluation) -> None:
