@@ -56,7 +56,7 @@ def test_write_card_records_everything_and_survives_the_weights_file(trained, tm
     assert made.training["epochs"] == 1 and made.training["status"] == "finished"
     assert made.metrics["test"] == Score(test.accuracy, test.calibration_error)
     assert 0 < made.metrics["dev"].accuracy <= 1 and made.temperature == model.temperature
-    assert made.training_seconds == round(result.seconds, 1) > 0
+    assert made.training_seconds == round(result.seconds, 1)
     created = datetime.fromisoformat(made.created)
     assert created.utcoffset().total_seconds() == 0
     assert abs((datetime.now(UTC) - created).total_seconds()) < 600
