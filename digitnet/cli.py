@@ -137,10 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_training_data(args: argparse.Namespace) -> data.Dataset:
+def load_training_data(args: argparse.Namespace, purpose: str = "train") -> data.Dataset:
+    """MNIST's training digits, or the --kaggle-train CSV; ``purpose`` ("train" or "score")
+    words the refusal of a CSV without labels."""
     if args.kaggle_train:
-        return data.load_dataset(args.kaggle_train)
-    return data.load_dataset("mnist", path=args.data)
+        return data.load_dataset(args.kaggle_train, purpose=purpose)
+    return data.load_dataset("mnist", path=args.data, purpose=purpose)
 
 
 def check_output(path: Path) -> None:
@@ -286,11 +288,10 @@ def print_evaluation(title: str, evaluation: Evaluation) -> None:
 def evaluation_data(args: argparse.Namespace, model: Model) -> tuple[str, np.ndarray, np.ndarray]:
     """(data set name, images, labels) for ``--split``, loading only what it needs: the dev
     split is rebuilt from the model's card, the test and drawn splits read MNIST's test files."""
-    if args.split == "dev":
-        dataset = load_training_data(args)
-        return (dataset.name, *dev_split(model, dataset))
-    if args.kaggle_train:
-        dataset = data.load_dataset(args.kaggle_train)
+    if args.split == "dev" or args.kaggle_train:
+        dataset = load_training_data(args, purpose="score")
+        if args.split == "dev":
+            return (dataset.name, *dev_split(model, dataset))
         return dataset.name, dataset.images, dataset.labels
     images, labels = data.load_mnist_test(args.data)
     if args.split == "drawn":
