@@ -206,6 +206,7 @@ class Progress:
             unit="batch",
             dynamic_ncols=True,
             mininterval=PROGRESS_SECONDS,
+            delay=PROGRESS_SECONDS,  # nothing drawn before the first batch gives the total
             leave=False,
             disable=not sys.stderr.isatty(),
         )
