@@ -137,6 +137,17 @@ def _read_card(model: Model) -> ModelCard:
     )
 
 
+def describe(model: Model) -> dict[str, Any]:
+    """What a person wants to see first, from the model's card."""
+    made = card(model)
+    shown = {"name": made.name, "architecture": made.architecture, "created": made.created}
+    for split in ("test", "dev"):
+        if split in made.metrics:
+            shown[f"{split}_accuracy"] = made.metrics[split].accuracy
+    shown["temperature"] = made.temperature
+    return {key: value for key, value in shown.items() if value is not None}
+
+
 def dev_split(model: Model, dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
     """(images, labels) ``model`` held out of training, rebuilt from its card: the digits it
     never saw. Refused when ``dataset`` is not the data it was trained on."""

@@ -15,7 +15,6 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -170,16 +169,3 @@ def file_checksum(path: str | os.PathLike) -> str:
         for block in iter(lambda: file.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def describe(model: Model) -> dict[str, Any]:
-    """What a person wants to see first, from the model's card."""
-    from digitnet.card import card  # the card reads training settings; weights stays below it
-
-    made = card(model)
-    shown = {"name": made.name, "architecture": made.architecture, "created": made.created}
-    for split in ("test", "dev"):
-        if split in made.metrics:
-            shown[f"{split}_accuracy"] = made.metrics[split].accuracy
-    shown["temperature"] = made.temperature
-    return {key: value for key, value in shown.items() if value is not None}

@@ -8,13 +8,22 @@ import numpy as np
 import pytest
 
 import digitnet
-from digitnet.card import CARD_VERSION, DataSource, DevSplit, Score, card, dev_split, write_card
+from digitnet.card import (
+    CARD_VERSION,
+    DataSource,
+    DevSplit,
+    Score,
+    card,
+    describe,
+    dev_split,
+    write_card,
+)
 from digitnet.data import Dataset, split_dev
 from digitnet.errors import DigitnetError
 from digitnet.metrics import evaluate
 from digitnet.model import Model
 from digitnet.train import TrainConfig, Trainer
-from digitnet.weights import DEFAULT_WEIGHTS, describe
+from digitnet.weights import DEFAULT_WEIGHTS
 from tests.synthetic import synthetic_digits
 
 
