@@ -71,7 +71,36 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name: str, help: str) -> argparse.ArgumentParser:
         return commands.add_parser(name, help=help, description=help, formatter_class=HelpFormat)
 
-    train = command("train", "train a network and save its weights")
+    add_train_flags(command("train", "train a network and save its weights"))
+    evaluate_command = command("evaluate", "accuracy, per-class scores, confusion")
+    evaluate_command.add_argument("weights", nargs="?", help="a .npz (default: the shipped model)")
+    add_data_flags(evaluate_command)
+    evaluate_command.add_argument(
+        "--split",
+        choices=("test", "dev", "drawn"),
+        default="test",
+        help="MNIST test set, the dev set the model held out of training (its size and seed "
+        "come from the model's card), or drawn digits (MNIST test digits re-drawn as strokes)",
+    )
+    evaluate_command.add_argument(
+        "--drawn-count", type=int, default=2000, help="how many drawn digits"
+    )
+
+    predict = command("predict", "read a PNG or JPEG of one digit")
+    predict.add_argument("image", type=Path, help="the PNG or JPEG")
+    predict.add_argument("--weights", help="a .npz (default: the shipped model)")
+
+    submit = command("submit", "write a Kaggle submission")
+    submit.add_argument("--test", type=Path, required=True, help="Kaggle test.csv")
+    submit.add_argument("--out", type=Path, required=True, help="submission.csv to write")
+    submit.add_argument("--weights", help="a .npz (default: the shipped model)")
+
+    download = command("download", "download MNIST into the cache")
+    download.add_argument("--to", type=Path, help="folder (default: the cache)")
+    return parser
+
+
+def add_train_flags(train: argparse.ArgumentParser) -> None:
     add_data_flags(train)
     train.add_argument("--arch", default="mlp", help="mlp, mlp:512,256, cnn, or a JSON spec")
     train.add_argument(
@@ -108,33 +137,6 @@ def build_parser() -> argparse.ArgumentParser:
         )
     train.add_argument("--out", type=Path, required=True, help="where to write the .npz")
     train.add_argument("--name", help="a name for the model (default: the file's stem)")
-
-    evaluate_command = command("evaluate", "accuracy, per-class scores, confusion")
-    evaluate_command.add_argument("weights", nargs="?", help="a .npz (default: the shipped model)")
-    add_data_flags(evaluate_command)
-    evaluate_command.add_argument(
-        "--split",
-        choices=("test", "dev", "drawn"),
-        default="test",
-        help="MNIST test set, the dev set the model held out of training (its size and seed "
-        "come from the model's card), or drawn digits (MNIST test digits re-drawn as strokes)",
-    )
-    evaluate_command.add_argument(
-        "--drawn-count", type=int, default=2000, help="how many drawn digits"
-    )
-
-    predict = command("predict", "read a PNG or JPEG of one digit")
-    predict.add_argument("image", type=Path, help="the PNG or JPEG")
-    predict.add_argument("--weights", help="a .npz (default: the shipped model)")
-
-    submit = command("submit", "write a Kaggle submission")
-    submit.add_argument("--test", type=Path, required=True, help="Kaggle test.csv")
-    submit.add_argument("--out", type=Path, required=True, help="submission.csv to write")
-    submit.add_argument("--weights", help="a .npz (default: the shipped model)")
-
-    download = command("download", "download MNIST into the cache")
-    download.add_argument("--to", type=Path, help="folder (default: the cache)")
-    return parser
 
 
 def load_training_data(args: argparse.Namespace, purpose: str = "train") -> data.Dataset:
