@@ -13,6 +13,7 @@ import io
 import os
 import sys
 import tempfile
+import warnings
 from dataclasses import fields
 from pathlib import Path
 
@@ -328,7 +329,9 @@ def read_image(path: Path) -> np.ndarray | None:
     if len(raw) > MAX_IMAGE_BYTES:
         raise DigitnetError(f"{path}: larger than {MAX_IMAGE_BYTES >> 20} MB; not a photo")
     try:
-        Image.open(io.BytesIO(raw))  # identifies the format from the header; decodes nothing
+        with warnings.catch_warnings():  # a huge image is preprocess's to refuse, in one line
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            Image.open(io.BytesIO(raw))  # identifies the format from the header; decodes nothing
     except UnidentifiedImageError:
         raise DigitnetError(f"{path}: not a readable PNG or JPEG image") from None
     except (OSError, ValueError, Image.DecompressionBombError):
