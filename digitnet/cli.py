@@ -1,4 +1,6 @@
-"""The command line: ``python -m digitnet train | evaluate | predict | submit | download``.
+"""The command line: ``digitnet train | evaluate | predict | submit | download``.
+
+Also ``python -m digitnet ...``.
 
 Every user mistake (a bad file, a bad flag value) ends in one line on stderr and exit status 2,
 never a traceback.
@@ -7,28 +9,43 @@ never a traceback.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
-import time
+import tempfile
+import warnings
 from dataclasses import fields
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 import digitnet
 from digitnet import data, preprocess
 from digitnet.augment import AugmentConfig
+from digitnet.card import card, dev_split, write_card
 from digitnet.errors import DigitnetError
 from digitnet.metrics import Evaluation, evaluate
 from digitnet.model import Model
 from digitnet.optim import OPTIMIZERS, SCHEDULES
 from digitnet.spec import ACTIVATIONS, parse_spec
 from digitnet.train import BatchEvent, EpochEvent, TrainConfig, Trainer
-from digitnet.weights import save_model
+from digitnet.weights import save_model, spec_errors
 
 DEFAULTS = TrainConfig()
+# A photo of one digit is a few MB at most; this keeps `predict /dev/zero` from reading forever.
+MAX_IMAGE_BYTES = 64 * 1024 * 1024
+PROGRESS_SECONDS = 0.25  # how often the bar is redrawn on a terminal
+
+
+class HelpFormat(argparse.ArgumentDefaultsHelpFormatter):
+    """Every default in --help, except None and False: those flags' help says what happens."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
 
 
 def add_data_flags(parser: argparse.ArgumentParser) -> None:
@@ -46,62 +63,40 @@ def add_data_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m digitnet", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="digitnet", description=__doc__.split("\n")[0], formatter_class=HelpFormat
+    )
     parser.add_argument("--version", action="version", version=digitnet.__version__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    train = commands.add_parser("train", help="train a network and save its weights")
-    add_data_flags(train)
-    train.add_argument("--arch", default="mlp", help="mlp, mlp:512,256, cnn, or a JSON spec")
-    train.add_argument("--activation", choices=ACTIVATIONS, help="hidden activation (mlp)")
-    train.add_argument("--dropout", type=float, help="dropout rate after hidden layers")
-    train.add_argument("--init", choices=("he", "glorot"), help="weight initialisation (mlp)")
-    train.add_argument("--epochs", type=int, default=DEFAULTS.epochs)
-    train.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
-    train.add_argument("--optimizer", choices=OPTIMIZERS, default=DEFAULTS.optimizer)
-    train.add_argument("--lr", type=float, default=DEFAULTS.learning_rate, help="learning rate")
-    train.add_argument("--momentum", type=float, default=DEFAULTS.momentum)
-    train.add_argument("--weight-decay", type=float, default=DEFAULTS.weight_decay)
-    train.add_argument("--schedule", choices=SCHEDULES, default=DEFAULTS.schedule)
-    train.add_argument("--step-size", type=int, default=DEFAULTS.step_size, help="epochs per step")
-    train.add_argument("--gamma", type=float, default=DEFAULTS.gamma, help="factor per step")
-    train.add_argument("--seed", type=int, default=DEFAULTS.seed)
-    train.add_argument("--dev-size", type=int, default=DEFAULTS.dev_size)
-    train.add_argument("--augment", action="store_true", help="augment batches on the fly")
-    for field in fields(AugmentConfig):
-        train.add_argument(
-            f"--{field.name.replace('_', '-')}",
-            type=float,
-            default=field.default,
-            help=f"augmentation strength (default {field.default})",
-        )
-    train.add_argument("--out", type=Path, required=True, help="where to write the .npz")
-    train.add_argument("--name", help="a name for the model (default: the file's stem)")
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help, description=help, formatter_class=HelpFormat)
 
-    evaluate_command = commands.add_parser("evaluate", help="accuracy, per-class scores, confusion")
+    add_train_flags(command("train", "train a network and save its weights"))
+    evaluate_command = command("evaluate", "accuracy, per-class scores, confusion")
     evaluate_command.add_argument("weights", nargs="?", help="a .npz (default: the shipped model)")
     add_data_flags(evaluate_command)
     evaluate_command.add_argument(
         "--split",
         choices=("test", "dev", "drawn"),
         default="test",
-        help="MNIST test set, the dev set held out of training, or drawn digits "
-        "(MNIST test digits re-drawn as canvas strokes)",
+        help="MNIST test set, the dev set the model held out of training (its size and seed "
+        "come from the model's card), or drawn digits (MNIST test digits re-drawn as strokes)",
     )
-    evaluate_command.add_argument("--dev-size", type=int, default=DEFAULTS.dev_size)
-    evaluate_command.add_argument("--seed", type=int, default=DEFAULTS.seed)
-    evaluate_command.add_argument("--drawn-count", type=int, default=2000)
+    evaluate_command.add_argument(
+        "--drawn-count", type=int, default=2000, help="how many drawn digits"
+    )
 
-    predict = commands.add_parser("predict", help="read a PNG or JPEG of one digit")
-    predict.add_argument("image", type=Path)
+    predict = command("predict", "read a PNG or JPEG of one digit")
+    predict.add_argument("image", type=Path, help="the PNG or JPEG")
     predict.add_argument("--weights", help="a .npz (default: the shipped model)")
 
-    submit = commands.add_parser("submit", help="write a Kaggle submission")
+    submit = command("submit", "write a Kaggle submission")
     submit.add_argument("--test", type=Path, required=True, help="Kaggle test.csv")
     submit.add_argument("--out", type=Path, required=True, help="submission.csv to write")
     submit.add_argument("--weights", help="a .npz (default: the shipped model)")
 
-    download = commands.add_parser("download", help="download MNIST into the cache")
+    download = command("download", "download MNIST into the cache")
     download.add_argument("--to", type=Path, help="folder (default: the cache)")
 
     drawings = commands.add_parser(
@@ -124,14 +119,69 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_training_data(args: argparse.Namespace) -> data.Dataset:
+def add_train_flags(train: argparse.ArgumentParser) -> None:
+    add_data_flags(train)
+    train.add_argument("--arch", default="mlp", help="mlp, mlp:512,256, cnn, or a JSON spec")
+    train.add_argument(
+        "--activation", choices=ACTIVATIONS, help="hidden activation (default: the preset's)"
+    )
+    train.add_argument("--dropout", type=float, help="dropout rate (default: the preset's)")
+    train.add_argument(
+        "--init", choices=("he", "glorot"), help="weight initialisation (default: the preset's)"
+    )
+    train.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help="passes over the data")
+    train.add_argument(
+        "--batch-size", type=int, default=DEFAULTS.batch_size, help="images per step"
+    )
+    train.add_argument("--optimizer", choices=OPTIMIZERS, default=DEFAULTS.optimizer, help="update")
+    train.add_argument("--lr", type=float, default=DEFAULTS.learning_rate, help="learning rate")
+    train.add_argument("--momentum", type=float, default=DEFAULTS.momentum, help="sgd momentum")
+    train.add_argument(
+        "--weight-decay", type=float, default=DEFAULTS.weight_decay, help="L2 penalty"
+    )
+    train.add_argument("--schedule", choices=SCHEDULES, default=DEFAULTS.schedule, help="lr curve")
+    train.add_argument("--step-size", type=int, default=DEFAULTS.step_size, help="epochs per step")
+    train.add_argument("--gamma", type=float, default=DEFAULTS.gamma, help="factor per step")
+    train.add_argument("--seed", type=int, default=DEFAULTS.seed, help="weights, split, batches")
+    train.add_argument(
+        "--dev-size", type=int, default=DEFAULTS.dev_size, help="images held out of training"
+    )
+    train.add_argument("--augment", action="store_true", help="augment batches on the fly")
+    for field in fields(AugmentConfig):
+        train.add_argument(
+            f"--{field.name.replace('_', '-')}",
+            type=float,
+            default=field.default,
+            help="augmentation strength",
+        )
+    train.add_argument("--out", type=Path, required=True, help="where to write the .npz")
+    train.add_argument("--name", help="a name for the model (default: the file's stem)")
+
+
+def load_training_data(args: argparse.Namespace, purpose: str = "train") -> data.Dataset:
+    """MNIST's training digits, or the --kaggle-train CSV; ``purpose`` ("train" or "score")
+    words the refusal of a CSV without labels."""
     if args.kaggle_train:
-        return data.load_dataset(args.kaggle_train)
-    return data.load_dataset("mnist", path=args.data)
+        return data.load_dataset(args.kaggle_train, purpose=purpose)
+    return data.load_dataset("mnist", path=args.data, purpose=purpose)
 
 
-def run_train(args: argparse.Namespace) -> None:
-    spec_options = {
+def check_output(path: Path) -> None:
+    """Refuses, before any work starts, an output that cannot be written: a folder, a parent
+    that is a file, or a folder nobody may create files in (read-only, no permission)."""
+    if path.is_dir():
+        raise DigitnetError(f"{path}: is a folder; give a file name inside it")
+    existing = next(folder for folder in path.absolute().parents if folder.exists())
+    if not existing.is_dir():
+        raise DigitnetError(f"{path}: {existing} is a file, not a folder")
+    try:
+        tempfile.TemporaryFile(dir=existing).close()  # the only test that root and ro mounts pass
+    except OSError as error:
+        raise DigitnetError(f"{path}: cannot write in {existing} ({error.strerror})") from None
+
+
+def build_model(args: argparse.Namespace) -> Model:
+    options = {
         key: value
         for key, value in (
             ("activation", args.activation),
@@ -140,13 +190,17 @@ def run_train(args: argparse.Namespace) -> None:
         )
         if value is not None
     }
-    spec = parse_spec(args.arch, **spec_options)
+    with spec_errors("--arch"):
+        return Model(parse_spec(args.arch, **options), seed=args.seed)
+
+
+def train_config(args: argparse.Namespace) -> TrainConfig:
     augment = (
         AugmentConfig(**{f.name: getattr(args, f.name) for f in fields(AugmentConfig)})
         if args.augment
         else None
     )
-    config = TrainConfig(
+    return TrainConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
         optimizer=args.optimizer,
@@ -160,56 +214,85 @@ def run_train(args: argparse.Namespace) -> None:
         dev_size=args.dev_size,
         augment=augment,
     )
+
+
+class Progress:
+    """Training progress: on a terminal, a bar of batches on stderr redrawn a few times a
+    second; either way one line per epoch on stdout, so a log gets exactly that."""
+
+    def __init__(self, epochs: int) -> None:
+        self.epochs = epochs
+        self.dev: dict[str, str] = {}  # the latest dev accuracy, shown beside the loss
+        self.bar = tqdm(
+            unit="batch",
+            dynamic_ncols=True,
+            mininterval=PROGRESS_SECONDS,
+            delay=PROGRESS_SECONDS,  # nothing drawn before the first batch gives the total
+            leave=False,
+            disable=not sys.stderr.isatty(),
+        )
+
+    def __call__(self, event: BatchEvent | EpochEvent) -> None:
+        if isinstance(event, BatchEvent):
+            if self.bar.total is None:
+                self.bar.total = self.epochs * event.batches_per_epoch
+            self.bar.set_description(f"epoch {event.epoch + 1}/{self.epochs}", refresh=False)
+            self.bar.set_postfix(
+                loss=f"{event.loss:.4f}",
+                **self.dev,
+                speed=f"{event.samples_per_second:,.0f}/s",
+                refresh=False,
+            )
+            self.bar.update()
+            return
+        dev = ""
+        if event.dev_accuracy is not None:
+            self.dev["dev"] = f"{event.dev_accuracy:.2%}"
+            dev = f", dev {event.dev_accuracy:.2%}"
+        self.bar.write(
+            f"epoch {event.epoch + 1}: train loss {event.train_loss:.4f}, "
+            f"train {event.train_accuracy:.2%}{dev} ({event.seconds:.1f} s)",
+            file=sys.stdout,
+        )
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def run_train(args: argparse.Namespace) -> None:
+    config = train_config(args)  # every flag is checked before anything slow starts
+    check_output(args.out)
+    model = build_model(args)
     dataset = load_training_data(args)
     train_images, train_labels, dev_images, dev_labels = data.split_dev(
-        dataset.images, dataset.labels, args.dev_size, args.seed
+        dataset.images, dataset.labels, config.dev_size, config.seed
     )
-    model = Model(spec, seed=args.seed)
     print(f"{model}; {len(train_images)} training and {len(dev_images)} dev images")
-    bar = tqdm(total=config.epochs, unit="epoch", dynamic_ncols=True)
-
-    dev_accuracy = {}  # the latest, shown beside the loss once the first epoch is done
-
-    def show(event: BatchEvent | EpochEvent) -> None:
-        if isinstance(event, BatchEvent):
-            bar.n = round(event.epoch + (event.batch + 1) / event.batches_per_epoch, 2)
-            bar.set_postfix(
-                loss=f"{event.loss:.4f}", **dev_accuracy, speed=f"{event.samples_per_second:,.0f}/s"
-            )
-        else:
-            dev = ""
-            if event.dev_accuracy is not None:
-                dev_accuracy["dev"] = f"{event.dev_accuracy:.2%}"
-                dev = f", dev {event.dev_accuracy:.2%}"
-            bar.write(
-                f"epoch {event.epoch + 1}: train loss {event.train_loss:.4f}, "
-                f"train {event.train_accuracy:.2%}{dev} ({event.seconds:.1f} s)"
-            )
-
-    started = time.perf_counter()
-    result = Trainer(
-        model, config, train_images, train_labels, dev_images, dev_labels, on_event=show
-    ).run()
-    bar.close()
-    seconds = time.perf_counter() - started
+    progress = Progress(config.epochs)
+    try:
+        trainer = Trainer(
+            model, config, train_images, train_labels, dev_images, dev_labels, on_event=progress
+        )
+        result = trainer.run()
+    finally:
+        progress.close()
     if result.status == "diverged":
         raise DigitnetError(f"{result.message} (now {args.lr}); no weights were written")
-    model.metadata.update(
-        name=args.name or args.out.stem,
-        architecture=args.arch,
-        dataset={"name": dataset.name, "checksum": dataset.checksum},
-        preprocessing_version=preprocess.PREPROCESS_VERSION,
-        created=datetime.now(UTC).isoformat(timespec="seconds"),
-        digitnet_version=digitnet.__version__,
-        training_seconds=round(seconds, 1),
-    )
+    test = None
     if dataset.test_images is not None:
         test = evaluate(model, dataset.test_images, dataset.test_labels)
-        model.metadata["test_accuracy"] = test.accuracy
-        model.metadata["test_calibration_error"] = test.calibration_error
         print(f"test accuracy {test.accuracy:.2%}, calibration error {test.calibration_error:.2%}")
+    write_card(
+        model,
+        name=args.name or args.out.stem,
+        architecture=args.arch,
+        config=config,
+        dataset=dataset,
+        result=result,
+        test_evaluation=test,
+    )
     save_model(model, args.out)
-    print(f"{result.status} in {seconds:.0f} s; wrote {args.out}")
+    print(f"{result.status} in {result.seconds:.0f} s; wrote {args.out}")
 
 
 def print_evaluation(title: str, evaluation: Evaluation) -> None:
@@ -224,27 +307,27 @@ def print_evaluation(title: str, evaluation: Evaluation) -> None:
         print(f"{digit:>5}" + " ".join(f"{count:>5}" for count in row))
 
 
-def run_evaluate(args: argparse.Namespace) -> None:
-    model = digitnet.load_model(args.weights)
-    dataset = load_training_data(args)
-    if args.split == "dev":
-        _, _, images, labels = data.split_dev(
-            dataset.images, dataset.labels, args.dev_size, args.seed
-        )
-    elif args.kaggle_train:
-        images, labels = dataset.images, dataset.labels
-    elif args.split == "drawn":
+def evaluation_data(args: argparse.Namespace, model: Model) -> tuple[str, np.ndarray, np.ndarray]:
+    """(data set name, images, labels) for ``--split``, loading only what it needs: the dev
+    split is rebuilt from the model's card, the test and drawn splits read MNIST's test files."""
+    if args.split == "dev" or args.kaggle_train:
+        dataset = load_training_data(args, purpose="score")
+        if args.split == "dev":
+            return (dataset.name, *dev_split(model, dataset))
+        return dataset.name, dataset.images, dataset.labels
+    images, labels = data.load_mnist_test(args.data)
+    if args.split == "drawn":
         from digitnet.drawn import drawn_test_set
 
-        images, labels, _ = drawn_test_set(
-            dataset.test_images, dataset.test_labels, n=args.drawn_count
-        )
-    else:
-        images, labels = dataset.test_images, dataset.test_labels
+        images, labels, _ = drawn_test_set(images, labels, n=args.drawn_count)
+    return "MNIST", images, labels
+
+
+def run_evaluate(args: argparse.Namespace) -> None:
+    model = digitnet.load_model(args.weights)
+    name, images, labels = evaluation_data(args, model)
     evaluation = evaluate(model, images, labels)
-    print_evaluation(
-        f"{model.metadata.get('name', 'model')} on {dataset.name} {args.split}", evaluation
-    )
+    print_evaluation(f"{card(model).name} on {name} {args.split}", evaluation)
     if args.split == "drawn":
         print("still wrong, per true digit (predicted: count):")
         for digit in range(10):
@@ -253,12 +336,32 @@ def run_evaluate(args: argparse.Namespace) -> None:
             print(f"{digit}: {errors or 'none'}")
 
 
-def run_predict(args: argparse.Namespace) -> None:
+def read_image(path: Path) -> np.ndarray | None:
+    """The digit in a PNG or JPEG file as a 28x28 image (None when blank); errors name the
+    file as the user typed it."""
     try:
-        raw = args.image.read_bytes()
+        with open(path, "rb") as file:
+            raw = file.read(MAX_IMAGE_BYTES + 1)
     except OSError as error:
-        raise DigitnetError(f"{args.image}: cannot read ({error.strerror})") from None
-    image = preprocess.image_to_mnist(raw)
+        raise DigitnetError(f"{path}: cannot read ({error.strerror})") from None
+    if len(raw) > MAX_IMAGE_BYTES:
+        raise DigitnetError(f"{path}: larger than {MAX_IMAGE_BYTES >> 20} MB; not a photo")
+    try:
+        with warnings.catch_warnings():  # a huge image is preprocess's to refuse, in one line
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            Image.open(io.BytesIO(raw))  # identifies the format from the header; decodes nothing
+    except UnidentifiedImageError:
+        raise DigitnetError(f"{path}: not a readable PNG or JPEG image") from None
+    except (OSError, ValueError, Image.DecompressionBombError):
+        pass  # recognised: preprocess decodes it, or refuses it with its own reason
+    try:
+        return preprocess.image_to_mnist(raw)
+    except DigitnetError as error:
+        raise DigitnetError(f"{path}: {str(error).removeprefix('upload ')}") from None
+
+
+def run_predict(args: argparse.Namespace) -> None:
+    image = read_image(args.image)
     if image is None:
         raise DigitnetError(f"{args.image}: no digit found (the image looks blank)")
     model = digitnet.load_model(args.weights)
@@ -270,6 +373,7 @@ def run_predict(args: argparse.Namespace) -> None:
 
 
 def run_submit(args: argparse.Namespace) -> None:
+    check_output(args.out)
     images, _ = data.read_kaggle_csv(args.test)
     model = digitnet.load_model(args.weights)
     labels = model.predict(data.to_float(images))

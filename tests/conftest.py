@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 import shutil
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 from PIL import Image
 
 from digitnet import Model, save_model
-from digitnet.data import load_mnist
+from digitnet.data import find_mnist, load_mnist
 from digitnet.train import TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,9 +35,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.fixture(scope="session")
 def mnist():
-    """MNIST from DIGITNET_DATA (CI always sets it): these tests fail loudly without it."""
-    if not os.environ.get("DIGITNET_DATA"):
-        pytest.fail("DIGITNET_DATA is not set: point it at the folder holding the MNIST files")
+    """MNIST from DIGITNET_DATA (CI sets it) or the cache: these tests fail loudly without it."""
+    if find_mnist() is None:
+        pytest.fail("no MNIST: run `python -m digitnet download`, or set DIGITNET_DATA")
     return load_mnist(download=False)
 
 

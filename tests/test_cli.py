@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import os
 import subprocess
@@ -13,7 +14,10 @@ import pytest
 from PIL import Image
 
 import digitnet
-from digitnet.cli import main
+from digitnet.card import DevSplit, card
+from digitnet.cli import build_parser, main
+from digitnet.data import load_dataset, split_dev
+from digitnet.metrics import evaluate
 from tests.conftest import ROOT
 
 
@@ -52,6 +56,8 @@ def trained(kaggle_files, tmp_path_factory):
             "3",
             "--dev-size",
             "500",
+            "--seed",
+            "3",
             "--lr",
             "0.003",
             "--out",
@@ -68,9 +74,10 @@ def test_train_writes_weights_with_full_metadata(trained):
     assert metadata["name"] == "small" and metadata["architecture"] == "mlp:64"
     assert metadata["dataset"]["name"] == "train.csv" and len(metadata["dataset"]["checksum"]) == 64
     assert metadata["training"]["epochs"] == 3 and metadata["training"]["learning_rate"] == 0.003
-    assert metadata["dev_accuracy"] > 0.85
-    for key in ("created", "digitnet_version", "preprocessing_version", "temperature", "spec"):
-        assert key in metadata
+    made = card(model)
+    assert made.metrics["dev"].accuracy > 0.85 and made.dev_split == DevSplit(500, 3)
+    assert made.created.endswith("+00:00") and made.digitnet_version == digitnet.__version__
+    assert "test" not in made.metrics, "a Kaggle train.csv has no test set"
 
 
 def test_evaluate_prints_accuracy_report_and_confusion(trained, capsys):
@@ -181,3 +188,140 @@ def test_a_diverging_run_writes_nothing(kaggle_files, tmp_path, capsys):
     assert code == 2
     assert "diverged: lower the learning rate" in capsys.readouterr().err
     assert not out.exists()
+
+
+def run_quietly(arguments, tmp_path, monkeypatch, capsys):
+    """(exit status, stdout, stderr) of the command run in an empty folder."""
+    monkeypatch.chdir(tmp_path)
+    code = main(arguments)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_evaluate_dev_scores_the_digits_this_model_held_out(trained, kaggle_files, capsys):
+    assert (
+        main(["evaluate", str(trained), "--split", "dev", "--kaggle-train", str(kaggle_files[0])])
+        == 0
+    )
+    out = capsys.readouterr().out
+    dataset = load_dataset(kaggle_files[0])
+    _, _, images, labels = split_dev(dataset.images, dataset.labels, 500, 3)  # its own split
+    accuracy = evaluate(digitnet.load_model(trained), images, labels).accuracy
+    assert f"accuracy {accuracy:.2%} on 500 images" in out
+
+
+def test_evaluate_test_split_reads_only_the_test_files(
+    trained, mnist, tmp_path, monkeypatch, capsys
+):
+    only_test = tmp_path / "t10k"
+    only_test.mkdir()
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        source = next(Path(mnist.source).glob(f"{name}*"))
+        (only_test / source.name).symlink_to(source)
+    monkeypatch.setenv("DIGITNET_MNIST_MIRRORS", "http://127.0.0.1:9/")  # no download possible
+    monkeypatch.setenv("DIGITNET_CACHE", str(tmp_path / "cache"))
+    assert main(["evaluate", str(trained), "--data", str(only_test)]) == 0
+    assert "on 10000 images" in capsys.readouterr().out
+
+
+def has_default(action: argparse.Action) -> bool:
+    """All but --help and the flags whose default is None or False (their help says what)."""
+    return (
+        action.default is not None
+        and action.default is not False
+        and action.default != argparse.SUPPRESS
+    )
+
+
+def test_every_default_is_in_the_help():
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, command in commands.choices.items():
+        text = " ".join(command.format_help().split())
+        for action in filter(has_default, command._actions):
+            assert f"(default: {action.default})" in text, (name, action.dest)
+
+
+def test_training_off_a_terminal_writes_one_line_per_epoch(
+    kaggle_files, tmp_path, monkeypatch, capsys
+):
+    arguments = [
+        "train",
+        "--kaggle-train",
+        str(kaggle_files[0]),
+        "--arch",
+        "mlp:8",
+        "--epochs",
+        "3",
+        "--dev-size",
+        "500",
+    ]
+    code, out, err = run_quietly([*arguments, "--out", "m.npz"], tmp_path, monkeypatch, capsys)
+    assert code == 0 and err == "", "no progress bar when stderr is not a terminal"
+    epochs = [line for line in out.splitlines() if line.startswith("epoch")]
+    assert [line.split(":")[0] for line in epochs] == ["epoch 1", "epoch 2", "epoch 3"]
+
+
+def test_predict_on_a_bad_file_names_the_file(tmp_path, monkeypatch, capsys):
+    (tmp_path / "photo.jpg").write_text("not a photo")
+    code, _, err = run_quietly(["predict", "photo.jpg"], tmp_path, monkeypatch, capsys)
+    assert code == 2 and err == "error: photo.jpg: not a readable PNG or JPEG image\n"
+
+
+def test_predict_reads_a_file_only_up_to_a_cap(tmp_path, monkeypatch, capsys):
+    code, _, err = run_quietly(["predict", "/dev/zero"], tmp_path, monkeypatch, capsys)
+    assert code == 2 and err == "error: /dev/zero: larger than 64 MB; not a photo\n"
+
+
+UNWRITABLE = Path("/sys/digitnet")  # /sys takes no new files, not even from root
+
+
+@pytest.mark.parametrize(
+    "out, message",
+    [
+        (UNWRITABLE / "m.out", "cannot write in /sys"),
+        (".", ".: is a folder"),
+        ("file.txt/m.out", "file.txt is a file, not a folder"),
+    ],
+    ids=["read-only folder", "existing folder", "parent is a file"],
+)
+@pytest.mark.parametrize("command", ["train", "submit"])
+def test_an_unwritable_out_is_refused_before_any_work(
+    command, out, message, tmp_path, monkeypatch, capsys
+):
+    (tmp_path / "file.txt").write_text("a file")
+    # The data named here do not exist: had the work started, the error would name them.
+    arguments = {
+        "train": ["train", "--kaggle-train", "absent.csv", "--out", str(out)],
+        "submit": ["submit", "--test", "absent.csv", "--out", str(out)],
+    }[command]
+    code, out_text, err = run_quietly(arguments, tmp_path, monkeypatch, capsys)
+    assert code == 2 and message in err and "absent.csv" not in err
+    assert err.count("\n") == 1 and out_text == ""
+
+
+NESTED_SPEC = '{"layers": [' * 25_000 + "]}" * 25_000
+CRAFTED_SPECS = {
+    "negative units": '{"layers": [{"type": "flatten"}, {"type": "dense", "units": -5}]}',
+    "layers that are not objects": '{"layers": [1]}',
+    "a spec that is a list": '[{"type": "flatten"}]',
+    "1e8 units": '{"layers": [{"type": "flatten"}, {"type": "dense", "units": 1e8}]}',
+}
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--seed", "-1"],
+        ["--epochs", "0"],
+        ["--arch", "mlp:99999999"],
+        ["--arch", NESTED_SPEC],
+        *(["--arch", spec] for spec in CRAFTED_SPECS.values()),
+    ],
+    ids=["seed -1", "epochs 0", "mlp:99999999", "JSON nested 25000 deep", *CRAFTED_SPECS],
+)
+def test_bad_train_flags_are_one_line_before_any_work(flags, tmp_path, monkeypatch, capsys):
+    arguments = ["train", "--kaggle-train", "absent.csv", *flags, "--out", "m.npz"]
+    code, out, err = run_quietly(arguments, tmp_path, monkeypatch, capsys)
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
+    assert "absent.csv" not in err and "Traceback" not in err and out == ""

@@ -5,37 +5,32 @@ from __future__ import annotations
 import pytest
 
 import digitnet
+from digitnet.card import card, dev_split
+from digitnet.data import load_dataset
 from digitnet.metrics import evaluate
+from digitnet.preprocess import PREPROCESS_VERSION
 from digitnet.weights import DEFAULT_WEIGHTS, FAST_WEIGHTS
 
 MAX_BYTES = 5 * 1024 * 1024
-REQUIRED_METADATA = (
-    "spec",
-    "name",
-    "architecture",
-    "training",
-    "dataset",
-    "preprocessing_version",
-    "dev_accuracy",
-    "test_accuracy",
-    "created",
-    "digitnet_version",
-    "temperature",
-)
 
 
 @pytest.mark.parametrize(
     "path, minimum", [(DEFAULT_WEIGHTS, 0.993), (FAST_WEIGHTS, 0.985)], ids=["cnn", "mlp"]
 )
-def test_shipped_model_accuracy_size_and_metadata(path, minimum, mnist):
+def test_shipped_model_accuracy_size_and_card(path, minimum, mnist):
     assert path.stat().st_size < MAX_BYTES
     model = digitnet.load_model(path)
-    for key in REQUIRED_METADATA:
-        assert key in model.metadata, key
+    made = card(model)
+    assert made.name == path.stem and made.training["epochs"] > 0 and made.created
+    assert made.digitnet_version and made.preprocessing_version == PREPROCESS_VERSION
+    assert made.dataset.checksum == mnist.checksum and made.temperature != 1.0
     evaluation = evaluate(model, mnist.test_images, mnist.test_labels)
     assert evaluation.accuracy >= minimum
-    assert evaluation.accuracy == pytest.approx(model.metadata["test_accuracy"], abs=1e-9)
-    assert model.metadata["dataset"]["checksum"] == mnist.checksum
+    assert evaluation.accuracy == pytest.approx(made.metrics["test"].accuracy, abs=1e-9)
+    dev_images, dev_labels = dev_split(model, load_dataset("mnist"))
+    assert evaluate(model, dev_images, dev_labels).accuracy == pytest.approx(
+        made.metrics["dev"].accuracy, abs=1e-4
+    )
 
 
 def test_the_default_is_the_cnn_and_its_confidence_is_calibrated(mnist):
