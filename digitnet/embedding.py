@@ -35,8 +35,9 @@ class Pca:
     explained_variance_ratio: np.ndarray
 
     def transform(self, features: np.ndarray) -> np.ndarray:
-        """(n, dims) coordinates of any features of the same width, e.g. a new drawing's."""
-        features = checked_features(features)
+        """(n, dims) coordinates of any features of the same width, e.g. a new drawing's (one
+        drawing's (width,) features give (1, dims))."""
+        features = checked_features(np.atleast_2d(features), minimum_rows=1)
         if features.shape[1] != self.mean.shape[0]:
             raise DigitnetError(
                 f"features have {features.shape[1]} columns, the PCA was fitted on "
@@ -210,11 +211,13 @@ def exact_repulsion(positions: np.ndarray) -> tuple[np.ndarray, float]:
     return repulsion, total - n
 
 
-def checked_features(features: np.ndarray) -> np.ndarray:
-    """A finite 2-D float array of at least two rows, or a clear error."""
+def checked_features(features: np.ndarray, minimum_rows: int = 2) -> np.ndarray:
+    """A finite 2-D float array of at least ``minimum_rows`` rows, or a clear error."""
     features = np.asarray(features, dtype=np.float64)
-    if features.ndim != 2 or len(features) < 2:
-        raise DigitnetError(f"need features of shape (n >= 2, width), got {features.shape}")
+    if features.ndim != 2 or len(features) < minimum_rows:
+        raise DigitnetError(
+            f"need features of shape (n >= {minimum_rows}, width), got {features.shape}"
+        )
     if not np.isfinite(features).all():
         raise DigitnetError("features contain NaN or infinity: check the model's weights")
     return features
