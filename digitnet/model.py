@@ -163,13 +163,14 @@ LAYER_LABELS = {"ReLU": "relu", "LeakyReLU": "leaky relu", "Tanh": "tanh", "Sigm
 
 
 def inspection_copies(layers: list[Layer]) -> list[Layer]:
-    """Shallow copies that share the weights but keep their own forward state and gradients, and
-    pass the gradient on to the input (a model's first trainable layer skips that in training)."""
+    """Shallow copies that share the weights but keep their own forward state, pass the gradient
+    on to the input (a model's first trainable layer skips that in training) and skip the
+    parameters' gradients, which inspection never needs."""
     copies = []
     for layer in layers:
         clone = copy.copy(layer)
         clone.grads = {}
-        clone.needs_input_grad = True
+        clone.needs_input_grad, clone.needs_param_grads = True, False
         copies.append(clone)
     return copies
 
