@@ -24,11 +24,18 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import digitnet
-from digitnet.conv import Conv2D
 from digitnet.data import load_mnist, to_float
 from digitnet.drawn import drawn_test_set
 from digitnet.embedding import fit_pca, tsne
-from digitnet.inside import feature_maps, nearest_digits, saliency, strongest_units, unit_rows
+from digitnet.inside import (
+    after_each_convolution,
+    feature_maps,
+    map_grid,
+    nearest_digits,
+    saliency,
+    strongest_units,
+    unit_rows,
+)
 from digitnet.robustness import SUBSET, robustness_curves
 
 REFERENCE_DIGITS = 10_000
@@ -40,12 +47,10 @@ def inside_view(model: digitnet.Model, image: np.ndarray, reference: np.ndarray)
     outputs = model.activations(image[None])
     saliency(model, image)
     nearest_digits(reference, outputs[-2][1][0])
-    convolutions = [i for i, layer in enumerate(model.layers) if isinstance(layer, Conv2D)]
-    if convolutions:
-        # The activation after each convolution (conv, pool, batch norm, relu in the CNN).
-        for position in convolutions:
-            feature_maps(outputs[min(position + 3, len(outputs) - 1)][1])
-    else:
+    positions = after_each_convolution(model)
+    for position in positions:
+        map_grid(feature_maps(outputs[position][1]))
+    if not positions:
         strongest_units(model, image)
 
 

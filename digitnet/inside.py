@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from digitnet.conv import Conv2D
 from digitnet.errors import DigitnetError
+from digitnet.layers import Flatten, LeakyReLU, ReLU, Sigmoid, Tanh
 from digitnet.model import Model
 
 # Looked at on drawn digits for both shipped models: noise 0.15 left the CNN's map speckled,
@@ -120,6 +122,38 @@ def feature_maps(activation: np.ndarray) -> np.ndarray:
     maps = np.clip(activation.transpose(2, 0, 1), 0, None)
     largest = maps.max()
     return maps / largest if largest > 0 else maps
+
+
+def after_each_convolution(model: Model) -> list[int]:
+    """Positions in ``Model.activations`` of each convolution's maps after its activation (the
+    first activation before the next convolution or the flatten; the convolution itself if it
+    has none): what to draw with ``feature_maps``."""
+    positions = []
+    for start, layer in enumerate(model.layers):
+        if not isinstance(layer, Conv2D):
+            continue
+        chosen = start
+        for position in range(start + 1, len(model.layers)):
+            following = model.layers[position]
+            if isinstance(following, Conv2D | Flatten):
+                break
+            if isinstance(following, ReLU | LeakyReLU | Tanh | Sigmoid):
+                chosen = position
+                break
+        positions.append(chosen)
+    return positions
+
+
+def map_grid(maps: np.ndarray, columns: int = 8, gap: int = 1) -> np.ndarray:
+    """(k, h, w) maps in [0, 1] as one picture, row by row, separated by grey (0.5) lines."""
+    count, height, width = maps.shape
+    rows = -(-count // columns)
+    cells = np.full((rows * columns, height + gap, width + gap), 0.5, np.float32)
+    cells[:count, :height, :width] = maps
+    picture = cells.reshape(rows, columns, height + gap, width + gap).transpose(0, 2, 1, 3)
+    return picture.reshape(rows * (height + gap), columns * (width + gap))[
+        : -gap or None, : -gap or None
+    ]
 
 
 def strongest_units(

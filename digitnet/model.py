@@ -119,14 +119,16 @@ class Model:
         """(n, units): the last hidden layer, what the output layer reads (the input of the last
         dense layer), in batches like ``logits``."""
         x = as_images(images)
-        *hidden, _ = self.layers
+        last_dense = max(i for i, layer in enumerate(self.layers) if isinstance(layer, Dense))
+        hidden = self.layers[:last_dense]
         batches = []
         for start in range(0, len(x), PREDICT_BATCH):
             batch = x[start : start + PREDICT_BATCH]
             for layer in hidden:
                 batch = layer.forward(batch, training=False)
             batches.append(batch)
-        return np.concatenate(batches) if batches else np.zeros((0, *hidden[-1].output_shape))
+        width = hidden[-1].output_shape if hidden else INPUT_SHAPE
+        return np.concatenate(batches) if batches else np.zeros((0, *width), np.float32)
 
     def layer_names(self) -> list[str]:
         """Names for people: "conv 1 (32 maps)", "max pool 2x2", "dense 128", "output (10)"."""
