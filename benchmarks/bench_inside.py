@@ -28,13 +28,12 @@ from digitnet.data import load_mnist, to_float
 from digitnet.drawn import drawn_test_set
 from digitnet.embedding import fit_pca, tsne
 from digitnet.inside import (
+    DigitIndex,
     after_each_convolution,
     feature_maps,
     map_grid,
-    nearest_digits,
     saliency,
     strongest_units,
-    unit_rows,
 )
 from digitnet.robustness import SUBSET, robustness_curves
 
@@ -42,11 +41,11 @@ REFERENCE_DIGITS = 10_000
 MAP_DIGITS = 3_000
 
 
-def inside_view(model: digitnet.Model, image: np.ndarray, reference: np.ndarray) -> None:
+def inside_view(model: digitnet.Model, image: np.ndarray, reference: DigitIndex) -> None:
     """What the page computes after a stroke, beside the prediction."""
     outputs = model.activations(image[None])
     saliency(model, image)
-    nearest_digits(reference, outputs[-2][1][0])
+    reference.nearest(outputs[-2][1][0])
     positions = after_each_convolution(model)
     for position in positions:
         map_grid(feature_maps(outputs[position][1]))
@@ -63,7 +62,7 @@ def timed(run: Callable[[], object]) -> float:
 def bench(path: str | None, mnist, drawings: np.ndarray, quick: bool) -> None:
     model = digitnet.load_model(path)
     name = "cnn" if path is None else "mlp"
-    reference = unit_rows(model.features(to_float(mnist.train_images[:REFERENCE_DIGITS])))
+    reference = DigitIndex(model.features(to_float(mnist.train_images[:REFERENCE_DIGITS])))
     inside_view(model, drawings[0], reference)  # warm up
     seconds = np.array([timed(lambda d=d: inside_view(model, d, reference)) for d in drawings])
     p50, p95 = np.percentile(seconds * 1000, [50, 95])
@@ -71,7 +70,7 @@ def bench(path: str | None, mnist, drawings: np.ndarray, quick: bool) -> None:
     for part, run in [
         ("activations", lambda: model.activations(drawings[0][None])),
         ("saliency (smoothgrad)", lambda: saliency(model, drawings[0])),
-        ("nearest of 10,000", lambda: nearest_digits(reference, reference[0])),
+        ("nearest of 10,000", lambda: reference.nearest(reference.unit_features[0])),
     ]:
         print(f"  {part}: {np.median([timed(run) for _ in range(20)]) * 1000:.1f} ms")
     if quick:

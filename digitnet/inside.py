@@ -74,36 +74,44 @@ def scale_signed(values: np.ndarray) -> np.ndarray:
     return (values / largest if largest > 0 else np.zeros_like(values)).astype(np.float32)
 
 
-def nearest_digits(
-    reference_features: np.ndarray, features: np.ndarray, count: int = 3
-) -> tuple[np.ndarray, np.ndarray]:
-    """Indices into the reference set of the ``count`` digits most alike to one drawing in the
-    last hidden layer (``Model.features``), most alike first, and their cosine similarities.
+class DigitIndex:
+    """The digits most alike to a drawing in the last hidden layer (``Model.features``), by
+    cosine similarity.
 
     Cosine, not euclidean: after a ReLU the features' length grows with the amount of ink, and
     a thick 3 should still find thin 3s; the direction says which units fire, which is what the
-    output layer reads. Compute ``reference_features`` once per model (e.g. 10,000 training
-    digits, ~1 s for the CNN) and keep them: ``unit_rows`` normalises them once as well.
+    output layer reads. Build one per model from e.g. 10,000 training digits' features (~2 s
+    for the CNN) and keep it (cache it per model checksum): the rows are normalised once here,
+    so a query is one matrix-vector product.
     """
-    reference = unit_rows(reference_features)
-    features = np.asarray(features, dtype=np.float32).reshape(-1)
-    if reference.shape[1:] != features.shape:
-        raise DigitnetError(
-            f"features of length {features.size} do not match the reference's {reference.shape}"
-        )
-    similarity = reference @ unit_rows(features[None])[0]
-    count = min(count, len(similarity))
-    best = np.argpartition(-similarity, count - 1)[:count]
-    best = best[np.argsort(-similarity[best])]
-    return best, similarity[best]
+
+    def __init__(self, reference_features: np.ndarray) -> None:
+        reference = np.asarray(reference_features, dtype=np.float32)
+        if reference.ndim != 2 or not len(reference):
+            raise DigitnetError(
+                f"need reference features of shape (n, width), got {reference.shape}"
+            )
+        self.unit_features = unit_rows(reference)
+
+    def nearest(self, features: np.ndarray, count: int = 3) -> tuple[np.ndarray, np.ndarray]:
+        """Indices into the reference set of the ``count`` digits most alike to one drawing's
+        features, most alike first, and their cosine similarities."""
+        features = np.asarray(features, dtype=np.float32).reshape(-1)
+        if features.shape != self.unit_features.shape[1:]:
+            raise DigitnetError(
+                f"features of length {features.size} do not match the reference's "
+                f"{self.unit_features.shape[1]}: use features from the same model"
+            )
+        similarity = self.unit_features @ unit_rows(features[None])[0]
+        count = min(count, len(similarity))
+        best = np.argpartition(-similarity, count - 1)[:count]
+        best = best[np.argsort(-similarity[best])]
+        return best, similarity[best]
 
 
 def unit_rows(matrix: np.ndarray) -> np.ndarray:
-    """Each row divided by its length (rows of zeros stay zero); already unit rows pass as is."""
-    matrix = np.asarray(matrix, dtype=np.float32)
+    """Each row divided by its length (rows of zeros stay zero)."""
     lengths = np.linalg.norm(matrix, axis=1, keepdims=True)
-    if np.allclose(lengths, 1, atol=1e-4):
-        return matrix
     return matrix / np.maximum(lengths, np.float32(1e-12))
 
 

@@ -6,10 +6,10 @@ import pytest
 from digitnet import Model
 from digitnet.errors import DigitnetError
 from digitnet.inside import (
+    DigitIndex,
     after_each_convolution,
     feature_maps,
     map_grid,
-    nearest_digits,
     saliency,
     strongest_units,
 )
@@ -148,13 +148,16 @@ def test_saliency_methods_are_signed_scaled_and_repeatable():
 def test_nearest_digits_are_by_cosine_similarity():
     reference = np.random.default_rng(0).random((50, 8)).astype(np.float32)
     drawing = reference[17] * 3  # the same direction, three times the ink
-    indices, similarity = nearest_digits(reference, drawing)
+    index = DigitIndex(reference)
+    indices, similarity = index.nearest(drawing)
     assert indices[0] == 17 and similarity[0] == pytest.approx(1)
     assert len(indices) == 3 and np.all(np.diff(similarity) <= 0)
     unit = reference / np.linalg.norm(reference, axis=1, keepdims=True)
     assert np.array_equal(indices, np.argsort(-(unit @ unit[17]))[:3])
     with pytest.raises(DigitnetError, match="do not match"):
-        nearest_digits(reference, np.ones(5))
+        index.nearest(np.ones(5))
+    with pytest.raises(DigitnetError, match="reference features"):
+        DigitIndex(np.ones(5))
 
 
 def test_feature_maps_share_one_scale_per_layer():
