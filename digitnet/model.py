@@ -82,7 +82,7 @@ class Model:
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self.logits(x).argmax(axis=1)
 
-    # Inspection: what happens inside, for the app's "Inside the network" view. Both calls run on
+    # Inspection: what happens inside, for the app's "Inside the network" view. These calls run on
     # shallow copies of the layers (shared weights, private forward state and gradients), so they
     # never write to this model: any number of threads may inspect one model at once, alongside
     # its predictions, and training (which uses the layers themselves) is unaffected.
@@ -117,10 +117,10 @@ class Model:
 
     def features(self, images: np.ndarray) -> np.ndarray:
         """(n, units): the last hidden layer, what the output layer reads (the input of the last
-        dense layer), in batches like ``logits``."""
+        dense layer), in batches like ``logits``: for the nearest digits and the maps."""
         x = as_images(images)
         last_dense = max(i for i, layer in enumerate(self.layers) if isinstance(layer, Dense))
-        hidden = self.layers[:last_dense]
+        hidden = inspection_copies(self.layers[:last_dense])
         batches = []
         for start in range(0, len(x), PREDICT_BATCH):
             batch = x[start : start + PREDICT_BATCH]
@@ -131,7 +131,7 @@ class Model:
         return np.concatenate(batches) if batches else np.zeros((0, *width), np.float32)
 
     def layer_names(self) -> list[str]:
-        """Names for people: "conv 1 (32 maps)", "max pool 2x2", "dense 128", "output (10)"."""
+        """Names for people: "conv 1 (32 maps)", "max pool 2x2", "dense 128", "output (10 logits)"."""
         names, convolutions = [], 0
         for position, layer in enumerate(self.layers):
             if isinstance(layer, Conv2D):
