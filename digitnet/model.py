@@ -131,7 +131,8 @@ class Model:
         return np.concatenate(batches) if batches else np.zeros((0, *width), np.float32)
 
     def layer_names(self) -> list[str]:
-        """Names for people: "conv 1 (32 maps)", "max pool 2x2", "dense 128", "output (10 logits)"."""
+        """Names for people, one per layer: "conv 1 (32 maps)", "max pool 2x2", "relu",
+        "dense 128", "output (10 logits)"."""
         names, convolutions = [], 0
         for position, layer in enumerate(self.layers):
             if isinstance(layer, Conv2D):
