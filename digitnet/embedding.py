@@ -6,7 +6,9 @@ classes separate into islands, but a new point cannot be added without recomputi
 t-SNE here is the standard algorithm in NumPy: Gaussian affinities over each point's 3 x
 perplexity nearest neighbours, the perplexity matched by bisection; a Student-t kernel on the
 map; early exaggeration (12 for the first 250 steps); momentum 0.5 then 0.8 with per-coordinate
-gains; learning rate n / 48 (Belkina et al., 2019). The attractive forces use the sparse
+gains; learning rate n / 48 (Belkina et al., 2019). 600 steps in all: for 3,000 MNIST digits the
+map (and its 10-neighbour accuracy, 98.8%) looked the same as after 750, in 19 s instead of 24
+on this busy 2-core machine (one BLAS thread). The attractive forces use the sparse
 neighbour affinities, the repulsive ones are exact (every pair, vectorised): for a few thousand
 points that is faster in NumPy than Barnes-Hut's tree walk, which does not vectorise.
 """
@@ -65,7 +67,7 @@ def fit_pca(features: np.ndarray, dims: int = 2) -> Pca:
 def tsne(
     features: np.ndarray,
     perplexity: float = 30.0,
-    steps: int = 750,
+    steps: int = 600,
     seed: int = 0,
     init: str = "pca",
 ) -> np.ndarray:
