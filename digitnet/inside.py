@@ -45,8 +45,9 @@ def saliency(
       ``noise``. For the CNN the speckle averages into regions: red inside the loops of an 8,
       blue to the left of a 7's stem (ink there would make it another digit). It reads best
       because it answers both "what does it look at?" and "where would a stroke change its
-      mind?". For an MLP it changes little (its gradient is smooth in the pixels already) and
-      shows the shape of its first layer's weights. Seeded: a drawing always gives one map.
+      mind?". For an MLP it changes little (the noise switches few of its units on or off, so
+      its gradient barely moves) and shows the shape of its first layer's weights. Seeded: a
+      drawing always gives one map.
 
     Scaled by the largest absolute value, so the sign and relative strength survive.
     """
@@ -57,7 +58,9 @@ def saliency(
         digit = int(model.predict(image[None])[0])
     if method == "smoothgrad":
         if samples < 1 or not noise >= 0:
-            raise DigitnetError(f"smoothgrad needs samples >= 1 and noise >= 0, got {samples}")
+            raise DigitnetError(
+                f"smoothgrad needs samples >= 1 and noise >= 0, got {samples} and {noise}"
+            )
         rng = np.random.default_rng(seed)
         noisy = image + rng.normal(0, noise, (samples, *image.shape)).astype(np.float32)
         grad = model.input_gradient(noisy, np.full(samples, digit)).mean(axis=0)
