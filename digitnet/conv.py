@@ -155,8 +155,9 @@ class Conv2D(Layer):
     def backward(self, grad: np.ndarray) -> np.ndarray | None:
         n, (kh, kw), (out_height, out_width, filters) = len(grad), self.kernel, self.output_shape
         grad = np.ascontiguousarray(grad).reshape(-1, filters)
-        self.grads["W"] = (self.columns.T @ grad).reshape(self.params["W"].shape)
-        self.grads["b"] = column_sums(grad)
+        if self.needs_param_grads:
+            self.grads["W"] = (self.columns.T @ grad).reshape(self.params["W"].shape)
+            self.grads["b"] = column_sums(grad)
         if not self.needs_input_grad:
             return None
         # One product per kernel offset, so that each offset's share of the input gradient is
@@ -302,8 +303,9 @@ class BatchNorm(Layer):
     def backward(self, grad: np.ndarray) -> np.ndarray:
         shape, count = grad.shape, len(self.normalised)
         grad = grad.reshape(self.normalised.shape)
-        self.grads["beta"] = column_sums(grad)
-        self.grads["gamma"] = column_sums(grad * self.normalised)
+        if self.needs_param_grads or self.training:
+            self.grads["beta"] = column_sums(grad)
+            self.grads["gamma"] = column_sums(grad * self.normalised)
         scale = self.params["gamma"] * self.inv_std
         out = grad * scale
         if self.training:  # the batch's mean and variance depend on every input as well

@@ -11,6 +11,8 @@ Every layer follows one protocol, which the model, the optimisers and the weight
 - ``state``: arrays that are saved but not trained (BatchNorm's running statistics).
 - ``needs_input_grad``: False on a network's first trainable layer, whose input is data; its
   backward then skips d(loss)/d(input) and returns None (a quarter of an MLP's backward pass).
+- ``needs_param_grads``: False when only the input gradient is wanted (a saliency map); backward
+  then leaves ``grads`` alone (half of a convolution's backward pass).
 
 Everything is float32: a float64 temporary would double the memory traffic of a training step.
 The gradient checks in the tests run the same code in float64 by passing float64 arrays.
@@ -37,6 +39,7 @@ class Layer:
         self.grads: dict[str, np.ndarray] = {}
         self.state: dict[str, np.ndarray] = {}
         self.needs_input_grad = True
+        self.needs_param_grads = True
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         raise NotImplementedError
@@ -89,8 +92,9 @@ class Dense(Layer):
         return out
 
     def backward(self, grad: np.ndarray) -> np.ndarray | None:
-        self.grads["W"] = self.x.T @ grad
-        self.grads["b"] = grad.sum(axis=0)
+        if self.needs_param_grads:
+            self.grads["W"] = self.x.T @ grad
+            self.grads["b"] = grad.sum(axis=0)
         return grad @ self.params["W"].T if self.needs_input_grad else None
 
 

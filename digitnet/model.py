@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
 
+from digitnet.conv import BatchNorm, Conv2D, MaxPool2D
 from digitnet.errors import DigitnetError
-from digitnet.layers import Dropout, Layer, softmax
-from digitnet.spec import INPUT_SHAPE, build_layers, parse_spec
+from digitnet.layers import Dense, Dropout, Flatten, Layer, softmax
+from digitnet.spec import INPUT_SHAPE, NUM_CLASSES, build_layers, parse_spec
 
 # Images per forward pass when predicting: a convolution's window copy grows with the batch, and
 # measured here, 1000 at a time took 870 MB at peak for the CNN, 256 at a time 400 MB, as fast.
@@ -80,12 +82,100 @@ class Model:
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self.logits(x).argmax(axis=1)
 
+    # Inspection: what happens inside, for the app's "Inside the network" view. These calls run on
+    # shallow copies of the layers (shared weights, private forward state and gradients), so they
+    # never write to this model: any number of threads may inspect one model at once, alongside
+    # its predictions, and training (which uses the layers themselves) is unaffected.
+
+    def activations(self, images: np.ndarray) -> list[tuple[str, np.ndarray]]:
+        """Each layer's readable name and its output for a batch, in inference mode."""
+        x = as_images(images)
+        outputs = []
+        for name, layer in zip(self.layer_names(), inspection_copies(self.layers)):
+            x = layer.forward(x, training=False)
+            outputs.append((name, x))
+        return outputs
+
+    def input_gradient(self, images: np.ndarray, classes: np.ndarray) -> np.ndarray:
+        """(n, 28, 28): d(logit of classes[i]) / d(pixels of images[i]) for each image, by the
+        layers' own backward pass in inference mode (dropout off, batch norm's running
+        statistics). Pass float64 images for float64 arithmetic."""
+        x = as_images(images)
+        classes = np.asarray(classes)
+        if classes.shape != (len(x),) or not np.issubdtype(classes.dtype, np.integer):
+            raise DigitnetError(f"need one integer class per image, got {classes.shape}")
+        if len(classes) and not 0 <= classes.min() <= classes.max() < NUM_CLASSES:
+            raise DigitnetError(f"classes must be from 0 to {NUM_CLASSES - 1}")
+        layers = inspection_copies(self.layers)
+        for layer in layers:
+            x = layer.forward(x, training=False)
+        grad = np.zeros_like(x)
+        grad[np.arange(len(x)), classes] = 1
+        for layer in reversed(layers):
+            grad = layer.backward(grad)
+        return grad.reshape(len(grad), *INPUT_SHAPE)
+
+    def features(self, images: np.ndarray) -> np.ndarray:
+        """(n, units): the last hidden layer, what the output layer reads (the input of the last
+        dense layer), in batches like ``logits``: for the nearest digits and the maps."""
+        x = as_images(images)
+        last_dense = max(i for i, layer in enumerate(self.layers) if isinstance(layer, Dense))
+        hidden = inspection_copies(self.layers[:last_dense])
+        batches = []
+        for start in range(0, len(x), PREDICT_BATCH):
+            batch = x[start : start + PREDICT_BATCH]
+            for layer in hidden:
+                batch = layer.forward(batch, training=False)
+            batches.append(batch)
+        width = hidden[-1].output_shape if hidden else INPUT_SHAPE
+        return np.concatenate(batches) if batches else np.zeros((0, *width), np.float32)
+
+    def layer_names(self) -> list[str]:
+        """Names for people, one per layer: "conv 1 (32 maps)", "max pool 2x2", "relu",
+        "dense 128", "output (10 logits)"."""
+        names, convolutions = [], 0
+        for position, layer in enumerate(self.layers):
+            if isinstance(layer, Conv2D):
+                convolutions += 1
+                names.append(f"conv {convolutions} ({layer.output_shape[-1]} maps)")
+            elif isinstance(layer, Dense):
+                last = position == len(self.layers) - 1
+                units = layer.output_shape[0]
+                names.append(f"output ({units} logits)" if last else f"dense {units}")
+            elif isinstance(layer, MaxPool2D):
+                names.append(f"max pool {layer.size}x{layer.size}")
+            elif isinstance(layer, BatchNorm):
+                names.append("batch norm")
+            elif isinstance(layer, Dropout):
+                names.append(f"dropout {layer.rate:g} (off when predicting)")
+            elif isinstance(layer, Flatten):
+                names.append(f"flatten ({layer.output_shape[0]})")
+            else:
+                names.append(LAYER_LABELS.get(type(layer).__name__, type(layer).__name__.lower()))
+        return names
+
     @property
     def num_parameters(self) -> int:
         return sum(p.size for p in self.parameters())
 
     def __repr__(self) -> str:
         return f"Model({len(self.layers)} layers, {self.num_parameters:,} parameters)"
+
+
+LAYER_LABELS = {"ReLU": "relu", "LeakyReLU": "leaky relu", "Tanh": "tanh", "Sigmoid": "sigmoid"}
+
+
+def inspection_copies(layers: list[Layer]) -> list[Layer]:
+    """Shallow copies that share the weights but keep their own forward state, pass the gradient
+    on to the input (a model's first trainable layer skips that in training) and skip the
+    parameters' gradients, which inspection never needs."""
+    copies = []
+    for layer in layers:
+        clone = copy.copy(layer)
+        clone.grads = {}
+        clone.needs_input_grad, clone.needs_param_grads = True, False
+        copies.append(clone)
+    return copies
 
 
 def as_images(x: np.ndarray) -> np.ndarray:

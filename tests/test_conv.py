@@ -10,7 +10,7 @@ import pytest
 
 from digitnet.conv import BatchNorm, Conv2D, MaxPool2D
 from digitnet.errors import DigitnetError
-from digitnet.layers import softmax_cross_entropy
+from digitnet.layers import Dense, softmax_cross_entropy
 from digitnet.model import Model
 from digitnet.optim import Adam
 from digitnet.spec import cnn_spec
@@ -88,6 +88,31 @@ def test_first_layer_can_skip_the_input_gradient_without_changing_the_others():
     assert skipping.backward(grad) is None
     for name in full.grads:
         np.testing.assert_array_equal(full.grads[name], skipping.grads[name])
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Conv2D((10, 10, 2), np.random.default_rng(5), 3, 5),
+        lambda: BatchNorm((10, 10, 2)),
+        lambda: Dense((200,), np.random.default_rng(5), units=7),
+    ],
+)
+def test_skipping_the_parameter_gradients_keeps_the_input_gradient(make):
+    """For a saliency map, only d/d(input) is wanted: grads stay untouched, the result is the
+    same."""
+    rng = np.random.default_rng(1)
+    full, skipping = make(), make()
+    skipping.needs_param_grads = False
+    x = rng.standard_normal((3, *full.input_shape)).astype(np.float32)
+    grad = rng.standard_normal((3, *full.output_shape)).astype(np.float32)
+    before = {name: value.copy() for name, value in skipping.grads.items()}
+    full.forward(x, False)
+    skipping.forward(x, False)
+    np.testing.assert_array_equal(full.backward(grad.copy()), skipping.backward(grad.copy()))
+    for name, value in before.items():
+        np.testing.assert_array_equal(skipping.grads[name], value)
+        assert not np.array_equal(full.grads[name], value)
 
 
 def test_inference_outputs_are_not_overwritten_by_the_next_call():
