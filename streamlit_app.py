@@ -3,28 +3,29 @@
 Every run it picks the page from the URL, sets the page up, applies the per-process settings
 (once per server), draws the one sidebar (the model chooser), then runs the page.
 
-Each page is a file in app_pages/ whose body is a function, `render(...)`, called by the file's
-last lines: Streamlit runs a page file as `__main__`, so a test (or another page) can import the
-file for its functions without drawing it. Widgets the pages share are in app_pages/common/.
-The folder is not called pages/: Streamlit 1.67 still treats a pages/ folder as pages of its
-own, run without this router, on a server's first run and in every AppTest run.
+Each page is a file pages/<name>_page.py whose body is a function, `render(...)`, called by the
+file's last lines: Streamlit runs a page file as `__main__`, so a test (or another page) can
+import the file for its functions without drawing it. Widgets the pages share are in
+pages/common/. The files end in `_page` so that no file name equals a page's URL: Streamlit 1.67
+still serves a pages/ folder's files on its own (without this router) on a server's first run,
+by file name, and a URL that names no file falls through to this router.
 
-To add a page: write app_pages/<name>.py like the others (a `render` function, then
-`if __name__ == "__main__": render(...)`), and add its st.Page line to PAGES below: its title,
-icon and URL are set there and nowhere else.
+To add a page: write pages/<name>_page.py like the others (a `render` function, then
+`if __name__ == "__main__": render(...)`), and add its line to PAGES below: its title, icon and
+URL are set there and nowhere else.
 """
 
 import streamlit as st
 
-from app_pages.common.models import sidebar
-from app_pages.common.server import server
 from digitnet import DigitnetError
+from pages.common.models import sidebar
+from pages.common.server import server
 
 
 def page(name: str, title: str, icon: str, default: bool = False) -> st.Page:
-    """The page app_pages/<name>.py, at the URL /<name>, with a Material icon."""
+    """The page pages/<name>_page.py, at the URL /<name>, with a Material icon."""
     return st.Page(
-        f"app_pages/{name}.py",
+        f"pages/{name}_page.py",
         title=title,
         icon=f":material/{icon}:",
         url_path=name,

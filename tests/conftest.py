@@ -87,7 +87,7 @@ def digit_on_canvas(image: np.ndarray, size: int = 280) -> np.ndarray:
 
 @pytest.fixture
 def open_app(app_cache):
-    """Runs the app through its router in AppTest, on a page (a file, e.g. "app_pages/train.py";
+    """Runs the app through its router in AppTest, on a page (a file, e.g. "pages/train_page.py";
     None: the default page, Draw) with the fixture model chosen in the sidebar (model=None: the
     default choice); returns the AppTest after the page's first run."""
     from streamlit.testing.v1 import AppTest

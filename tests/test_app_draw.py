@@ -1,4 +1,4 @@
-"""The Draw page (app_pages/draw.py) in AppTest: the canvas cannot be drawn on here, so drawings
+"""The Draw page (pages/draw_page.py) in AppTest: the canvas cannot be drawn on here, so drawings
 are injected as the canvas's own session-state value (a PNG data URL, as the browser sends)."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from app_pages.draw import NO_DIGIT, NOT_SURE_BELOW
 from digitnet import Model, load_model, save_model
 from digitnet.preprocess import canvas_to_mnist, image_to_mnist
+from pages.draw_page import NO_DIGIT, NOT_SURE_BELOW
 from tests.conftest import canvas_state, digit_on_canvas
 
 
@@ -167,10 +167,10 @@ def test_the_router_names_every_page_and_sets_the_page_up_once(open_app):
     assert not app.exception
     assert app.title[0].value == "Draw a digit"
     for page, title in (
-        ("app_pages/train.py", "Train a network"),
-        ("app_pages/mistakes.py", "Mistakes"),
-        ("app_pages/confusion.py", "Confusion matrix"),
-        ("app_pages/draw.py", "Draw a digit"),
+        ("pages/train_page.py", "Train a network"),
+        ("pages/mistakes_page.py", "Mistakes"),
+        ("pages/confusion_page.py", "Confusion matrix"),
+        ("pages/draw_page.py", "Draw a digit"),
     ):
         app.switch_page(page).run()
         assert not app.exception

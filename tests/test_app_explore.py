@@ -12,8 +12,8 @@ from digitnet import load_model, save_model
 from digitnet.data import split_dev
 from digitnet.metrics import evaluate, per_class_report
 
-MISTAKES = "app_pages/mistakes.py"
-CONFUSION = "app_pages/confusion.py"
+MISTAKES = "pages/mistakes_page.py"
+CONFUSION = "pages/confusion_page.py"
 CAPTION = re.compile(r"true (\d), predicted (\d) \((\d+)%\)")
 
 
@@ -137,7 +137,7 @@ def test_confusion_matrix_report_and_cell_examples(open_app, test_evaluation):
 
 
 def test_predictions_are_computed_once_per_model_and_split(open_app, fixture_model_file, mnist):
-    from app_pages.common.models import cached_evaluation
+    from pages.common.models import cached_evaluation
 
     model = load_model(fixture_model_file)
     first = cached_evaluation(
@@ -160,8 +160,8 @@ def test_the_model_choice_is_shared_by_the_pages(open_app, app_cache, fixture_mo
 
 
 def test_examples_are_chosen_by_digit_and_ordered_most_confident_first():
-    from app_pages.common.examples import examples_of
     from digitnet.metrics import Evaluation
+    from pages.common.examples import examples_of
 
     probabilities = np.full((5, 10), 0.0)
     rows = [(3, 0.6), (5, 0.9), (3, 0.95), (3, 0.6), (2, 0.99)]  # (predicted, confidence)

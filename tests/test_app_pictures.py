@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from app_pages.common.pictures import enlarge
 from digitnet.augment import tile
+from pages.common.pictures import enlarge
 
 
 def test_enlarge_makes_blocks_of_a_digit_and_of_a_stack():

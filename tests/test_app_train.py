@@ -13,13 +13,13 @@ import tomllib
 import numpy as np
 import pytest
 
-from app_pages.common.server import server
 from digitnet import DigitnetError, catalog, load_model, save_model
 from digitnet.catalog import fingerprint, models_dir, sanitize_name
 from digitnet.data import find_mnist
+from pages.common.server import server
 from tests.conftest import ROOT
 
-TRAIN = "app_pages/train.py"
+TRAIN = "pages/train_page.py"
 KAGGLE_HEADER = "label," + ",".join(f"pixel{i}" for i in range(784))
 
 
@@ -221,7 +221,7 @@ def test_leaving_the_page_lets_the_idle_watchdog_stop_the_training(open_app, app
     configure(app, epochs=50, batch=16, dev_size=1000)
     app.button(key="train_start").click().run()
     job = job_of(app)
-    app.switch_page("app_pages/draw.py").run()  # the Train page no longer polls it
+    app.switch_page("pages/draw_page.py").run()  # the Train page no longer polls it
     job.idle_timeout = 0.5  # instead of waiting the default out
     job.join(timeout=30)
     assert not job.running
@@ -286,7 +286,7 @@ def test_a_cnn_trains_and_shows_its_kernels(open_app, no_data, mnist):
 
 
 def test_mnist_is_loaded_once_per_server_and_read_only(open_app, app_cache):
-    from app_pages.common.data import cached_mnist
+    from pages.common.data import cached_mnist
 
     first, second = open_app(TRAIN), open_app(TRAIN)
     assert not first.exception and not second.exception

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages.common.data import Split, chosen_split, datasets
-from app_pages.common.examples import example_grid, examples_of
-from app_pages.common.models import chosen_model
 from digitnet import Model
 from digitnet.metrics import Evaluation
+from pages.common.data import Split, chosen_split, datasets
+from pages.common.examples import example_grid, examples_of
+from pages.common.models import chosen_model
 
 TRUE = "confusion_true"
 PREDICTED = "confusion_predicted"

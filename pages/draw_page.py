@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from app_pages.common.models import chosen_model
-from app_pages.common.pictures import enlarge, probability_chart
 from digitnet import DigitnetError, Model
 from digitnet.preprocess import canvas_to_mnist, image_to_mnist
+from pages.common.models import chosen_model
+from pages.common.pictures import enlarge, probability_chart
 
 NOT_SURE_BELOW = 0.6  # a top probability under this gets a "not sure" note
 CANVAS_SIZE = 280

@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from app_pages.common.data import Split
-from app_pages.common.pictures import enlarge, probability_chart
 from digitnet.metrics import Evaluation
+from pages.common.data import Split
+from pages.common.pictures import enlarge, probability_chart
 
 PAGE_SIZE = 24
 COLUMNS = 6

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.common.data import chosen_split, datasets
-from app_pages.common.examples import example_grid, examples_of
-from app_pages.common.models import chosen_model
 from digitnet import Model
+from pages.common.data import chosen_split, datasets
+from pages.common.examples import example_grid, examples_of
+from pages.common.models import chosen_model
 
 ANY = "any"
 ORDERS = ("most confident first", "least confident first")

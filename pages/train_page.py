@@ -14,10 +14,6 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages.common.data import cached_float_split, datasets
-from app_pages.common.models import SESSION_SUFFIX, add_session_model, select_saved
-from app_pages.common.pictures import curves_chart, enlarge, first_layer_weights
-from app_pages.common.server import server
 from digitnet import DigitnetError, Model, catalog
 from digitnet.augment import LIMITS, AugmentConfig, preview, tile
 from digitnet.catalog import model_bytes, sanitize_name, save_user_model
@@ -26,6 +22,10 @@ from digitnet.jobs import JobProgress, TrainingJob, TrainingLimit
 from digitnet.optim import OPTIMIZERS, SCHEDULES
 from digitnet.spec import ACTIVATIONS, cnn_spec, mlp_spec
 from digitnet.train import TrainConfig
+from pages.common.data import cached_float_split, datasets
+from pages.common.models import SESSION_SUFFIX, add_session_model, select_saved
+from pages.common.pictures import curves_chart, enlarge, first_layer_weights
+from pages.common.server import server
 
 POLL_SECONDS = 1.0
 SMOOTHING = 0.9  # weight of the past in the batch loss's moving average

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from app_pages.common.models import cached_evaluation
 from digitnet import DigitnetError, Model
 from digitnet.data import (
     DATA_ENV,
@@ -23,6 +22,7 @@ from digitnet.data import (
 )
 from digitnet.metrics import Evaluation
 from digitnet.train import TrainConfig
+from pages.common.models import cached_evaluation
 
 UPLOADED = "uploaded_dataset"  # session state: the Dataset of this session's train.csv
 UPLOADED_ID = "uploaded_dataset_id"  # which upload it was parsed from, so it is parsed once
