@@ -11,6 +11,8 @@ to a quarter pixel, and average 4x4 blocks down to 28x28 (which is also the anti
 from __future__ import annotations
 
 import io
+import os
+import warnings
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -45,6 +47,13 @@ MIN_CONTRAST = 16
 PHOTO_SIZE = 320
 # Photo background: estimated on a grid of this many blocks per side.
 BACKGROUND_BLOCKS = 8
+# Uploads are refused above these, before decoding: a real photo of a digit never comes near,
+# and a small file can hold a huge image (a 685 KB PNG decodes to 13000 x 13000, 1.3 GB).
+MAX_PIXELS = 40_000_000
+MAX_IMAGE_BYTES = 20_000_000
+# Pillow warns on stderr about images above 89 megapixels when it opens them; each of those is
+# refused here with a clear message (MAX_PIXELS), so the warning would only repeat it.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 # Photo ink components smaller than this share of the largest one are specks, not strokes.
 MIN_COMPONENT = 0.08
 
@@ -79,6 +88,19 @@ def image_to_mnist(image: Image.Image | np.ndarray | bytes) -> np.ndarray | None
     grey = _greyscale(pixels)
     ink = _photo_ink(grey)
     return None if ink is None else _ink_to_mnist(ink, max(grey.shape))
+
+
+def read_image_file(path: str | os.PathLike) -> bytes:
+    """The bytes of an image file, read up to MAX_IMAGE_BYTES only (``/dev/zero`` or a video
+    stop there): pass them to ``image_to_mnist``."""
+    try:
+        with open(path, "rb") as file:
+            data = file.read(MAX_IMAGE_BYTES + 1)
+    except OSError as error:
+        raise DigitnetError(f"{path}: cannot read ({error.strerror or error})") from None
+    if len(data) > MAX_IMAGE_BYTES:
+        raise DigitnetError(f"{path}: {_too_many_bytes()}")
+    return data
 
 
 def stroke_width(ink: np.ndarray) -> float:
@@ -153,13 +175,9 @@ def _reduced(crop: np.ndarray) -> tuple[np.ndarray, int]:
 def _photo_pixels(image: object) -> np.ndarray:
     """Decode and orient an upload as a uint8 array, shrunk to PHOTO_SIZE at most."""
     if isinstance(image, bytes | bytearray | memoryview):
-        try:
-            image = Image.open(io.BytesIO(image))
-            image.draft(image.mode, (PHOTO_SIZE, PHOTO_SIZE))  # a JPEG decodes at 1/2 to 1/8 size
-            image.load()
-        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as error:
-            raise DigitnetError(f"upload is not a readable PNG/JPEG image ({error})") from None
+        image = _decoded(image)
     if isinstance(image, Image.Image):
+        _check_pixel_count(*image.size)
         image = ImageOps.exif_transpose(image)
         if image.mode not in ("L", "RGB", "RGBA"):
             image = image.convert("RGBA" if image.has_transparency_data else "RGB")
@@ -182,6 +200,42 @@ def _photo_pixels(image: object) -> np.ndarray:
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[..., 0]
     return _photo_pixels(Image.fromarray(np.ascontiguousarray(image)))
+
+
+def _decoded(data: bytes | bytearray | memoryview) -> Image.Image:
+    """PNG/JPEG bytes decoded, its size checked from the header first (opening reads only the
+    header), and a JPEG decoded straight at 1/2 to 1/8 of its size."""
+    if len(data) > MAX_IMAGE_BYTES:
+        raise DigitnetError(f"the upload {_too_many_bytes()}")
+    try:
+        image = Image.open(io.BytesIO(data))
+        _check_pixel_count(*image.size)
+        image.draft(image.mode, (PHOTO_SIZE, PHOTO_SIZE))
+        image.load()
+    except DigitnetError:
+        raise
+    except Image.DecompressionBombError:
+        limit = 2 * Image.MAX_IMAGE_PIXELS // 1_000_000
+        raise DigitnetError(_too_many_pixels(f"more than {limit} megapixels")) from None
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise DigitnetError(f"upload is not a readable PNG/JPEG image ({error})") from None
+    return image
+
+
+def _check_pixel_count(width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        size = f"{width} x {height} pixels ({width * height / 1e6:.0f} megapixels)"
+        raise DigitnetError(_too_many_pixels(size))
+
+
+def _too_many_pixels(size: str) -> str:
+    return f"the image is {size}; the limit is {MAX_PIXELS // 1_000_000} megapixels: scale it down"
+
+
+def _too_many_bytes() -> str:
+    return (
+        f"is larger than {MAX_IMAGE_BYTES // 1_000_000} MB, the limit for an image: scale it down"
+    )
 
 
 def _greyscale(pixels: np.ndarray) -> np.ndarray:
