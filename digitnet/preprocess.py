@@ -86,8 +86,11 @@ def canvas_to_mnist(rgba: np.ndarray) -> np.ndarray | None:
 
 def image_to_mnist(image: Image.Image | np.ndarray | bytes) -> np.ndarray | None:
     """An uploaded photo or scan of one digit (PIL image, array, or PNG/JPEG bytes) to a (28, 28)
-    MNIST-style image, or None when no ink stands out from the paper. Dark ink on light paper
-    and light on dark both work; uneven lighting and specks are removed first."""
+    MNIST-style image, or None when no ink stands out from the paper (the page says "no digit
+    found"). Dark ink on light paper and light on dark both work, and so do 1-bit scans and
+    photos cropped so tight that the ink touches the edges; uneven lighting and specks are
+    removed first. Images above MAX_PIXELS or MAX_IMAGE_BYTES are refused before decoding; read
+    files with ``read_image_file``."""
     pixels = _photo_pixels(image)
     if pixels.ndim == 3 and pixels.shape[2] == 4 and np.median(_border(pixels[..., 3])) < 128:
         # Mostly transparent: a canvas export, whose ink is its alpha channel.
