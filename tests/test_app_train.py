@@ -9,7 +9,7 @@ import tomllib
 import numpy as np
 import pytest
 
-from digitnet.catalog import models_dir
+from digitnet.catalog import models_dir, sanitize_name
 from digitnet.data import find_mnist
 from digitnet.jobs import SERVER_LIMIT
 from tests.conftest import ROOT
@@ -82,9 +82,10 @@ def test_upload_train_save_and_download(open_app, no_data, mnist):
     app.text_input(key="train_save_name").input("../../evil name!").run()
     app.button(key="train_save").click().run()
     assert not app.exception
-    assert sorted(path.name for path in models_dir().iterdir()) == ["evil-name.npz", "fixture.npz"]
+    stem = sanitize_name("../../evil name!")  # "evil name-" and a hash of the typed name
+    assert sorted(path.name for path in models_dir().iterdir()) == [f"{stem}.npz", "fixture.npz"]
     assert not (no_data.parent / "evil name!.npz").exists()
-    assert app.sidebar.selectbox(key="model_select").value == "evil-name (saved)"
+    assert app.sidebar.selectbox(key="model_select").value == f"{stem} (saved)"
 
 
 @pytest.mark.parametrize(
