@@ -107,7 +107,7 @@ def save_user_model(model: Model, name: str, *, overwrite: bool = False) -> Path
 
 def _link_unless_taken(model: Model, finished: Path, target: Path, name: str) -> None:
     try:
-        os.link(finished, target)
+        _claim(finished, target)
     except FileExistsError:
         try:
             same = fingerprint(load_model(target)) == fingerprint(model)
@@ -117,6 +117,19 @@ def _link_unless_taken(model: Model, finished: Path, target: Path, name: str) ->
             raise NameTaken(
                 f"a model called {name!r} is already saved: choose another name or replace it"
             ) from None
+
+
+def _claim(finished: Path, target: Path) -> None:
+    """Puts the finished file at ``target`` unless something is there (FileExistsError). A
+    hard link does both in one step; where the file system has none, an exclusive create
+    claims the name and the file is renamed onto it."""
+    try:
+        os.link(finished, target)
+    except OSError as error:
+        if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+        os.replace(finished, target)
 
 
 def _why(error: OSError) -> str:

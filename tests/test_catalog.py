@@ -219,3 +219,17 @@ def test_saved_model_metadata_names_its_stem(cache):
     path = save_user_model(Model("mlp:8"), "a/b")
     assert load_model(path).metadata["name"] == path.stem
     assert np.isfinite(load_model(path).predict_proba(np.zeros((1, 28, 28), np.float32))).all()
+
+
+def test_without_hard_links_a_name_is_still_claimed_exclusively(cache, monkeypatch):
+    def no_links(source, target):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr("digitnet.catalog.os.link", no_links)
+    first = Model("mlp:8", seed=1)
+    path = save_user_model(first, "mymodel")
+    with pytest.raises(NameTaken):
+        save_user_model(Model("mlp:8", seed=2), "mymodel")
+    assert save_user_model(first, "mymodel") == path
+    assert fingerprint(load_model(path)) == fingerprint(first)
+    assert saved_files() == ["mymodel.npz"]
