@@ -2,6 +2,11 @@
 shipped CNN's accuracy on them beside the same digits photographed with a margin, per kind.
 
     DIGITNET_DATA=../shared/data/mnist python -m benchmarks.bench_photos [--count 2000]
+
+Measured on the first 2,000 MNIST test digits with the shipped CNN: 100.00% of the tight photos
+read as a digit, 98.80% read right, against 99.15% for the same digits with a margin (grey
+99.09 / 99.39, 1-bit 98.45 / 98.76, JPEG 98.85 / 99.28). Before the photo reader handled tight
+crops: 83.25% found, 81.65% right.
 """
 
 from __future__ import annotations

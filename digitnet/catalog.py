@@ -133,7 +133,7 @@ def _claim(finished: Path, target: Path) -> None:
 
 
 def _why(error: OSError) -> str:
-    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+    if error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
         return "the disk is full"
     if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return "the folder is read-only"
