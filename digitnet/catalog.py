@@ -8,8 +8,10 @@ never be a path.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import re
 import tempfile
 from dataclasses import dataclass
@@ -18,9 +20,11 @@ from pathlib import Path
 from digitnet.data import cache_dir
 from digitnet.errors import DigitnetError
 from digitnet.model import Model
-from digitnet.weights import WEIGHTS_DIR, save_model
+from digitnet.weights import WEIGHTS_DIR, load_model, save_model
 
 MAX_NAME_LENGTH = 60
+# Hex digits of the name's SHA-256 appended when sanitising changed it.
+HASH_LENGTH = 8
 
 
 @dataclass(frozen=True)
@@ -48,26 +52,92 @@ def list_models() -> list[ModelEntry]:
     ]
 
 
+class NameTaken(DigitnetError):
+    """Another model is already saved under this name: the person chooses another name or
+    saves again with ``overwrite=True``."""
+
+
 def sanitize_name(name: str) -> str:
-    """A safe file stem: letters, digits, '-', '_' and '.', no leading dot, at most 60
-    characters; anything else becomes '-'."""
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", name.strip())
-    stem = re.sub(r"-{2,}", "-", stem).strip("-.")[:MAX_NAME_LENGTH].strip("-.")
-    if not stem:
-        raise DigitnetError(
-            f"{name!r} is not usable as a model name: use letters, digits, '-' or '_'"
-        )
-    return stem
+    """A safe file stem: letters, digits, spaces, '-', '_' and '.', no leading dot or space, at
+    most 60 characters; any other run of characters becomes '-'. Whenever that changes the name
+    (other than spaces at its ends), a short hash of the name is appended, so names that clean
+    up alike ('a/b' and 'a\\x00b', two long names that differ after the 60th character, '模型'
+    and '数字') keep different files. Sanitising a stem again changes nothing."""
+    name = name.strip()
+    if not name:
+        raise DigitnetError("a model needs a name: type at least one letter or digit")
+    stem = re.sub(r"[^A-Za-z0-9_. -]+", "-", name)
+    stem = re.sub(r"-{2,}", "-", stem).strip("-. ")[:MAX_NAME_LENGTH].strip("-. ")
+    if stem == name:
+        return stem
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:HASH_LENGTH]
+    head = stem[: MAX_NAME_LENGTH - HASH_LENGTH - 1].rstrip("-. ")
+    return f"{head}-{digest}" if head else f"model-{digest}"
 
 
-def save_user_model(model: Model, name: str) -> Path:
-    """Saves under the sanitised name in the models folder (replacing a model of that name).
-    Shipped names are refused, so a saved model never hides a shipped one."""
+def save_user_model(model: Model, name: str, *, overwrite: bool = False) -> Path:
+    """Saves under the sanitised name in the models folder and returns the file. A different
+    model saved under that name is never replaced silently: without ``overwrite`` it raises
+    ``NameTaken`` (saving the same model again is fine). Safe between sessions: the finished
+    file is hard-linked into place, which fails if the name exists, so of two sessions saving
+    at once exactly one wins. Shipped names are refused, so a saved model never hides a
+    shipped one. A full or read-only folder gives one line and leaves no file behind."""
     stem = sanitize_name(name)
     if (WEIGHTS_DIR / f"{stem}.npz").exists():
         raise DigitnetError(f"{stem!r} is the name of a shipped model: choose another name")
     model.metadata["name"] = stem
-    return save_model(model, models_dir() / f"{stem}.npz")
+    folder = models_dir()
+    target = folder / f"{stem}.npz"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{stem}.", suffix=".tmp")
+        os.close(handle)
+        try:
+            save_model(model, temporary)
+            if overwrite:
+                os.replace(temporary, target)
+            else:
+                _link_unless_taken(model, Path(temporary), target, name)
+        finally:
+            Path(temporary).unlink(missing_ok=True)
+    except OSError as error:
+        raise DigitnetError(f"cannot save the model in {folder}: {_why(error)}") from None
+    return target
+
+
+def _link_unless_taken(model: Model, finished: Path, target: Path, name: str) -> None:
+    try:
+        _claim(finished, target)
+    except FileExistsError:
+        try:
+            same = fingerprint(load_model(target)) == fingerprint(model)
+        except DigitnetError:  # unreadable: still someone's file, not ours to replace
+            same = False
+        if not same:
+            raise NameTaken(
+                f"a model called {name!r} is already saved: choose another name or replace it"
+            ) from None
+
+
+def _claim(finished: Path, target: Path) -> None:
+    """Puts the finished file at ``target`` unless something is there (FileExistsError). A
+    hard link does both in one step; where the file system has none, an exclusive create
+    claims the name and the file is renamed onto it."""
+    try:
+        os.link(finished, target)
+    except OSError as error:
+        if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+        os.replace(finished, target)
+
+
+def _why(error: OSError) -> str:
+    if error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return "the disk is full"
+    if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return "the folder is read-only"
+    return (error.strerror or type(error).__name__).lower()
 
 
 def model_bytes(model: Model) -> bytes:

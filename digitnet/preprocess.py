@@ -11,6 +11,8 @@ to a quarter pixel, and average 4x4 blocks down to 28x28 (which is also the anti
 from __future__ import annotations
 
 import io
+import os
+import warnings
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -45,6 +47,20 @@ MIN_CONTRAST = 16
 PHOTO_SIZE = 320
 # Photo background: estimated on a grid of this many blocks per side.
 BACKGROUND_BLOCKS = 8
+# Uploads are refused above these, before decoding: a real photo of a digit never comes near,
+# and a small file can hold a huge image (a 685 KB PNG decodes to 13000 x 13000, 1.3 GB).
+MAX_PIXELS = 40_000_000
+MAX_IMAGE_BYTES = 20_000_000
+# Pillow warns on stderr about images above 89 megapixels when it opens them; each of those is
+# refused here with a clear message (MAX_PIXELS), so the warning would only repeat it.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+# Share of a photo's height and width, on each side, that counts as its edge: a component
+# touching the border with most of its pixels in that band is a paper edge or shadow.
+EDGE_BAND = 0.1
+# A photo block with less than this share of paper pixels takes its paper level from around it.
+MIN_PAPER = 0.2
+# Photo ink is at least this much darker (0-1) than its paper: less is uneven light.
+MIN_INK_CONTRAST = 0.25
 # Photo ink components smaller than this share of the largest one are specks, not strokes.
 MIN_COMPONENT = 0.08
 
@@ -70,8 +86,11 @@ def canvas_to_mnist(rgba: np.ndarray) -> np.ndarray | None:
 
 def image_to_mnist(image: Image.Image | np.ndarray | bytes) -> np.ndarray | None:
     """An uploaded photo or scan of one digit (PIL image, array, or PNG/JPEG bytes) to a (28, 28)
-    MNIST-style image, or None when no ink stands out from the paper. Dark ink on light paper
-    and light on dark both work; uneven lighting and specks are removed first."""
+    MNIST-style image, or None when no ink stands out from the paper (the page says "no digit
+    found"). Dark ink on light paper and light on dark both work, and so do 1-bit scans and
+    photos cropped so tight that the ink touches the edges; uneven lighting and specks are
+    removed first. Images above MAX_PIXELS or MAX_IMAGE_BYTES are refused before decoding; read
+    files with ``read_image_file``."""
     pixels = _photo_pixels(image)
     if pixels.ndim == 3 and pixels.shape[2] == 4 and np.median(_border(pixels[..., 3])) < 128:
         # Mostly transparent: a canvas export, whose ink is its alpha channel.
@@ -79,6 +98,19 @@ def image_to_mnist(image: Image.Image | np.ndarray | bytes) -> np.ndarray | None
     grey = _greyscale(pixels)
     ink = _photo_ink(grey)
     return None if ink is None else _ink_to_mnist(ink, max(grey.shape))
+
+
+def read_image_file(path: str | os.PathLike) -> bytes:
+    """The bytes of an image file, read up to MAX_IMAGE_BYTES only (``/dev/zero`` or a video
+    stop there): pass them to ``image_to_mnist``."""
+    try:
+        with open(path, "rb") as file:
+            data = file.read(MAX_IMAGE_BYTES + 1)
+    except OSError as error:
+        raise DigitnetError(f"{path}: cannot read ({error.strerror or error})") from None
+    if len(data) > MAX_IMAGE_BYTES:
+        raise DigitnetError(f"{path}: {_too_many_bytes()}")
+    return data
 
 
 def stroke_width(ink: np.ndarray) -> float:
@@ -153,13 +185,9 @@ def _reduced(crop: np.ndarray) -> tuple[np.ndarray, int]:
 def _photo_pixels(image: object) -> np.ndarray:
     """Decode and orient an upload as a uint8 array, shrunk to PHOTO_SIZE at most."""
     if isinstance(image, bytes | bytearray | memoryview):
-        try:
-            image = Image.open(io.BytesIO(image))
-            image.draft(image.mode, (PHOTO_SIZE, PHOTO_SIZE))  # a JPEG decodes at 1/2 to 1/8 size
-            image.load()
-        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as error:
-            raise DigitnetError(f"upload is not a readable PNG/JPEG image ({error})") from None
+        image = _decoded(image)
     if isinstance(image, Image.Image):
+        _check_pixel_count(*image.size)
         image = ImageOps.exif_transpose(image)
         if image.mode not in ("L", "RGB", "RGBA"):
             image = image.convert("RGBA" if image.has_transparency_data else "RGB")
@@ -184,6 +212,42 @@ def _photo_pixels(image: object) -> np.ndarray:
     return _photo_pixels(Image.fromarray(np.ascontiguousarray(image)))
 
 
+def _decoded(data: bytes | bytearray | memoryview) -> Image.Image:
+    """PNG/JPEG bytes decoded, its size checked from the header first (opening reads only the
+    header), and a JPEG decoded straight at 1/2 to 1/8 of its size."""
+    if len(data) > MAX_IMAGE_BYTES:
+        raise DigitnetError(f"the upload {_too_many_bytes()}")
+    try:
+        image = Image.open(io.BytesIO(data))
+        _check_pixel_count(*image.size)
+        image.draft(image.mode, (PHOTO_SIZE, PHOTO_SIZE))
+        image.load()
+    except DigitnetError:
+        raise
+    except Image.DecompressionBombError:
+        limit = 2 * Image.MAX_IMAGE_PIXELS // 1_000_000
+        raise DigitnetError(_too_many_pixels(f"more than {limit} megapixels")) from None
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise DigitnetError(f"upload is not a readable PNG/JPEG image ({error})") from None
+    return image
+
+
+def _check_pixel_count(width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        size = f"{width} x {height} pixels ({width * height / 1e6:.0f} megapixels)"
+        raise DigitnetError(_too_many_pixels(size))
+
+
+def _too_many_pixels(size: str) -> str:
+    return f"the image is {size}; the limit is {MAX_PIXELS // 1_000_000} megapixels: scale it down"
+
+
+def _too_many_bytes() -> str:
+    return (
+        f"is larger than {MAX_IMAGE_BYTES // 1_000_000} MB, the limit for an image: scale it down"
+    )
+
+
 def _greyscale(pixels: np.ndarray) -> np.ndarray:
     if pixels.ndim == 2:
         return pixels * np.float32(1 / 255)
@@ -203,7 +267,7 @@ def _photo_ink(grey: np.ndarray) -> np.ndarray | None:
     if paper - darkest > lightest - paper:  # dark ink on light paper
         grey = 1.0 - grey
     residual = grey - _background(grey)
-    noise = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
+    noise = _noise(residual)
     signal = np.clip(residual, 0.0, None)
     peak = float(np.percentile(signal, 99.9))
     if peak < max(0.1, 8 * noise):
@@ -219,21 +283,40 @@ def _photo_ink(grey: np.ndarray) -> np.ndarray | None:
     return None if box is None else ink[box].astype(np.float32)
 
 
+def _noise(image: np.ndarray) -> float:
+    """Standard deviation of the pixel noise, from the differences of neighbouring pixels
+    (robustly: strokes' edges are a minority of the pairs, at least in one of the two
+    directions), so it holds whatever share of the image the ink covers, even in a photo
+    cropped to the digit."""
+    steps = min(np.median(np.abs(np.diff(image, axis=axis))) for axis in (0, 1))
+    return 1.4826 * float(steps) / np.sqrt(2)
+
+
 def _background(ink: np.ndarray) -> np.ndarray:
-    """Slowly varying background level of a light-on-dark image: a low percentile per block
-    (ink covers a minority of most blocks), the least of each 3x3 block neighbourhood (for blocks
-    a thick stroke fills), smoothly interpolated back to full size."""
+    """Slowly varying paper level of a light-on-dark image, from the paper alone: the pixels
+    below an Otsu split of the whole image, when it splits off ink (a contrast of at least
+    MIN_INK_CONTRAST, not the darker half of an unevenly lit blank page). Its median per block;
+    blocks with almost no paper (inside the thick strokes of a digit cropped tight) take the
+    least of their neighbours', else the paper's overall level; smoothly interpolated back to
+    full size."""
     height, width = ink.shape
-    blocks = np.empty((BACKGROUND_BLOCKS, BACKGROUND_BLOCKS), np.float32)
+    paper = ink < _otsu(ink, 1.0)
+    if paper.all() or not paper.any() or ink[~paper].mean() - ink[paper].mean() < MIN_INK_CONTRAST:
+        paper = np.ones_like(paper)
+    blocks = np.full((BACKGROUND_BLOCKS, BACKGROUND_BLOCKS), np.inf, np.float32)
     rows = np.linspace(0, height, BACKGROUND_BLOCKS + 1).astype(int)
     cols = np.linspace(0, width, BACKGROUND_BLOCKS + 1).astype(int)
     for i in range(BACKGROUND_BLOCKS):
         for j in range(BACKGROUND_BLOCKS):
-            block = ink[
-                rows[i] : max(rows[i + 1], rows[i] + 1), cols[j] : max(cols[j + 1], cols[j] + 1)
-            ]
-            blocks[i, j] = np.percentile(block, 30)
+            window = (
+                slice(rows[i], max(rows[i + 1], rows[i] + 1)),
+                slice(cols[j], max(cols[j + 1], cols[j] + 1)),
+            )
+            block, block_paper = ink[window], paper[window]
+            if block_paper.sum() >= MIN_PAPER * block.size:
+                blocks[i, j] = np.median(block[block_paper])
     blocks = _neighbourhood(blocks, np.minimum, square=True, pad_value=np.inf)
+    blocks[np.isinf(blocks)] = np.median(ink[paper])
     return np.asarray(Image.fromarray(blocks).resize((width, height), Image.BILINEAR))
 
 
@@ -251,15 +334,25 @@ def _otsu(values: np.ndarray, top: float) -> float:
 
 
 def _large_components(mask: np.ndarray) -> np.ndarray | None:
-    """The mask without specks: 8-connected components smaller than MIN_COMPONENT of the
-    largest are dropped, and so are ones touching the border (paper edges, shadows) unless
-    nothing else is left."""
+    """The mask without specks and edge artefacts: 8-connected components smaller than
+    MIN_COMPONENT of the largest are dropped, and so are ones lying mostly along the border
+    (paper edges, shadows) unless nothing else is left. Strokes of a digit cropped tight touch
+    the border too, but reach in from it."""
     labels = _component_labels(mask)
     found, sizes = np.unique(labels[mask], return_counts=True)
     if found.size == 0:
         return None
     large = found[sizes >= MIN_COMPONENT * sizes.max()]
-    inner = np.setdiff1d(large, _border(labels))
+    rows, cols = (np.arange(size) for size in mask.shape)
+    inside = np.outer(
+        np.abs(rows - rows.mean()) < (0.5 - EDGE_BAND) * rows.size,
+        np.abs(cols - cols.mean()) < (0.5 - EDGE_BAND) * cols.size,
+    )
+    in_band = np.isin(found, labels[mask & ~inside])
+    band_sizes = np.zeros_like(sizes)
+    band_sizes[in_band] = np.unique(labels[mask & ~inside], return_counts=True)[1]
+    along_edges = found[band_sizes > 0.5 * sizes]
+    inner = np.setdiff1d(large, np.intersect1d(along_edges, _border(labels)))
     return np.isin(labels, inner if inner.size else large)
 
 

@@ -13,11 +13,12 @@ JSON text of the dict above.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import numpy as np
 
-from digitnet.conv import BatchNorm, Conv2D, MaxPool2D
+from digitnet.conv import BatchNorm, Conv2D, MaxPool2D, as_channels_last, pair, same_padding
 from digitnet.errors import DigitnetError
 from digitnet.layers import Dense, Dropout, Flatten, Layer, LeakyReLU, ReLU, Sigmoid, Tanh
 
@@ -96,50 +97,183 @@ def cnn_spec(
 
 PRESETS = {"mlp": mlp_spec, "cnn": cnn_spec}
 
+# Limits checked on a spec's text and shapes before any array is allocated, so a typo or a crafted
+# weights file gets one line instead of a MemoryError: the shipped CNN has 0.4 million parameters.
+MAX_PARAMETERS = 50_000_000
+# Values one image makes in any layer (the shipped CNN's largest layer makes 18,432).
+MAX_ACTIVATIONS = 1_000_000
+# Brackets a spec's JSON text may nest ({"layers": [{"kernel": [5, 5]}]} nests 3 deep).
+MAX_SPEC_DEPTH = 8
+MAX_SPEC_CHARACTERS = 100_000
+MAX_PADDING = INPUT_SHAPE[0]
+WHOLE_OPTIONS = {"units", "filters", "stride", "size"}
+RATE_OPTIONS = {"rate", "momentum"}
+
+
+def parse_sizes(text: str, what: str) -> tuple[int, ...]:
+    """Layer sizes written as ``512,256`` (spaces allowed). The message names ``what`` (e.g.
+    "hidden layer sizes"), so it reads well on a page and on the command line."""
+    parts = [part for part in text.replace(" ", "").split(",") if part]
+    if not parts or not all(part.isdecimal() for part in parts):
+        raise DigitnetError(
+            f"bad {what} {text!r}: write whole numbers separated by commas, like 128,64"
+        )
+    values = tuple(int(part) for part in parts)
+    if min(values) <= 0:
+        raise DigitnetError(f"bad {what} {text!r}: every size must be a positive whole number")
+    return values
+
 
 def parse_spec(spec: str | dict[str, Any], **options: Any) -> dict[str, Any]:
-    """Turn any accepted form into the canonical dict. ``options`` go to a preset
-    (activation, dropout, ...)."""
-    if isinstance(spec, dict):
-        if not isinstance(spec.get("layers"), list) or not spec["layers"]:
-            raise DigitnetError("a spec dict needs a non-empty 'layers' list")
-        return spec
-    text = spec.strip()
-    if text.startswith("{"):
-        try:
-            return parse_spec(json.loads(text))
-        except json.JSONDecodeError as error:
-            raise DigitnetError(f"spec is not valid JSON: {error}") from None
-    name, _, sizes = text.partition(":")
+    """Turn any accepted form into the canonical dict, its fields checked (``check_spec``).
+    ``options`` go to a preset (activation, dropout, ...)."""
+    if isinstance(spec, str):
+        spec = _spec_from_text(spec.strip(), options)
+    return check_spec(spec)
+
+
+def _spec_from_text(text: str, options: dict[str, Any]) -> Any:
+    if text.startswith(("{", "[")):
+        return _json_spec(text)
+    name, separator, sizes = text.partition(":")
     if name not in PRESETS:
         raise DigitnetError(
-            f"unknown architecture {text!r}: use one of {', '.join(PRESETS)}, "
+            f"unknown architecture {text[:80]!r}: use one of {', '.join(PRESETS)}, "
             "'mlp:256,128' or a JSON spec"
         )
-    if sizes:
-        try:
-            options["hidden"] = tuple(int(size) for size in sizes.split(","))
-        except ValueError:
-            raise DigitnetError(
-                f"bad layer sizes in {text!r}: write them like 'mlp:256,128'"
-            ) from None
-        if any(size <= 0 for size in options["hidden"]):
-            raise DigitnetError(f"layer sizes must be positive in {text!r}")
+    if separator:
+        options["hidden"] = parse_sizes(sizes, "layer sizes")
     return PRESETS[name](**options)
 
 
+def _json_spec(text: str) -> Any:
+    """JSON text, its size and nesting checked first: the parser recurses once per bracket."""
+    if len(text) > MAX_SPEC_CHARACTERS:
+        raise DigitnetError(f"the JSON spec is {len(text):,} characters; the limit is 100,000")
+    codes = np.frombuffer(text.encode("utf-32-le"), np.uint32)
+    opened = np.isin(codes, [ord("{"), ord("[")]).astype(np.int32)
+    closed = np.isin(codes, [ord("}"), ord("]")]).astype(np.int32)
+    # Brackets inside strings count too: they only make the estimate higher.
+    if np.cumsum(opened - closed).max(initial=0) > MAX_SPEC_DEPTH:
+        raise DigitnetError(f"the JSON spec nests deeper than {MAX_SPEC_DEPTH} brackets")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise DigitnetError(f"spec is not valid JSON: {error}") from None
+
+
+def check_spec(spec: object) -> dict[str, Any]:
+    """The spec with every field checked for type and range (whole numbers written as 256.0
+    become 256), and the network's size worked out from the shapes alone, so nothing is allocated
+    for a spec that is refused."""
+    if not isinstance(spec, dict):
+        raise DigitnetError(
+            f'a spec must be a dict like {{"layers": [...]}}, not a {type(spec).__name__}'
+        )
+    layers = spec.get("layers")
+    if not isinstance(layers, list) or not layers:
+        raise DigitnetError("a spec needs a non-empty 'layers' list")
+    shape: tuple[int, ...] = INPUT_SHAPE
+    parameters = largest = 0
+    checked = []
+    for position, layer in enumerate(layers):
+        if not isinstance(layer, dict):
+            raise DigitnetError(f"layer {position} must be a dict like {{'type': 'relu'}}")
+        try:
+            layer = {key: _checked_option(key, value) for key, value in layer.items()}
+            shape, count = _layer_size(layer, shape)
+        except DigitnetError as error:
+            raise DigitnetError(f"layer {position} ({layer.get('type')}): {error}") from None
+        checked.append(layer)
+        parameters += count
+        largest = max(largest, math.prod(shape))
+    if parameters > MAX_PARAMETERS:
+        raise DigitnetError(
+            f"the network would have {parameters:,} parameters; the limit is {MAX_PARAMETERS:,}"
+        )
+    if largest > MAX_ACTIVATIONS:
+        raise DigitnetError(
+            f"a layer would make {largest:,} values per image; the limit is {MAX_ACTIVATIONS:,}"
+        )
+    return {**spec, "layers": checked}
+
+
+def _layer_size(layer: dict[str, Any], shape: tuple[int, ...]) -> tuple[tuple[int, ...], int]:
+    """A layer's output shape and parameter count from its input shape, its options checked.
+    Shapes the layer itself would refuse (a dense layer on images) are left to the layer."""
+    kind = layer.get("type")
+    if kind not in LAYER_TYPES:
+        raise DigitnetError(f"unknown type {kind!r}; known: {', '.join(LAYER_TYPES)}")
+    if kind == "dense":
+        units = _required(layer, "units")
+        return (units,), (math.prod(shape) + 1) * units
+    if kind == "flatten":
+        return (math.prod(shape),), 0
+    if kind == "batchnorm":
+        return shape, 2 * (shape[-1] if len(shape) in (1, 3) else 1)
+    if kind == "maxpool2d":
+        height, width, channels = as_channels_last(shape, kind)
+        size = layer.get("size", 2)
+        return (max(height // size, 1), max(width // size, 1), *shape[2:]), 0
+    if kind == "conv2d":
+        return _conv_size(layer, shape)
+    return shape, 0
+
+
+def _conv_size(layer: dict[str, Any], shape: tuple[int, ...]) -> tuple[tuple[int, ...], int]:
+    height, width, channels = as_channels_last(shape, "conv2d")
+    filters = _required(layer, "filters")
+    kh, kw = pair(layer.get("kernel", 3), "kernel")
+    stride = layer.get("stride", 1)
+    padding = layer.get("padding", 0)
+    if padding == "same":
+        padded = (
+            height + sum(same_padding(height, kh, stride)),
+            width + sum(same_padding(width, kw, stride)),
+        )
+    elif isinstance(padding, int) and not isinstance(padding, bool) and 0 <= padding <= MAX_PADDING:
+        padded = (height + 2 * padding, width + 2 * padding)
+    else:
+        raise DigitnetError(
+            f"padding must be a whole number from 0 to {MAX_PADDING} or 'same', got {padding!r}"
+        )
+    out = (max((padded[0] - kh) // stride + 1, 1), max((padded[1] - kw) // stride + 1, 1))
+    return (*out, filters), (kh * kw * channels + 1) * filters
+
+
+def _required(layer: dict[str, Any], key: str) -> int:
+    if key not in layer:
+        raise DigitnetError(f"needs '{key}'")
+    return layer[key]
+
+
+def _checked_option(key: str, value: Any) -> Any:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if key in WHOLE_OPTIONS:
+        if not (number and float(value).is_integer() and value >= 1):
+            raise DigitnetError(f"{key} must be a whole number of at least 1, got {value!r}")
+        return int(value)
+    if key in RATE_OPTIONS and not (number and 0 <= value < 1):
+        raise DigitnetError(f"{key} must be a number in [0, 1), got {value!r}")
+    if key in ("alpha", "eps") and not (number and math.isfinite(value) and value >= 0):
+        raise DigitnetError(f"{key} must be a finite number of at least 0, got {value!r}")
+    if key == "init" and value not in ("he", "glorot"):
+        raise DigitnetError(f"init must be 'he' or 'glorot', got {value!r}")
+    if key == "kernel":
+        pair(value, "kernel")
+    return value
+
+
 def build_layers(spec: dict[str, Any], seed: int = 0) -> list[Layer]:
-    """Layers for a canonical spec, initialised from ``seed``; checks that it ends in 10 outputs."""
+    """Layers for a spec (checked first: ``check_spec``), initialised from ``seed``; checks that
+    it ends in 10 outputs."""
+    spec = check_spec(spec)
     rng = np.random.default_rng(seed)
     shape: tuple[int, ...] = INPUT_SHAPE
     layers = []
     for position, layer_spec in enumerate(spec["layers"]):
         options = dict(layer_spec)
-        kind = options.pop("type", None)
-        if kind not in LAYER_TYPES:
-            raise DigitnetError(
-                f"layer {position}: unknown type {kind!r}; known: {', '.join(LAYER_TYPES)}"
-            )
+        kind = options.pop("type")
         try:
             layer = LAYER_TYPES[kind](shape, rng, **options)
         except TypeError as error:

@@ -1,9 +1,8 @@
 """The Train page in AppTest: data (MNIST, upload, none), settings, the background job and its
 controls, the end of a training (save, download, use), and the ways it can go wrong.
 
-Saving is tested against the catalog's new API (``save_user_model(model, name, *, overwrite)``
-raising ``catalog.NameTaken``), which the ``new_save_api`` fixture stands in for until the
-catalog's branch is merged; then the fixture can go."""
+Saving goes through the catalog (``save_user_model(model, name, *, overwrite)``, which raises
+``catalog.NameTaken`` rather than replace another model)."""
 
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ import tomllib
 import numpy as np
 import pytest
 
-from digitnet import DigitnetError, catalog, load_model, save_model
+from digitnet import DigitnetError, catalog, load_model
 from digitnet.catalog import fingerprint, models_dir, sanitize_name
 from digitnet.data import find_mnist
 from pages.common.server import server
@@ -28,26 +27,6 @@ def kaggle_csv(mnist, rows: int = 1500) -> bytes:
     table = np.column_stack([mnist.train_labels[:rows], pixels])
     lines = [",".join(map(str, row)) for row in table.tolist()]
     return ("\n".join([KAGGLE_HEADER, *lines]) + "\n").encode()
-
-
-class NameTaken(DigitnetError):
-    """Stands for catalog.NameTaken until the catalog's branch is merged."""
-
-
-@pytest.fixture
-def new_save_api(monkeypatch):
-    """digitnet.catalog's save as its branch makes it: a name that holds another model raises
-    NameTaken unless overwrite=True."""
-
-    def save_user_model(model, name, *, overwrite=False):
-        path = models_dir() / f"{sanitize_name(name)}.npz"
-        if path.exists() and not overwrite and fingerprint(load_model(path)) != fingerprint(model):
-            raise NameTaken(f"a model called {path.stem} is already saved")
-        model.metadata["name"] = path.stem
-        return save_model(model, path)
-
-    monkeypatch.setattr(catalog, "NameTaken", NameTaken, raising=False)
-    monkeypatch.setattr(catalog, "save_user_model", save_user_model)
 
 
 def job_of(app):
@@ -106,7 +85,7 @@ def result_is_still_shown(app) -> None:
     assert app.get("vega_lite_chart"), "the curves are gone"
 
 
-def test_upload_train_save_and_download(open_app, no_data, mnist, new_save_api):
+def test_upload_train_save_and_download(open_app, no_data, mnist):
     app = upload(open_app(TRAIN), "train.csv", kaggle_csv(mnist))
     assert not app.exception
     assert app.radio(key="train_data").options == ["train.csv"]
@@ -125,9 +104,10 @@ def test_upload_train_save_and_download(open_app, no_data, mnist, new_save_api):
     app.text_input(key="train_save_name").input("../../evil name!").run()
     app.button(key="train_save").click().run()
     assert not app.exception
-    assert sorted(path.name for path in models_dir().iterdir()) == ["evil-name.npz", "fixture.npz"]
+    stem = sanitize_name("../../evil name!")  # "evil name-" and a hash of the typed name
+    assert sorted(path.name for path in models_dir().iterdir()) == [f"{stem}.npz", "fixture.npz"]
     assert not (no_data.parent / "evil name!.npz").exists()
-    assert app.sidebar.selectbox(key="model_select").value == "evil-name (saved)"
+    assert app.sidebar.selectbox(key="model_select").value == f"{stem} (saved)"
 
 
 @pytest.mark.parametrize(
@@ -310,9 +290,7 @@ def test_cnn_filters_whose_shapes_do_not_fit_get_one_line_not_a_traceback(open_a
 
 
 @pytest.mark.parametrize("name", ["!!!", "   ", "..", "模型"])
-def test_an_unusable_model_name_gets_one_line_and_the_result_stays(
-    open_app, no_data, mnist, new_save_api, name
-):
+def test_an_unusable_model_name_gets_one_line_and_the_result_stays(open_app, no_data, mnist, name):
     app = trained(open_app(TRAIN), mnist)
     app.text_input(key="train_save_name").input(name).run()
     result_is_still_shown(app)
@@ -320,13 +298,16 @@ def test_an_unusable_model_name_gets_one_line_and_the_result_stays(
     assert download.label == "Download .npz"
     app.button(key="train_save").click().run()
     result_is_still_shown(app)
-    assert "not usable as a model name" in app.error[0].value
-    assert sorted(path.name for path in models_dir().iterdir()) == ["fixture.npz"]
+    saved = sorted(path.name for path in models_dir().iterdir())
+    if name.strip():  # made usable: a stem of its own, told apart by a hash of the name
+        assert saved == ["fixture.npz", f"{sanitize_name(name)}.npz"]
+        assert not app.error
+    else:
+        assert app.error[0].value.startswith("a model needs a name")
+        assert saved == ["fixture.npz"]
 
 
-def test_saving_over_another_sessions_model_asks_before_replacing_it(
-    open_app, no_data, mnist, new_save_api
-):
+def test_saving_over_another_sessions_model_asks_before_replacing_it(open_app, no_data, mnist):
     first = trained(open_app(TRAIN), mnist, seed=1)
     first.text_input(key="train_save_name").input("mymodel").run()
     first.button(key="train_save").click().run()
@@ -355,7 +336,6 @@ def test_saving_where_it_cannot_shows_the_catalogs_one_line(open_app, no_data, m
     def full_disk(model, name, *, overwrite=False):
         raise DigitnetError(message)
 
-    monkeypatch.setattr(catalog, "NameTaken", NameTaken, raising=False)
     monkeypatch.setattr(catalog, "save_user_model", full_disk)
     app = trained(open_app(TRAIN), mnist)
     app.text_input(key="train_save_name").input("mymodel").run()

@@ -4,6 +4,10 @@ anti-aliased) must come out as MNIST digits do, whatever the background, size, p
 from __future__ import annotations
 
 import io
+import struct
+import subprocess
+import sys
+import zlib
 
 import numpy as np
 import pytest
@@ -11,7 +15,13 @@ from PIL import Image, ImageDraw
 
 from digitnet import preprocess
 from digitnet.errors import DigitnetError
-from digitnet.preprocess import canvas_to_mnist, image_to_mnist, stroke_width
+from digitnet.preprocess import (
+    MAX_IMAGE_BYTES,
+    canvas_to_mnist,
+    image_to_mnist,
+    read_image_file,
+    stroke_width,
+)
 
 SIZE = 280
 # Stroke paths of three digits in a unit box (x, y in [-0.5, 0.5]).
@@ -267,3 +277,83 @@ def test_bad_images_raise_one_line_errors(bad):
     with pytest.raises(DigitnetError) as error:
         image_to_mnist(bad)
     assert "\n" not in str(error.value)
+
+
+def blank_png(width: int, height: int) -> bytes:
+    """A valid white 1-bit PNG of any size, written row by row: a 13000 x 13000 one is 46 KB
+    and never exists whole in memory (as a decoder would build it: 169 MB)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit greyscale
+    compressor = zlib.compressobj(9)
+    row = b"\x00" + b"\xff" * ((width + 7) // 8)  # filter byte, then white pixels
+    data = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+    )
+
+
+def test_small_png_of_a_huge_image_is_refused_before_decoding(tmp_path):
+    path = tmp_path / "huge.png"
+    path.write_bytes(blank_png(13_000, 13_000))
+    # A fresh process: its peak memory and its stderr are this upload's alone.
+    script = (
+        "import resource, sys; from digitnet.preprocess import image_to_mnist, read_image_file\n"
+        "data = read_image_file(sys.argv[1])\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:\n    image_to_mnist(data)\nexcept Exception as error:\n    print(error)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=60
+    )
+    message, grown_kb = result.stdout.splitlines()
+    assert message == (
+        "the image is 13000 x 13000 pixels (169 megapixels); the limit is 40 megapixels: "
+        "scale it down"
+    )
+    assert int(grown_kb) < 20_000  # decoding would take 169 MB
+    assert result.stderr == ""
+
+
+def test_an_image_just_under_the_pixel_limit_is_read():
+    # 1-bit, 8000 x 4000 = 32 megapixels: read, found blank.
+    assert image_to_mnist(blank_png(8000, 4000)) is None
+
+
+def test_huge_images_in_every_form_are_refused_by_pixel_count():
+    lazy = Image.open(io.BytesIO(blank_png(7000, 7000)))  # opened, not decoded
+    with pytest.raises(DigitnetError, match=r"^the image is 7000 x 7000 pixels \(49 megapixels\)"):
+        image_to_mnist(lazy)
+    with pytest.raises(DigitnetError, match="more than 178 megapixels; the limit is 40"):
+        image_to_mnist(blank_png(20_000, 20_000))  # above Pillow's own bomb limit
+
+
+def test_image_files_are_read_with_a_byte_cap(tmp_path):
+    with pytest.raises(DigitnetError, match="larger than 20 MB") as error:
+        read_image_file("/dev/zero")
+    assert "\n" not in str(error.value)
+    with pytest.raises(DigitnetError, match="larger than 20 MB"):
+        image_to_mnist(bytes(MAX_IMAGE_BYTES + 1))
+    with pytest.raises(DigitnetError, match="cannot read"):
+        read_image_file(tmp_path)
+    with pytest.raises(DigitnetError, match="cannot read"):
+        read_image_file(tmp_path / "missing.png")
+    path = tmp_path / "digit.png"
+    Image.fromarray(draw("7", mode="white")).save(path)
+    assert np.array_equal(image_to_mnist(read_image_file(path)), image_to_mnist(path.read_bytes()))
+
+
+@pytest.mark.parametrize("mode", ["white", "grey", "noisy"])
+def test_a_blank_photo_is_none(mode):
+    """The Draw page says "no digit found" for None (issue 8, point 8)."""
+    rng = np.random.default_rng(2)
+    page = {
+        "white": np.full((480, 640, 3), 255, np.uint8),
+        "grey": np.full((480, 640, 3), 128, np.uint8),
+        "noisy": np.clip(rng.normal(200, 4, (480, 640, 3)), 0, 255).astype(np.uint8),
+    }[mode]
+    assert image_to_mnist(jpeg(Image.fromarray(page))) is None
