@@ -160,29 +160,33 @@ def _coverage(drawings: Sequence[Drawing], height: int, width: int) -> np.ndarra
     corner[:, 0] = np.clip(corner[:, 0], 0, width - window)
     corner[:, 1] = np.clip(corner[:, 1], 0, height - window)
     steps = np.arange(window, dtype=np.float32) + 0.5  # pixel centres
-    px = corner[:, 0, None].astype(np.float32) + steps  # (m, window)
-    py = corner[:, 1, None].astype(np.float32) + steps
+    origin = corner.astype(np.float32) - start
     direction = end - start
-    length2 = np.maximum((direction**2).sum(axis=1), 1e-12)
-    # Distance from each pixel centre (m, window_y, window_x) to its piece.
-    rel_x = px[:, None, :] - start[:, 0, None, None]
-    rel_y = py[:, :, None] - start[:, 1, None, None]
-    along = (rel_x * direction[:, 0, None, None] + rel_y * direction[:, 1, None, None]) / length2[
-        :, None, None
-    ]
+    scaled = direction / np.maximum((direction**2).sum(axis=1), 1e-12)[:, None]
+    # Distance from each pixel centre (m, window_y, window_x) to its piece: the projection's
+    # share `along` of the piece, clipped to its ends, then the length of what is left.
+    rel_x = (origin[:, 0, None] + steps)[:, None, :]
+    rel_y = (origin[:, 1, None] + steps)[:, :, None]
+    along = rel_x * scaled[:, 0, None, None] + rel_y * scaled[:, 1, None, None]
     np.clip(along, 0.0, 1.0, out=along)
     off_x = rel_x - along * direction[:, 0, None, None]
-    off_y = rel_y - along * direction[:, 1, None, None]
-    distance = np.sqrt(off_x * off_x + off_y * off_y)
-    cover = np.clip(radius[:, None, None] + 0.5 - distance, 0.0, 1.0)
+    along *= direction[:, 1, None, None]
+    np.subtract(rel_y, along, out=along)
+    np.multiply(off_x, off_x, out=off_x)
+    np.multiply(along, along, out=along)
+    off_x += along
+    reach2 = (radius + 0.5) ** 2
+    hit = off_x < reach2[:, None, None]
+    piece_of, row, col = np.nonzero(hit)
+    cover = radius[piece_of] + 0.5 - np.sqrt(off_x[hit])
+    np.minimum(cover, 1.0, out=cover)
     index = (
-        owner[:, None, None] * (height * width)
-        + (corner[:, 1, None, None] + np.arange(window)[:, None]) * width
-        + corner[:, 0, None, None]
-        + np.arange(window)
+        owner[piece_of] * (height * width)
+        + (corner[piece_of, 1] + row) * width
+        + corner[piece_of, 0]
+        + col
     )
-    hit = cover > 0
-    np.maximum.at(covered.reshape(-1), index[hit], cover[hit])
+    np.maximum.at(covered.reshape(-1), index, cover)
     return covered.reshape(-1, height, width)
 
 
