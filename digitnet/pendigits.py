@@ -215,7 +215,7 @@ def download_pen_data(
                 payload = _unpacked(temporary.read_bytes())
                 if payload is None or hashlib.sha256(payload).hexdigest() != PEN_SHA256:
                     raise ChecksumMismatch
-                temporary.write_bytes(gzip.compress(payload, mtime=0))
+                temporary.write_bytes(gzip.compress(payload, compresslevel=6, mtime=0))
             return target
         except ChecksumMismatch:
             failures.append(f"{url}: checksum did not match")
@@ -258,13 +258,16 @@ def unlzw(data: bytes) -> bytes:
     max_bits, block_mode = data[2] & 0x1F, bool(data[2] & 0x80)
     if not 9 <= max_bits <= 16:
         raise ValueError(f"bad maximum code width {max_bits}")
-    bits = int.from_bytes(data[3:], "little")
+    body = data[3:] + bytes(4)  # room to read 3 bytes past any code
     total_bits = (len(data) - 3) * 8
     table = [bytes([i]) for i in range(256)] + ([b""] if block_mode else [])
     out = bytearray()
     width, position, group_start, previous = 9, 0, 0, b""
     while position + width <= total_bits:
-        code = (bits >> position) & ((1 << width) - 1)
+        byte = position >> 3
+        code = (int.from_bytes(body[byte : byte + 3], "little") >> (position & 7)) & (
+            (1 << width) - 1
+        )
         position += width
         if code == 256 and block_mode:
             table = table[:257]
