@@ -53,7 +53,7 @@ class Drawing:
     background: str = "white"
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.width, int | np.integer) and isinstance(self.height, int)):
+        if not all(isinstance(side, int | np.integer) for side in (self.width, self.height)):
             raise DigitnetError(f"canvas size must be whole pixels, got {self.width}x{self.height}")
         if not (0 < self.width <= MAX_CANVAS and 0 < self.height <= MAX_CANVAS):
             raise DigitnetError(
@@ -67,6 +67,8 @@ class Drawing:
             raise DigitnetError(
                 f"unknown background {self.background!r}: use one of {', '.join(BACKGROUNDS)}"
             )
+        object.__setattr__(self, "width", int(self.width))
+        object.__setattr__(self, "height", int(self.height))
         object.__setattr__(self, "brush_width", brush)
         object.__setattr__(self, "strokes", check_strokes(self.strokes, self.width, self.height))
 
