@@ -1,6 +1,7 @@
 """Drawn digits for a robustness check: MNIST test digits thinned to a skeleton and re-drawn on a
 280x280 canvas the way a person draws in the app, with a round brush 10 to 26 px wide, 45% to 85%
-of the canvas tall, anywhere on it, anti-aliased, returned as the canvas returns them (RGBA).
+of the canvas tall, anywhere on it, by the one stroke renderer (`digitnet.strokes`), returned as
+the canvas returns them (RGBA).
 
 A model can reach 99% on MNIST and still fail on the canvas, because drawings differ from scanned
 pen strokes in width, size and position. Run through `canvas_to_mnist`, this set measures what
@@ -10,7 +11,6 @@ index of the digit), so a digit is drawn the same way whatever else is in the ba
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -18,10 +18,10 @@ import numpy as np
 
 from digitnet.errors import DigitnetError
 from digitnet.preprocess import canvas_to_mnist
+from digitnet.stroke_augment import HEIGHT_RANGE, REFERENCE_CANVAS, STROKE_RANGE
+from digitnet.strokes import BACKGROUNDS, Drawing, render
 
-CANVAS_SIZE = 280
-HEIGHT_RANGE = (0.45, 0.85)  # share of the canvas height the digit's ink covers
-STROKE_RANGE = (10, 26)  # brush diameter in pixels, both ends included
+CANVAS_SIZE = REFERENCE_CANVAS
 # Digits are upsampled this much (bilinear) before thinning: the skeleton of a smooth outline is
 # smooth, that of a 28x28 staircase is not.
 UPSAMPLE = 4
@@ -33,7 +33,6 @@ INK_THRESHOLD = 96
 SPUR_LENGTH = 6
 # Digits thinned together: bounds the memory of the (batch, 112, 112) working arrays.
 CHUNK = 256
-BACKGROUNDS = ("transparent", "black")
 
 
 @dataclass(frozen=True)
@@ -87,9 +86,9 @@ def digit_skeletons(images: np.ndarray) -> np.ndarray:
 def drawn_digits(
     images: np.ndarray, seed: int = 0, background: str = "transparent"
 ) -> Iterator[tuple[np.ndarray, DrawnParams]]:
-    """Each digit re-drawn on its own (280, 280, 4) uint8 canvas, with how it was drawn. White
-    ink on a transparent canvas (the ink is the alpha channel) or on black. An iterator: 2,000
-    canvases would take 600 MB at once."""
+    """Each digit re-drawn on its own (280, 280, 4) uint8 canvas by `digitnet.strokes.render`,
+    with how it was drawn: black ink on a transparent canvas (the ink is the alpha channel) or on
+    white, or white ink on black. An iterator: 2,000 canvases would take 600 MB at once."""
     if background not in BACKGROUNDS:
         raise DigitnetError(f"unknown background {background!r}: use one of {BACKGROUNDS}")
     return _drawn(_checked_images(images), seed, background)
@@ -104,8 +103,8 @@ def _drawn(
             if not skeleton.any():
                 raise DigitnetError(f"digit {start + offset} has no ink to draw (a blank image)")
             rng = np.random.default_rng([seed, start + offset])
-            coverage, params = _draw(skeleton, rng)
-            yield _canvas(coverage, background), params
+            drawing, params = _draw(skeleton, rng, background)
+            yield render(drawing), params
 
 
 def drawn_test_set(
@@ -223,9 +222,11 @@ def _upsampling_matrix(size: int, new_size: int) -> np.ndarray:
     return weights
 
 
-def _draw(skeleton: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, DrawnParams]:
-    """Coverage (280, 280) float32 in [0, 1] of the skeleton drawn with a round brush, the
-    brush, height and place chosen by `rng`."""
+def _draw(
+    skeleton: np.ndarray, rng: np.random.Generator, background: str
+) -> tuple[Drawing, DrawnParams]:
+    """The skeleton as a drawing on the canvas: every link between 8-neighbouring skeleton
+    pixels a straight stroke, the brush, height and place chosen by `rng`."""
     stroke = int(rng.integers(STROKE_RANGE[0], STROKE_RANGE[1] + 1))
     shortest, tallest = (round(CANVAS_SIZE * share) for share in HEIGHT_RANGE)
     wanted = int(rng.integers(shortest, tallest + 1))
@@ -238,20 +239,19 @@ def _draw(skeleton: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, D
     width = round(span_x * scale) + stroke
     top = int(rng.integers(0, CANVAS_SIZE - height + 1))
     left = int(rng.integers(0, CANVAS_SIZE - width + 1))
-    points = _stroke_points(skeleton, scale)
     radius = stroke / 2
-    # Canvas position of each point: the ink box starts a brush radius before the skeleton's.
-    points[:, 0] += top + radius - ys.min() * scale
-    points[:, 1] += left + radius - xs.min() * scale
-    coverage = np.zeros((CANVAS_SIZE, CANVAS_SIZE), np.float32)
-    region = (slice(top, top + height), slice(left, left + width))
-    coverage[region] = _brush(points - (top, left), (height, width), radius)
-    return coverage, DrawnParams(height, width, top, left, stroke)
+    # Canvas position (x, y) of each link's ends; pixel (i, j) of the skeleton is the point
+    # (j, i) scaled, and the ink box starts a brush radius before the skeleton's.
+    start, end = _links(skeleton)
+    shift = np.array([left + radius - xs.min() * scale, top + radius - ys.min() * scale])
+    ends = np.stack([start, end], axis=1)[..., ::-1] * scale + shift
+    drawing = Drawing(tuple(ends.astype(np.float32)), CANVAS_SIZE, CANVAS_SIZE, stroke, background)
+    return drawing, DrawnParams(height, width, top, left, stroke)
 
 
-def _stroke_points(skeleton: np.ndarray, scale: float) -> np.ndarray:
-    """Points (y, x) scaled by `scale`, at most a pixel apart, along every link between
-    8-neighbouring skeleton pixels: the skeleton as continuous strokes."""
+def _links(skeleton: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (y, x) of every link between 8-neighbouring skeleton pixels, and a link of
+    length 0 at each pixel (an isolated pixel is a dot): the skeleton as straight strokes."""
     ys, xs = np.nonzero(skeleton)
     starts = [np.stack([ys, xs], axis=1)]
     ends = [starts[0]]
@@ -261,44 +261,4 @@ def _stroke_points(skeleton: np.ndarray, scale: float) -> np.ndarray:
         linked[inside] = skeleton[ys[inside] + dy, xs[inside] + dx]
         starts.append(starts[0][linked])
         ends.append(starts[0][linked] + (dy, dx))
-    start, end = np.concatenate(starts), np.concatenate(ends)
-    steps = np.linspace(0.0, 1.0, math.ceil(scale * math.sqrt(2)) + 1)[:, None, None]
-    return ((start + steps * (end - start)) * scale).reshape(-1, 2)
-
-
-def _brush(points: np.ndarray, shape: tuple[int, int], radius: float) -> np.ndarray:
-    """Coverage of a round brush of `radius` through `points` in a box of `shape`: 1 within the
-    radius of a point, falling to 0 over the next pixel (the anti-aliased edge). The distance is
-    an exact Euclidean distance transform of the points rounded to pixels, in two separable
-    passes: the nearest point in each column, then the best column within the brush's reach."""
-    height, width = shape
-    seeds = np.zeros(shape, bool)
-    rows = np.clip(np.floor(points[:, 0]).astype(int), 0, height - 1)
-    cols = np.clip(np.floor(points[:, 1]).astype(int), 0, width - 1)
-    seeds[rows, cols] = True
-    reach = math.ceil(radius) + 1
-    index = np.arange(height)[:, None]
-    far = height + reach
-    above = np.maximum.accumulate(np.where(seeds, index, -far), axis=0)
-    below = np.minimum.accumulate(np.where(seeds, index, 2 * far)[::-1], axis=0)[::-1]
-    vertical = np.minimum(np.minimum(index - above, below - index), reach).astype(np.float32)
-    vertical **= 2
-    framed = np.full((height, width + 2 * reach), reach**2, np.float32)
-    framed[:, reach : reach + width] = vertical
-    squared = vertical.copy()
-    for dx in range(-reach, reach + 1):
-        if dx:
-            np.minimum(squared, framed[:, reach + dx : reach + dx + width] + dx * dx, out=squared)
-    return np.clip(radius + 0.5 - np.sqrt(squared), 0.0, 1.0)
-
-
-def _canvas(coverage: np.ndarray, background: str) -> np.ndarray:
-    """RGBA as a browser canvas gives it: white ink; on transparent, the ink is the alpha and
-    untouched pixels are (0, 0, 0, 0); on black, the ink is the grey level and alpha is opaque.
-    Built as one uint32 per pixel (alpha in the top byte), viewed as bytes."""
-    level = (coverage * 255 + 0.5).astype("<u4")
-    if background == "transparent":
-        packed = (level << 24) | np.where(level > 0, 0xFFFFFF, 0).astype("<u4")
-    else:
-        packed = level * 0x010101 | 0xFF000000
-    return packed.view(np.uint8).reshape(CANVAS_SIZE, CANVAS_SIZE, 4)
+    return np.concatenate(starts).astype(np.float64), np.concatenate(ends).astype(np.float64)

@@ -121,7 +121,7 @@ def test_canvases_are_drawn_as_their_params_say(mnist):
     for canvas, params in drawn_digits(mnist.test_images[:40], seed=3):
         assert canvas.shape == (CANVAS_SIZE, CANVAS_SIZE, 4) and canvas.dtype == np.uint8
         alpha = canvas[..., 3]
-        assert (canvas[..., :3][alpha > 0] == 255).all()  # white ink on transparent
+        assert (canvas[..., :3][alpha > 0] == 0).all()  # black ink on transparent
         assert (canvas[alpha == 0] == 0).all()
         rows = np.flatnonzero((alpha >= 128).any(axis=1))
         cols = np.flatnonzero((alpha >= 128).any(axis=0))
