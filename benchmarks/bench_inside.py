@@ -24,6 +24,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import digitnet
+from digitnet.augment import tile
 from digitnet.data import load_mnist, to_float
 from digitnet.drawn import drawn_test_set
 from digitnet.embedding import fit_pca, tsne
@@ -31,7 +32,6 @@ from digitnet.inside import (
     DigitIndex,
     after_each_convolution,
     feature_maps,
-    map_grid,
     saliency,
     strongest_units,
 )
@@ -48,7 +48,7 @@ def inside_view(model: digitnet.Model, image: np.ndarray, reference: DigitIndex)
     reference.nearest(outputs[-2][1][0])
     positions = after_each_convolution(model)
     for position in positions:
-        map_grid(feature_maps(outputs[position][1]))
+        tile(feature_maps(outputs[position][1]), columns=8, gap=1)
     if not positions:
         strongest_units(model, image)
 

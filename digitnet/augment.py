@@ -156,6 +156,35 @@ def preview(
     return grid.reshape(-1, SIDE, SIDE)
 
 
+def warp(images: np.ndarray, inverse_affine: np.ndarray) -> np.ndarray:
+    """Float (n, 28, 28) images resampled bilinearly (zero outside), each through its own
+    (2, 3) inverse map: output pixel (x, y), centred as in AFFINE_BASIS, reads the source
+    point ``inverse_affine @ (x, y, 1)`` in pixel coordinates. A fresh array."""
+    images = _check_batch(images)
+    inverse_affine = np.asarray(inverse_affine, dtype=np.float32)
+    if inverse_affine.shape != (len(images), 2, 3):
+        raise DigitnetError(
+            f"warp needs one (2, 3) inverse map per image, got {inverse_affine.shape} for "
+            f"{len(images)} images"
+        )
+    scratch = _scratch.arrays(len(images))
+    sources = np.matmul(inverse_affine, AFFINE_BASIS, out=scratch.sources)
+    return _sample_bilinear(images, sources, scratch)
+
+
+def change_thickness(images: np.ndarray, strength: np.ndarray | float) -> np.ndarray:
+    """Float (n, 28, 28) images with thicker strokes (strength > 0, up to 1: a full one-pixel
+    dilation) or thinner ones (< 0, an erosion), one strength per image or one for all. A
+    fresh array."""
+    images = _check_batch(images)
+    strength = np.broadcast_to(np.asarray(strength, dtype=np.float32), (len(images),))
+    if not (np.abs(strength) <= 1).all():
+        raise DigitnetError(
+            f"thickness strength must be from -1 to 1, got {np.abs(strength).max():g}"
+        )
+    return _change_thickness(images, strength, _scratch.arrays(len(images))).copy()
+
+
 def tile(images: np.ndarray, columns: int, gap: int = 2, background: float = 0.5) -> np.ndarray:
     """One picture of a stack of same-sized (k, h, w) images, row-major, ``gap`` pixels of
     ``background`` between them, in the images' dtype: a grid for st.image or a PNG (the default

@@ -138,7 +138,7 @@ def feature_maps(activation: np.ndarray) -> np.ndarray:
 def after_each_convolution(model: Model) -> list[int]:
     """Positions in ``Model.activations`` of each convolution's maps after its activation (the
     first activation before the next convolution or the flatten; the convolution itself if it
-    has none): what to draw with ``feature_maps``."""
+    has none): what to draw with ``feature_maps`` (and ``augment.tile`` for a grid)."""
     positions = []
     for start, layer in enumerate(model.layers):
         if not isinstance(layer, Conv2D):
@@ -153,18 +153,6 @@ def after_each_convolution(model: Model) -> list[int]:
                 break
         positions.append(chosen)
     return positions
-
-
-def map_grid(maps: np.ndarray, columns: int = 8, gap: int = 1) -> np.ndarray:
-    """(k, h, w) maps in [0, 1] as one picture, row by row, separated by grey (0.5) lines."""
-    count, height, width = maps.shape
-    rows = -(-count // columns)
-    cells = np.full((rows * columns, height + gap, width + gap), 0.5, np.float32)
-    cells[:count, :height, :width] = maps
-    picture = cells.reshape(rows, columns, height + gap, width + gap).transpose(0, 2, 1, 3)
-    return picture.reshape(rows * (height + gap), columns * (width + gap))[
-        : -gap or None, : -gap or None
-    ]
 
 
 def strongest_units(

@@ -84,11 +84,7 @@ def scaled(images: np.ndarray, factor: float, seed: int = 0) -> np.ndarray:
 
 def thickened(images: np.ndarray, strength: float, seed: int = 0) -> np.ndarray:
     """Strokes blended towards a one-pixel dilation (strength > 0) or erosion (< 0)."""
-    if strength == 0:
-        return images
-    scratch = augment._scratch.arrays(len(images))
-    strengths = np.full(len(images), strength, np.float32)
-    return augment._change_thickness(images, strengths, scratch).copy()  # scratch is reused
+    return images if strength == 0 else augment.change_thickness(images, strength)
 
 
 def noisy(images: np.ndarray, deviation: float, seed: int = 0) -> np.ndarray:
@@ -101,12 +97,12 @@ def warped(
     images: np.ndarray, angles: np.ndarray, sizes: np.ndarray, offsets: np.ndarray
 ) -> np.ndarray:
     """Each image rotated by its angle (radians, anticlockwise on screen), scaled by its size
-    and moved by its (x, y) offset, about the centre, with ``augment``'s bilinear sampler:
-    per image the inverse map, as in ``augment._affine_coefficients``."""
+    and moved by its (x, y) offset, about the centre, by ``augment.warp``: per image the
+    inverse map, as in ``augment._affine_coefficients``."""
     cos, sin = np.cos(angles) / sizes, np.sin(angles) / sizes
     shift_x, shift_y = offsets[:, 0], offsets[:, 1]
     centre = augment.CENTRE
-    coefficients = np.stack(
+    inverse = np.stack(
         [
             cos,
             -sin,
@@ -117,9 +113,7 @@ def warped(
         ],
         axis=1,
     ).reshape(len(images), 2, 3)
-    scratch = augment._scratch.arrays(len(images))
-    sources = np.matmul(coefficients.astype(np.float32), augment.AFFINE_BASIS, out=scratch.sources)
-    return augment._sample_bilinear(images, sources, scratch)
+    return augment.warp(images, inverse)
 
 
 def alternating_signs(count: int) -> np.ndarray:

@@ -9,7 +9,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from digitnet.augment import AugmentConfig, augment_batch, preview, tile
+from digitnet.augment import (
+    AugmentConfig,
+    augment_batch,
+    change_thickness,
+    preview,
+    tile,
+    warp,
+)
 from digitnet.errors import DigitnetError
 
 OFF = AugmentConfig.none()
@@ -285,3 +292,25 @@ def test_tile_lays_images_out_row_by_row_with_gaps():
     assert picture[0, 0] == 0.0 and picture[0, 30] == 0.25 and picture[30, 0] == 1.0
     assert picture[0, 28] == 0.5 and picture[30, 30] == 0.5  # gap, then the empty cell
     assert tile(images, columns=3, gap=0).shape == (28, 84)
+
+
+def test_warp_moves_each_image_by_its_own_inverse_map():
+    images = np.zeros((2, 28, 28), np.float32)
+    images[:, 10, 10] = 1
+    identity = [[1, 0, 13.5], [0, 1, 13.5]]
+    two_right = [[1, 0, 13.5 - 2], [0, 1, 13.5]]  # output (x, y) reads source (x - 2, y)
+    moved = warp(images, np.array([identity, two_right]))
+    assert np.array_equal(moved[0], images[0])
+    assert moved[1, 10, 12] == 1 and moved[1].sum() == 1
+    with pytest.raises(DigitnetError, match="one \\(2, 3\\) inverse map per image"):
+        warp(images, np.array([identity]))
+
+
+def test_change_thickness_is_a_fresh_array_with_strength_checked():
+    images = np.zeros((1, 28, 28), np.float32)
+    images[0, 8:20, 13:15] = 1
+    thicker, thinner = change_thickness(images, 1.0), change_thickness(images, -1.0)
+    assert thicker.sum() > images.sum() > thinner.sum()  # thinner did not overwrite thicker
+    assert images.sum() == 24  # the input is untouched
+    with pytest.raises(DigitnetError, match="from -1 to 1"):
+        change_thickness(images, 1.5)

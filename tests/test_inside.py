@@ -9,7 +9,6 @@ from digitnet.inside import (
     DigitIndex,
     after_each_convolution,
     feature_maps,
-    map_grid,
     saliency,
     strongest_units,
 )
@@ -190,11 +189,3 @@ def test_feature_maps_are_taken_after_each_convolutions_activation():
     no_activation = {"layers": [*SMALL_CNN["layers"][:2], *SMALL_CNN["layers"][4:]]}
     assert after_each_convolution(Model(no_activation)) == [0]
     assert after_each_convolution(Model("mlp:8")) == []
-
-
-def test_map_grid_lays_maps_out_row_by_row():
-    maps = np.stack([np.full((2, 3), value, np.float32) for value in (0.0, 0.25, 1.0)])
-    grid = map_grid(maps, columns=2, gap=1)
-    assert grid.shape == (5, 7)
-    assert grid[0, 0] == 0 and grid[0, 4] == 0.25 and grid[3, 0] == 1
-    assert grid[2, 0] == 0.5 and grid[0, 3] == 0.5 and grid[3, 4] == 0.5  # gaps and empty cell
