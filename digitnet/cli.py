@@ -29,11 +29,17 @@ from digitnet.errors import DigitnetError
 from digitnet.metrics import Evaluation, evaluate
 from digitnet.model import Model
 from digitnet.optim import OPTIMIZERS, SCHEDULES
+from digitnet.pendigits import PenDigits, find_pen_data, load_pen_data, pen_dev_set
 from digitnet.spec import ACTIVATIONS, parse_spec
 from digitnet.train import BatchEvent, EpochEvent, TrainConfig, Trainer
 from digitnet.weights import save_model, spec_errors
 
 DEFAULTS = TrainConfig()
+DEFAULT_PEN_SHARE = 0.125  # 16 of 128; benchmarks/bench_pen.py: its cost to a CNN batch
+SPLITS = ("test", "dev", "drawn", "pen-dev", "mine")
+# The splits whose errors are worth reading one digit at a time: drawings, not scans.
+DRAWING_SPLITS = ("drawn", "pen-dev", "mine")
+FIND_PEN_DATA = ""  # `--pen-data` without a folder: look in the usual places, then download
 # A photo of one digit is a few MB at most; this keeps `predict /dev/zero` from reading forever.
 MAX_IMAGE_BYTES = 64 * 1024 * 1024
 PROGRESS_SECONDS = 0.25  # how often the bar is redrawn on a terminal
@@ -78,14 +84,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_flags(evaluate_command)
     evaluate_command.add_argument(
         "--split",
-        choices=("test", "dev", "drawn"),
+        choices=SPLITS,
         default="test",
-        help="MNIST test set, the dev set the model held out of training (its size and seed "
-        "come from the model's card), or drawn digits (MNIST test digits re-drawn as strokes)",
+        help="test: MNIST's 10,000 test digits (scanned pen-on-paper digits by MNIST's writers); "
+        "dev: the digits this model held out of training (size and seed from its card); "
+        "drawn: MNIST test digits re-drawn as canvas strokes (MNIST's writers, the app's "
+        "brush); pen-dev: digits by 6 tablet writers never trained on, drawn as canvas strokes "
+        "(handwriting the model has not seen); mine: the drawings saved in the app "
+        "($DIGITNET_DB), each with the digit its maker said it is",
     )
     evaluate_command.add_argument(
         "--drawn-count", type=int, default=2000, help="how many drawn digits"
     )
+    add_pen_flag(evaluate_command, "for --split pen-dev")
 
     predict = command("predict", "read a PNG or JPEG of one digit")
     predict.add_argument("image", type=Path, help="the PNG or JPEG")
@@ -154,8 +165,42 @@ def add_train_flags(train: argparse.ArgumentParser) -> None:
             default=field.default,
             help="augmentation strength",
         )
+    add_pen_flag(train, "train also on pen-train writers' digits (see --pen-share)")
+    train.add_argument(
+        "--no-pen-data", action="store_true", help="train on the images alone, without pen digits"
+    )
+    train.add_argument(
+        "--pen-share",
+        type=float,
+        default=DEFAULT_PEN_SHARE,
+        help="share of every batch that is pen digits, drawn on the fly with stroke augmentation",
+    )
     train.add_argument("--out", type=Path, required=True, help="where to write the .npz")
     train.add_argument("--name", help="a name for the model (default: the file's stem)")
+
+
+def add_pen_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--pen-data",
+        nargs="?",
+        const=FIND_PEN_DATA,
+        metavar="DIR",
+        help=f"{what}; the folder (or file) holding pendigits-orig.tra[.gz]. Without DIR, or "
+        "without the flag: $DIGITNET_PEN_DATA, then the cache; the bare flag also downloads it",
+    )
+
+
+def pen_source(args: argparse.Namespace) -> PenDigits | None:
+    """The pen-train digits to mix into training: on by default when the pen data is found
+    (``--pen-data DIR``, $DIGITNET_PEN_DATA, the cache), downloaded when ``--pen-data`` is
+    given bare; None with ``--no-pen-data`` or when the data is nowhere and not asked for."""
+    if args.no_pen_data:
+        return None
+    given = None if args.pen_data in (None, FIND_PEN_DATA) else args.pen_data
+    if find_pen_data(given) is None and args.pen_data is None:
+        print("pen data not found: training on the images alone (--pen-data downloads it)")
+        return None
+    return PenDigits(load_pen_data(given))
 
 
 def load_training_data(args: argparse.Namespace, purpose: str = "train") -> data.Dataset:
@@ -194,7 +239,7 @@ def build_model(args: argparse.Namespace) -> Model:
         return Model(parse_spec(args.arch, **options), seed=args.seed)
 
 
-def train_config(args: argparse.Namespace) -> TrainConfig:
+def train_config(args: argparse.Namespace, extra_share: float = 0.0) -> TrainConfig:
     augment = (
         AugmentConfig(**{f.name: getattr(args, f.name) for f in fields(AugmentConfig)})
         if args.augment
@@ -213,6 +258,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         seed=args.seed,
         dev_size=args.dev_size,
         augment=augment,
+        extra_share=extra_share,
     )
 
 
@@ -260,18 +306,33 @@ class Progress:
 
 
 def run_train(args: argparse.Namespace) -> None:
-    config = train_config(args)  # every flag is checked before anything slow starts
+    train_config(args, args.pen_share)  # every flag is checked before anything slow starts
     check_output(args.out)
+    pen = pen_source(args)
+    config = train_config(args, args.pen_share if pen else 0.0)
     model = build_model(args)
     dataset = load_training_data(args)
     train_images, train_labels, dev_images, dev_labels = data.split_dev(
         dataset.images, dataset.labels, config.dev_size, config.seed
     )
     print(f"{model}; {len(train_images)} training and {len(dev_images)} dev images")
+    if pen:
+        print(
+            f"plus pen digits by {len(set(pen.data.writers.tolist()))} writers "
+            f"({len(pen.data.labels)} digits, drawn with stroke augmentation): "
+            f"{round(config.extra_share * config.batch_size)} of every {config.batch_size}"
+        )
     progress = Progress(config.epochs)
     try:
         trainer = Trainer(
-            model, config, train_images, train_labels, dev_images, dev_labels, on_event=progress
+            model,
+            config,
+            train_images,
+            train_labels,
+            dev_images,
+            dev_labels,
+            on_event=progress,
+            extra=pen,
         )
         result = trainer.run()
     finally:
@@ -309,7 +370,22 @@ def print_evaluation(title: str, evaluation: Evaluation) -> None:
 
 def evaluation_data(args: argparse.Namespace, model: Model) -> tuple[str, np.ndarray, np.ndarray]:
     """(data set name, images, labels) for ``--split``, loading only what it needs: the dev
-    split is rebuilt from the model's card, the test and drawn splits read MNIST's test files."""
+    split is rebuilt from the model's card, the test and drawn splits read MNIST's test files,
+    pen-dev the pen data, mine the saved drawings."""
+    if args.split == "pen-dev":
+        given = None if args.pen_data in (None, FIND_PEN_DATA) else args.pen_data
+        return "pen digits", *pen_dev_set(load_pen_data(given))
+    if args.split == "mine":
+        from digitnet.drawings import DrawingStore
+
+        store = DrawingStore()
+        images, labels = store.labelled_images()
+        if len(labels) == 0:
+            raise DigitnetError(
+                f"no saved drawings in {store.path}: save some on the app's Draw page "
+                "(or import a CSV with `digitnet drawings import`)"
+            )
+        return "saved drawings", images, labels
     if args.split == "dev" or args.kaggle_train:
         dataset = load_training_data(args, purpose="score")
         if args.split == "dev":
@@ -328,7 +404,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
     name, images, labels = evaluation_data(args, model)
     evaluation = evaluate(model, images, labels)
     print_evaluation(f"{card(model).name} on {name} {args.split}", evaluation)
-    if args.split == "drawn":
+    if args.split in DRAWING_SPLITS:
         print("still wrong, per true digit (predicted: count):")
         for digit in range(10):
             row = evaluation.confusion[digit]
