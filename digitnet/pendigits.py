@@ -48,6 +48,10 @@ PEN_TRAIN_WRITERS = tuple(w for w in WRITERS if w not in PEN_DEV_WRITERS)
 # Pen-train digits are drawn for training on a canvas this small (transparent, like the
 # canvas's default): canvas_to_mnist gives nearly the same image as at 280 px, 5 times faster.
 TRAIN_CANVAS = 64
+# The share of each training batch to fill with pen-train digits: 16 of 128, about one pass over
+# the 5,997 pen-train digits per MNIST epoch. `sample` draws about 2,000 digits a second on one
+# core (benchmarks/bench_pen.py), so 16 a batch cost ~8 ms beside a CNN batch's ~53 ms.
+TRAIN_SHARE = 0.125
 
 
 @dataclass(frozen=True, eq=False)

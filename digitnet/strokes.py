@@ -155,20 +155,20 @@ def _coverage(drawings: Sequence[Drawing], height: int, width: int) -> np.ndarra
     start, end, owner, radius = _split(start, end, owner, radius)
     reach = float(radius.max()) + 1.0
     piece = float(np.abs(end - start).max(initial=0.0))
-    window = min(math.ceil(piece + 2 * reach) + 1, width, height)
-    # Each piece looks at a window x window square around itself, moved inside the canvas: every
-    # canvas pixel the brush can reach from the piece is still in it.
+    needed = math.ceil(piece + 2 * reach) + 1
+    window_x, window_y = min(needed, width), min(needed, height)
+    # Each piece looks at a window around itself, moved inside the canvas: every canvas pixel
+    # the brush can reach from the piece is still in it.
     corner = np.floor(np.minimum(start, end) - reach).astype(np.int64)
-    corner[:, 0] = np.clip(corner[:, 0], 0, width - window)
-    corner[:, 1] = np.clip(corner[:, 1], 0, height - window)
-    steps = np.arange(window, dtype=np.float32) + 0.5  # pixel centres
+    corner[:, 0] = np.clip(corner[:, 0], 0, width - window_x)
+    corner[:, 1] = np.clip(corner[:, 1], 0, height - window_y)
     origin = corner.astype(np.float32) - start
     direction = end - start
     scaled = direction / np.maximum((direction**2).sum(axis=1), 1e-12)[:, None]
     # Distance from each pixel centre (m, window_y, window_x) to its piece: the projection's
     # share `along` of the piece, clipped to its ends, then the length of what is left.
-    rel_x = (origin[:, 0, None] + steps)[:, None, :]
-    rel_y = (origin[:, 1, None] + steps)[:, :, None]
+    rel_x = (origin[:, 0, None] + np.arange(window_x, dtype=np.float32) + 0.5)[:, None, :]
+    rel_y = (origin[:, 1, None] + np.arange(window_y, dtype=np.float32) + 0.5)[:, :, None]
     along = rel_x * scaled[:, 0, None, None] + rel_y * scaled[:, 1, None, None]
     np.clip(along, 0.0, 1.0, out=along)
     off_x = rel_x - along * direction[:, 0, None, None]

@@ -126,6 +126,9 @@ def test_a_batch_renders_each_drawing_as_alone():
     for canvas, drawing in zip(batch, drawings):
         assert np.array_equal(canvas, render(drawing))
     assert (batch[2][..., :3] == 0).all()  # nothing drawn: just the background
+    # A brush wider than a narrow canvas still reaches every pixel it covers.
+    tall = coverage(Drawing([np.array([[5, 50.0]])], 10, 100, 40))
+    assert (tall[35:65] == 1).all() and tall[:25].max() == 0
     # Strokes that leave the canvas are cut at its edge, not moved into it.
     edge = coverage(Drawing([np.array([[-50, 50.0], [30, 50]])], 100, 100, 10))
     assert edge[50, 0] == 1 and edge[50, 41] == 0
