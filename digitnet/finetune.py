@@ -1,0 +1,371 @@
+"""Fine-tuning on a person's own drawings: start from a model, train a copy on their saved
+drawings, and show how much better it reads the ones it was not trained on.
+
+The drawings are split once (``DrawingStore.split``: the same drawing stays on the same side as
+more are saved): about 60% to train on, 40% held back to measure. Training sees each drawing
+redrawn from its strokes with a new hand every time (``stroke_augment``), so twenty drawings
+teach more than twenty images; an imported CSV row has no strokes, so its image is distorted
+instead (``augment``). Every batch also holds MNIST digits and pen-train digits, with a small
+learning rate for a few hundred steps, so the model does not forget the digits of everyone else:
+the result reports MNIST test before and after next to the held-back drawings.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from digitnet.augment import AugmentConfig, augment_batch
+from digitnet.card import card, dev_split, write_card
+from digitnet.catalog import fingerprint, list_models
+from digitnet.data import Dataset, split_dev
+from digitnet.drawings import DrawingStore, SavedDrawing, images_and_labels
+from digitnet.errors import DigitnetError
+from digitnet.metrics import Evaluation, evaluate
+from digitnet.model import Model
+from digitnet.pendigits import PEN_DEV_WRITERS, TRAIN_CANVAS, PenData, PenDigits
+from digitnet.preprocess import canvas_to_mnist
+from digitnet.stroke_augment import StrokeAugment, augment, place
+from digitnet.strokes import render_batch, to_mnist
+from digitnet.train import (
+    BatchEvent,
+    DigitSource,
+    Event,
+    TrainConfig,
+    Trainer,
+    copy_weights,
+    load_weights,
+)
+from digitnet.weights import load_model
+
+MIN_TO_TRAIN = 5  # drawings on the training side, at the least
+MIN_HELD_BACK = 3  # drawings held back to measure on, at the least
+NAME_SUFFIX = " + my drawings"
+HELD_BACK_METRIC = "my drawings (held back)"  # the card's name for the held-back score
+
+Progress = Callable[[float, str], None]  # (share done from 0 to 1, what is happening)
+
+
+@dataclass(frozen=True)
+class FineTuneConfig:
+    """How a fine-tuning runs. Each batch is ``mine_share`` the person's drawings,
+    ``pen_share`` pen-train digits and the rest MNIST (augmented); the learning rate falls
+    to zero along a cosine over ``steps`` steps of Adam."""
+
+    steps: int = 300
+    batch_size: int = 64
+    learning_rate: float = 2e-4
+    mine_share: float = 0.4
+    pen_share: float = 0.1
+    held_back: float = 0.4
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.steps, int) and 1 <= self.steps <= 100_000):
+            raise DigitnetError(f"fine-tuning steps must be 1 to 100000, got {self.steps!r}")
+        shares = (self.mine_share, self.pen_share)
+        if not (shares[0] > 0 and shares[1] >= 0 and sum(shares) <= 0.9):
+            raise DigitnetError(
+                f"mine share {self.mine_share} and pen share {self.pen_share} must be above 0 "
+                "and leave at least a tenth of every batch to MNIST"
+            )
+        if not 0 < self.held_back < 1:
+            raise DigitnetError(f"held back must be a share between 0 and 1, got {self.held_back}")
+
+    def train_config(self, dev_size: int) -> TrainConfig:
+        """The Trainer's settings (it checks the rest: batch size, rate, seed)."""
+        return TrainConfig(
+            epochs=1,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            schedule="cosine",
+            seed=self.seed,
+            dev_size=dev_size,
+            augment=AugmentConfig(),
+            extra_share=self.mine_share + self.pen_share,
+        )
+
+
+@dataclass(frozen=True)
+class BeforeAfter:
+    before: float
+    after: float
+
+
+@dataclass(frozen=True)
+class FineTuneResult:
+    """The fine-tuned model (its card written) and what it changed."""
+
+    model: Model
+    held_back: BeforeAfter  # accuracy on the held-back drawings
+    mnist_test: BeforeAfter
+    trained_on: int  # drawings
+    held_back_count: int
+    seconds: float  # all of it: scoring before and after, and training
+
+    def summary(self) -> list[str]:
+        """The figures in lines for people, as the CLI prints them."""
+        return [
+            f"held-back drawings ({self.held_back_count}): {self.held_back.before:.2%} before, "
+            f"{self.held_back.after:.2%} after",
+            f"MNIST test (10,000): {self.mnist_test.before:.2%} before, "
+            f"{self.mnist_test.after:.2%} after",
+            f"fine-tuned on {self.trained_on} drawings in {self.seconds:.0f} s",
+        ]
+
+
+class MyDrawings:
+    """The person's drawings as a Trainer's extra digits: each sampled drawing redrawn from its
+    strokes with stroke augmentation (on a small transparent canvas, like ``PenDigits``), or,
+    without strokes (an import, a photo), its image distorted by image augmentation."""
+
+    name = "my drawings"
+
+    def __init__(
+        self,
+        drawings: Sequence[SavedDrawing],
+        strokes: StrokeAugment | None = None,
+        images: AugmentConfig | None = None,
+    ) -> None:
+        usable = [d for d in drawings if _usable(d)]
+        if not usable:
+            raise DigitnetError("none of the drawings has strokes or an image with ink to learn")
+        self.drawings = usable
+        self.images, self.labels = images_and_labels(usable)
+        self.has_strokes = np.array([_has_strokes(d) for d in usable])
+        self.stroke_config = strokes or StrokeAugment()
+        self.image_config = images or AugmentConfig()
+
+    def sample(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        chosen = rng.integers(0, len(self.drawings), count)
+        images = self.images[chosen]  # a copy: the redrawn ones replace their rows
+        redrawn = np.flatnonzero(self.has_strokes[chosen])
+        blank = np.zeros(count, bool)
+        if len(redrawn):
+            digits = [self.drawings[i].strokes for i in chosen[redrawn]]
+            drawings = augment(digits, rng, TRAIN_CANVAS, "transparent", self.stroke_config)
+            for row, canvas in zip(redrawn, render_batch(drawings)):
+                image = canvas_to_mnist(canvas)
+                if image is None:  # a dot too small to read: its image, distorted, instead
+                    blank[row] = True
+                else:
+                    images[row] = image
+        distorted = ~self.has_strokes[chosen] | blank
+        if distorted.any():
+            images[distorted] = augment_batch(images[distorted], rng, self.image_config)
+        return images, self.labels[chosen].astype(np.int64)
+
+
+class Mixture:
+    """Several digit sources as one, each giving its share of every sample (drawn from
+    ``rng``, so a training stays repeatable)."""
+
+    def __init__(self, parts: Sequence[tuple[DigitSource, float]]) -> None:
+        self.sources = [source for source, _ in parts]
+        weights = np.array([weight for _, weight in parts], float)
+        self.shares = weights / weights.sum()
+        self.name = " + ".join(source.name for source in self.sources)
+
+    def sample(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        counts = rng.multinomial(count, self.shares)
+        pieces = [s.sample(int(n), rng) for s, n in zip(self.sources, counts) if n]
+        return np.concatenate([p[0] for p in pieces]), np.concatenate([p[1] for p in pieces])
+
+
+def split_drawings(
+    store: DrawingStore, config: FineTuneConfig = FineTuneConfig()
+) -> tuple[list[SavedDrawing], list[SavedDrawing]]:
+    """(to train on, held back) of the store's usable drawings, or a one-line DigitnetError
+    saying what is missing (no drawings, too few, none with strokes or ink)."""
+    train, held = store.split(config.held_back, config.seed)
+    everything = len(train) + len(held)
+    if not everything:
+        raise DigitnetError(
+            f"no drawings in {store.path}: save some on the Draw page, or import a Kaggle CSV "
+            "with `digitnet drawings import`, then fine-tune"
+        )
+    train, held = [d for d in train if _usable(d)], [d for d in held if _usable(d)]
+    if not train and not held:
+        raise DigitnetError(
+            f"none of the {everything} drawings in {store.path} has strokes or an image with "
+            "ink: there is nothing to learn from"
+        )
+    if len(train) < MIN_TO_TRAIN or len(held) < MIN_HELD_BACK:
+        raise DigitnetError(
+            f"too few drawings: {len(train)} to train on and {len(held)} held back to measure; "
+            f"fine-tuning needs at least {MIN_TO_TRAIN} and {MIN_HELD_BACK} (about "
+            f"{round(MIN_TO_TRAIN / (1 - config.held_back)) + 2} drawings): save some more"
+        )
+    return train, held
+
+
+def fine_tune(
+    base: Model,
+    train: Sequence[SavedDrawing],
+    held: Sequence[SavedDrawing],
+    mnist: Dataset,
+    pen: PenData | None,
+    config: FineTuneConfig = FineTuneConfig(),
+    name: str | None = None,
+    progress: Progress | None = None,
+) -> FineTuneResult:
+    """A copy of ``base`` fine-tuned on ``train`` (from ``split_drawings``) mixed with MNIST's
+    training digits and ``pen``'s pen-train writers (None: without pen digits), scored on
+    ``held`` and MNIST test before and after. ``base`` itself is never changed. The copy's
+    card is written (named ``name``, default "<base> + my drawings")."""
+    if mnist.test_images is None:
+        raise DigitnetError(
+            f"fine-tuning mixes in MNIST and checks MNIST test, not {mnist.name}: use MNIST"
+        )
+    progress = progress or (lambda share, text: None)
+    started = time.perf_counter()
+    held_images, held_labels = images_and_labels(held)
+    progress(0.0, "Scoring the model before fine-tuning...")
+    before_mine = evaluate(base, held_images, held_labels).accuracy
+    before_test = evaluate(base, mnist.test_images, mnist.test_labels).accuracy
+    model = copy_model(base)
+    images, labels, dev_images, dev_labels = mnist_pool(base, mnist)
+    train_config = config.train_config(len(dev_images))
+    per_batch = config.batch_size - round(train_config.extra_share * config.batch_size)
+    chosen = np.random.default_rng([config.seed, 3]).choice(
+        len(images), min(len(images), config.steps * per_batch), replace=False
+    )
+    trainer = Trainer(
+        model,
+        train_config,
+        images[chosen],
+        labels[chosen],
+        dev_images,
+        dev_labels,
+        on_event=lambda event: _report(event, progress),
+        extra=extra_digits(train, pen, config),
+    )
+    result = trainer.run()
+    if result.status == "diverged":
+        raise DigitnetError(f"fine-tuning {result.message} (it was {config.learning_rate:g})")
+    progress(0.9, "Scoring the fine-tuned model...")
+    after_mine = evaluate(model, held_images, held_labels)
+    after_test = evaluate(model, mnist.test_images, mnist.test_labels)
+    base_card = card(base)
+    write_card(
+        model,
+        name=name or f"{base_card.name}{NAME_SUFFIX}",
+        architecture=base_card.architecture,
+        config=train_config,
+        dataset=mnist,
+        result=result,
+        test_evaluation=after_test,
+    )
+    _note_fine_tuning(model, base, after_mine, len(dev_images))
+    progress(1.0, "Done.")
+    return FineTuneResult(
+        model=model,
+        held_back=BeforeAfter(before_mine, after_mine.accuracy),
+        mnist_test=BeforeAfter(before_test, after_test.accuracy),
+        trained_on=len(train),
+        held_back_count=len(held),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def copy_model(model: Model) -> Model:
+    """A model with the same spec and a copy of every array, with only the metadata that stays
+    true of a changed model (its architecture and calibration): the card is written anew."""
+    keep = {k: model.metadata[k] for k in ("architecture", "temperature") if k in model.metadata}
+    twin = Model(model.spec, metadata=keep)
+    load_weights(twin, copy_weights(model))
+    return twin
+
+
+def mnist_pool(base: Model, mnist: Dataset) -> tuple[np.ndarray, ...]:
+    """(train images, train labels, dev images, dev labels) of MNIST: the dev digits are the
+    ones ``base`` held out of its training (none when it was trained on other data), so the
+    fine-tuned model has not seen them either and its card's dev split stays true."""
+    try:
+        dev_split(base, mnist)  # refuses a base trained on other data, or without dev digits
+    except DigitnetError:
+        return mnist.images, mnist.labels, mnist.images[:0], mnist.labels[:0]
+    size = card(base).dev_split
+    return split_dev(mnist.images, mnist.labels, size.size, size.seed)
+
+
+def extra_digits(
+    train: Sequence[SavedDrawing], pen: PenData | None, config: FineTuneConfig
+) -> DigitSource:
+    """The drawings (and pen-train digits, when there are pen data) as one source."""
+    mine = MyDrawings(train)
+    if pen is None or config.pen_share == 0:
+        return mine
+    return Mixture([(mine, config.mine_share), (PenDigits(pen), config.pen_share)])
+
+
+def load_base(name_or_path: str) -> Model:
+    """The model to start from: a weights file, or the name of a shipped or saved model."""
+    if Path(name_or_path).is_file():
+        return load_model(name_or_path)
+    models = {entry.name: entry.path for entry in list_models()}
+    if name_or_path not in models:
+        raise DigitnetError(
+            f"{name_or_path}: no such weights file or model; give a .npz or one of "
+            f"{', '.join(sorted(models)) or '(none saved)'}"
+        )
+    return load_model(models[name_or_path])
+
+
+def add_pen_drawings(
+    store: DrawingStore,
+    pen: PenData,
+    writers: Sequence[int] = PEN_DEV_WRITERS[:2],
+    session: str = "pen writers",
+    seed: int = 0,
+) -> int:
+    """Saves the pen digits of ``writers`` into ``store`` as drawings made in the app (strokes
+    placed on a 280 px white canvas, its image as the model reads it): a realistic personal
+    collection, for measuring fine-tuning and for tests. Returns how many."""
+    digits = pen.of_writers(tuple(writers))
+    drawings = place(digits.strokes, np.random.default_rng(seed))
+    for drawing, label in zip(drawings, digits.labels):
+        store.add(
+            label=int(label),
+            image=to_mnist(drawing),
+            session=session,
+            strokes=list(drawing.strokes),
+            canvas_width=drawing.width,
+            canvas_height=drawing.height,
+            brush_width=drawing.brush_width,
+        )
+    return len(drawings)
+
+
+def _has_strokes(drawing: SavedDrawing) -> bool:
+    return bool(drawing.strokes) and sum(len(s) for s in drawing.strokes) > 0
+
+
+def _usable(drawing: SavedDrawing) -> bool:
+    return _has_strokes(drawing) or bool(drawing.image.max() > 0)
+
+
+def _report(event: Event, progress: Progress) -> None:
+    """The Trainer's batches as the middle of the progress (scoring takes the ends)."""
+    if isinstance(event, BatchEvent):
+        progress(0.1 + 0.8 * event.progress, f"Fine-tuning: step {event.batch + 1}")
+
+
+def _note_fine_tuning(model: Model, base: Model, held: Evaluation, dev_size: int) -> None:
+    """Adds to the card what ``write_card`` cannot know: the model it started from, the score
+    on the held-back drawings, and the dev split (the base's, which it never saw either)."""
+    made = card(base)
+    model.metadata["fine_tuned_from"] = {
+        "name": made.name,
+        "checksum": base.metadata.get("checksum") or fingerprint(base),
+    }
+    model.metadata["metrics"][HELD_BACK_METRIC] = {
+        "accuracy": held.accuracy,
+        "calibration_error": held.calibration_error,
+    }
+    model.metadata["dev_split"] = {"size": dev_size, "seed": made.dev_split.seed}
+    model.metadata["checksum"] = fingerprint(model)  # names it for caches, apart from its base
