@@ -177,6 +177,21 @@ def add_train_flags(train: argparse.ArgumentParser) -> None:
     )
     train.add_argument("--out", type=Path, required=True, help="where to write the .npz")
     train.add_argument("--name", help="a name for the model (default: the file's stem)")
+    train.add_argument(
+        "--fine-tune",
+        metavar="MODEL",
+        help="instead of a new network, fine-tune MODEL (a .npz, or a shipped or saved model's "
+        "name) with --mine; --arch and the training flags do not apply, --seed and "
+        "--pen-share do",
+    )
+    train.add_argument(
+        "--mine",
+        action="store_true",
+        help="with --fine-tune: train on 60%% of the drawings saved in the app ($DIGITNET_DB), "
+        "mixed with MNIST and pen digits, and report the other 40%% and MNIST test before and "
+        "after",
+    )
+    train.add_argument("--steps", type=int, help="fine-tuning steps (default: 300)")
 
 
 def add_pen_flag(parser: argparse.ArgumentParser, what: str) -> None:
@@ -305,13 +320,37 @@ class Progress:
         self.bar.close()
 
 
+def run_fine_tune(args: argparse.Namespace) -> None:
+    """``train --fine-tune MODEL --mine``: see ``digitnet.finetune``."""
+    from digitnet.drawings import DrawingStore
+    from digitnet.finetune import FineTuneConfig, fine_tune, load_base, split_drawings
+
+    if not (args.fine_tune and args.mine):
+        raise DigitnetError("--fine-tune MODEL and --mine go together: give both")
+    if args.kaggle_train:
+        raise DigitnetError("--fine-tune mixes in MNIST and reports MNIST test: no --kaggle-train")
+    steps = {} if args.steps is None else {"steps": args.steps}
+    config = FineTuneConfig(**steps, pen_share=args.pen_share, seed=args.seed)
+    check_output(args.out)
+    train, held = split_drawings(DrawingStore(), config)
+    base = load_base(args.fine_tune)
+    mnist, pen = data.load_dataset("mnist", path=args.data), pen_source(args)
+    print(f"fine-tuning {card(base).name} on {len(train)} drawings, {len(held)} held back")
+    result = fine_tune(base, train, held, mnist, pen, config, name=args.name)
+    print("\n".join(result.summary()))
+    save_model(result.model, args.out)
+    print(f"wrote {args.out}")
+
+
 def run_train(args: argparse.Namespace) -> None:
+    if args.fine_tune or args.mine:
+        return run_fine_tune(args)
     train_config(args, args.pen_share)  # every flag is checked before anything slow starts
     check_output(args.out)
-    pen = pen_source(args)
-    config = train_config(args, args.pen_share if pen else 0.0)
     model = build_model(args)
     dataset = load_training_data(args)
+    pen = pen_source(args)
+    config = train_config(args, args.pen_share if pen else 0.0)
     train_images, train_labels, dev_images, dev_labels = data.split_dev(
         dataset.images, dataset.labels, config.dev_size, config.seed
     )

@@ -15,10 +15,22 @@ from PIL import Image
 
 import digitnet
 from digitnet.card import DevSplit, card
-from digitnet.cli import build_parser, main
-from digitnet.data import load_dataset, split_dev
+from digitnet.cli import DEFAULT_PEN_SHARE, build_parser, main
+from digitnet.data import load_dataset, split_dev, to_float
+from digitnet.drawings import DrawingStore
 from digitnet.metrics import evaluate
+from digitnet.pendigits import (
+    PEN_DEV_WRITERS,
+    PEN_ENV,
+    PEN_FILE,
+    PEN_TRAIN_WRITERS,
+    TABLET_SIZE,
+    PenData,
+    load_pen_data,
+    pen_dev_set,
+)
 from tests.conftest import ROOT
+from tests.test_drawings import canvas_drawing
 
 
 def write_kaggle_csv(path: Path, images: np.ndarray, labels: np.ndarray | None) -> Path:
@@ -325,3 +337,128 @@ def test_bad_train_flags_are_one_line_before_any_work(flags, tmp_path, monkeypat
     code, out, err = run_quietly(arguments, tmp_path, monkeypatch, capsys)
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
     assert "absent.csv" not in err and "Traceback" not in err and out == ""
+
+
+# --- Pen digits: training on them, evaluating on the unseen writers, the person's drawings -----
+
+
+def write_pen_file(path: Path, pen: PenData, per_writer: int) -> PenData:
+    """A small pendigits-orig.tra: the first `per_writer` digits of one pen-train writer and of
+    two pen-dev writers, in the UNIPEN format (y back up, as on the tablet)."""
+    lines, chosen = [], []
+    for writer in (PEN_TRAIN_WRITERS[0], *PEN_DEV_WRITERS[:2]):
+        chosen += np.flatnonzero(pen.writers == writer)[:per_writer].tolist()
+    for index in chosen:
+        label = pen.labels[index]
+        lines += [f'.SEGMENT DIGIT {index} ? "{label}"', f".COMMENT {label} {pen.writers[index]} 0"]
+        for stroke in pen.strokes[index]:
+            lines.append(".PEN_DOWN")
+            lines += [f" {x:.0f} {TABLET_SIZE - y:.0f}" for x, y in stroke]
+            lines.append(".PEN_UP")
+    path.mkdir(parents=True, exist_ok=True)
+    (path / PEN_FILE).write_text("\n".join(lines) + "\n", encoding="latin-1")
+    return load_pen_data(path, download=False)
+
+
+@pytest.fixture(scope="module")
+def tiny_pen(tmp_path_factory) -> tuple[Path, PenData]:
+    """A folder with a pen file of 3 writers x 40 digits (from DIGITNET_PEN_DATA)."""
+    if not os.environ.get(PEN_ENV):
+        pytest.fail(f"set {PEN_ENV} to the folder holding {PEN_FILE}.gz")
+    folder = tmp_path_factory.mktemp("pen")
+    return folder, write_pen_file(folder, load_pen_data(download=False), per_writer=40)
+
+
+def train_small(kaggle_files, out: Path, *flags: str) -> int:
+    arguments = ["train", "--kaggle-train", str(kaggle_files[0]), "--arch", "mlp:16"]
+    return main([*arguments, "--epochs", "1", "--dev-size", "500", *flags, "--out", str(out)])
+
+
+def test_train_mixes_in_pen_digits_at_the_share_asked(kaggle_files, tiny_pen, tmp_path, capsys):
+    flags = ["--pen-data", str(tiny_pen[0]), "--pen-share", "0.25"]
+    assert train_small(kaggle_files, tmp_path / "pen.npz", *flags) == 0
+    assert "plus pen digits by 1 writers (40 digits" in capsys.readouterr().out
+    training = card(digitnet.load_model(tmp_path / "pen.npz")).training
+    assert training["extra_share"] == 0.25
+
+
+def test_pen_digits_are_on_when_found_and_off_when_asked(
+    kaggle_files, tiny_pen, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv(PEN_ENV, str(tiny_pen[0]))
+    assert train_small(kaggle_files, tmp_path / "found.npz") == 0
+    assert train_small(kaggle_files, tmp_path / "off.npz", "--no-pen-data") == 0
+    shares = [
+        card(digitnet.load_model(tmp_path / name)).training["extra_share"]
+        for name in ("found.npz", "off.npz")
+    ]
+    assert shares == [DEFAULT_PEN_SHARE, 0.0]
+    monkeypatch.delenv(PEN_ENV)
+    monkeypatch.setenv("DIGITNET_CACHE", str(tmp_path / "empty-cache"))
+    capsys.readouterr()
+    assert train_small(kaggle_files, tmp_path / "none.npz") == 0
+    assert "pen data not found: training on the images alone" in capsys.readouterr().out
+    assert card(digitnet.load_model(tmp_path / "none.npz")).training["extra_share"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--pen-data", "nowhere"], "pen data nowhere: no pendigits-orig.tra"),
+        (["--pen-share", "1"], "extra share must be in [0, 1), got 1.0"),
+    ],
+)
+def test_bad_pen_flags_are_one_line_and_write_nothing(
+    flags, message, kaggle_files, tmp_path, monkeypatch, capsys
+):
+    code, out, err = run_quietly(
+        ["train", "--kaggle-train", str(kaggle_files[0]), *flags, "--out", "m.npz"],
+        tmp_path,
+        monkeypatch,
+        capsys,
+    )
+    assert code == 2 and message in err and err.count("\n") == 1
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_evaluate_pen_dev_scores_only_the_unseen_writers(trained, tiny_pen, capsys):
+    folder, pen = tiny_pen
+    assert main(["evaluate", str(trained), "--split", "pen-dev", "--pen-data", str(folder)]) == 0
+    out = capsys.readouterr().out
+    images, labels = pen_dev_set(pen)
+    assert len(labels) == 80 and set(pen.of_writers(PEN_DEV_WRITERS).writers) == set(
+        PEN_DEV_WRITERS[:2]
+    )
+    evaluation = evaluate(digitnet.load_model(trained), images, labels)
+    assert f"on pen digits pen-dev: accuracy {evaluation.accuracy:.2%} on 80 images" in out
+    assert_per_digit_errors(out, evaluation.confusion)
+
+
+def assert_per_digit_errors(out: str, confusion: np.ndarray) -> None:
+    """The lines after "still wrong" list each digit's misreadings, as the confusion has them."""
+    lines = out.split("still wrong, per true digit (predicted: count):\n")[1].splitlines()
+    for digit, line in enumerate(lines):
+        wrong = sum(int(pair.split(": ")[1]) for pair in line[3:].split(", ") if pair != "none")
+        assert (
+            line.startswith(f"{digit}: ")
+            and wrong == confusion[digit].sum() - confusion[digit, digit]
+        )
+    assert len(lines) == 10
+
+
+def test_evaluate_mine_scores_the_saved_drawings(trained, mnist, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DIGITNET_DB", str(tmp_path / "drawings.sqlite"))
+    arguments = ["evaluate", str(trained), "--split", "mine"]
+    code, _, err = run_quietly(arguments, tmp_path, monkeypatch, capsys)
+    assert code == 2 and err.startswith("error: no saved drawings in ") and err.count("\n") == 1
+    store = DrawingStore()
+    for index in range(30):
+        label = int(mnist.test_labels[index])
+        store.add(**canvas_drawing(index, label=label, image=mnist.test_images[index]))
+    assert main(arguments) == 0
+    out = capsys.readouterr().out
+    evaluation = evaluate(
+        digitnet.load_model(trained), to_float(mnist.test_images[:30]), mnist.test_labels[:30]
+    )
+    assert f"on saved drawings mine: accuracy {evaluation.accuracy:.2%} on 30 images" in out
+    assert_per_digit_errors(out, evaluation.confusion)
