@@ -44,8 +44,14 @@ MIRRORS_ENV = "DIGITNET_MNIST_MIRRORS"
 
 def mirrors_to_try() -> list[str]:
     """``DIGITNET_MNIST_MIRRORS`` (comma-separated base URLs) if set, else the public mirrors."""
-    configured = os.environ.get(MIRRORS_ENV, "")
-    return [url.strip() for url in configured.split(",") if url.strip()] or list(DEFAULT_MIRRORS)
+    return urls_from_env(MIRRORS_ENV, DEFAULT_MIRRORS)
+
+
+def urls_from_env(variable: str, defaults: Sequence[str]) -> list[str]:
+    """The comma-separated URLs in an environment variable (a local mirror, a test server), or
+    the defaults when it is unset or empty."""
+    configured = os.environ.get(variable, "")
+    return [url.strip() for url in configured.split(",") if url.strip()] or list(defaults)
 
 
 def download_mnist(
@@ -93,7 +99,7 @@ def _fetch_verified(name: str, target: Path, mirrors: list[str], downloader) -> 
         except ChecksumMismatch:
             failures.append(f"{url}: checksum did not match")
         except OSError as error:  # requests' errors are OSErrors too
-            failures.append(f"{url}: {_describe(error)}")
+            failures.append(f"{url}: {describe_failure(error)}")
     raise DigitnetError(
         f"{name}.gz: no mirror gave a good copy ({'; '.join(failures) or 'no mirrors given'}); "
         "check the connection, or set DIGITNET_DATA to a folder holding the MNIST files"
@@ -109,7 +115,7 @@ def _payload_md5(path: Path) -> str | None:
     return hashlib.md5(payload, usedforsecurity=False).hexdigest()
 
 
-def _describe(error: Exception) -> str:
+def describe_failure(error: Exception) -> str:
     """A short reason for one failed attempt (requests' own messages run to several clauses)."""
     import requests  # already loaded by pooch when this runs
 

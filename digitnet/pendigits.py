@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from digitnet.data import cache_dir, read_payload
+from digitnet.download import ChecksumMismatch, describe_failure, urls_from_env
 from digitnet.errors import DigitnetError
 from digitnet.files import atomic_path
 from digitnet.preprocess import canvas_to_mnist
@@ -190,8 +191,7 @@ def load_pen_data(path: str | os.PathLike | None = None, download: bool = True) 
 def mirrors_to_try() -> list[str]:
     """``DIGITNET_PEN_MIRRORS`` (comma-separated URLs of the file, as .gz, .Z, .zip or plain)
     if set, else UCI's."""
-    configured = os.environ.get(MIRRORS_ENV, "")
-    return [url.strip() for url in configured.split(",") if url.strip()] or list(DEFAULT_URLS)
+    return urls_from_env(MIRRORS_ENV, DEFAULT_URLS)
 
 
 def download_pen_data(
@@ -204,8 +204,6 @@ def download_pen_data(
     zip holding the file, or plain text) whose decompressed file has the published SHA-256; it
     is renamed into place only then, so the cache never holds a partial or wrong file."""
     import pooch  # only needed this once
-
-    from digitnet.download import ChecksumMismatch, _describe
 
     target = Path(dest_dir or pen_cache_dir()) / f"{PEN_FILE}.gz"
     if target.is_file() and _payload_sha256(target.read_bytes()) == PEN_SHA256:
@@ -224,7 +222,7 @@ def download_pen_data(
         except ChecksumMismatch:
             failures.append(f"{url}: checksum did not match")
         except OSError as error:
-            failures.append(f"{url}: {_describe(error)}")
+            failures.append(f"{url}: {describe_failure(error)}")
     raise DigitnetError(
         f"{PEN_FILE}: no URL gave a good copy ({'; '.join(failures) or 'no URLs given'}); "
         f"check the connection, or set {PEN_ENV} to the folder holding {PEN_FILE}.gz"
