@@ -22,16 +22,18 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
-import pandas as pd
 
 from digitnet.cache import cache_dir as cache_dir  # re-exported for catalog.py, until it moves
 from digitnet.cache import mnist_cache_dir
 from digitnet.download import MNIST_FILES, MNIST_SPLITS, download_mnist
 from digitnet.errors import DigitnetError
 from digitnet.files import atomic_path
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # The side of every image the models see, MNIST's: the one place the number 28 is written.
 IMAGE_SIZE = 28
@@ -292,6 +294,10 @@ def read_kaggle_csv(
 
 
 def _parse_csv(text: str, dtype: type | None) -> pd.DataFrame:
+    # pandas is imported here, not at the top: it takes a quarter of a second, and only CSVs
+    # need it, while IMAGE_SIZE and the MNIST readers are imported by every part of digitnet.
+    import pandas as pd
+
     # Quotes are plain characters, so each row is exactly one line of the file. With inferred
     # types a column is typed whole (low_memory=False), not chunk by chunk.
     return pd.read_csv(
@@ -302,6 +308,8 @@ def _parse_csv(text: str, dtype: type | None) -> pd.DataFrame:
 def _first_bad_row(frame: pd.DataFrame, highest: list[int]) -> int | None:
     """The first row holding a value that is not a whole number from 0 to the column's
     highest; columns whose range is fine are skipped, so this stays fast on big files."""
+    import pandas as pd  # see _parse_csv
+
     bad = np.zeros(len(frame), dtype=bool)
     for column, limit in zip(frame.columns, highest, strict=True):
         series = frame[column]
