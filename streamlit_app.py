@@ -38,6 +38,7 @@ PAGES = [
     page("train", "Train", "model_training"),
     page("mistakes", "Mistakes", "error"),
     page("confusion", "Confusion matrix", "grid_on"),
+    page("drawings", "My drawings", "collections_bookmark"),
 ]
 WIDE = ("Train", "Mistakes")  # laid out on the whole width; the others read better centred
 

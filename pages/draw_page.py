@@ -1,24 +1,36 @@
 """Draw: write a digit with the mouse or a finger (or upload a photo of one) and see what the
-network makes of it, after every stroke.
+network makes of it, after every stroke. Then say whether it read it right ("Right", or "No,
+it's a ..."): the drawing is saved to the collection (see My drawings), as strokes or as the
+photo, and the canvas is cleared for the next one, so writing ten digits in a row is quick.
 
 The canvas's value lives in session state under its key (itself kept under CANVAS_KEY), so
-tests inject a drawing there; Clear gives the canvas a new key, which empties it.
+tests inject a drawing there. Clear and every save give the inputs (the canvas and the photo
+uploader) new keys, which empties them.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
 
 from digitnet import DigitnetError, Model
 from digitnet.preprocess import canvas_to_mnist, image_to_mnist
+from digitnet.strokes import read_canvas_json
+from pages.common.collection import collection, session_id
+from pages.common.inside import show_inside
 from pages.common.models import chosen_model
 from pages.common.pictures import enlarge, probability_chart
 
 NOT_SURE_BELOW = 0.6  # a top probability under this gets a "not sure" note
 CANVAS_SIZE = 280
+CANVAS_BACKGROUND = "white"
 CANVAS_GENERATION = "canvas_generation"
 CANVAS_KEY = "canvas_key"  # the canvas's current widget key, where its drawing is
+SAVE_TOGGLE = "save_drawings"
+SAVED = "drawing_saved"  # "Saved as a 7", shown once, in the run after a save
+NOT_SAVED = "drawing_not_saved"  # why the last save failed, shown once
 INPUT_MODES = ("Draw", "Upload a photo")
 DRAW_HINT = "Draw a digit from 0 to 9: the network's guess appears here."
 UPLOAD_HINT = "Upload a photo: the network's guess appears here."
@@ -28,17 +40,31 @@ NO_DIGIT = (
 )
 
 
+@dataclass(frozen=True, eq=False)
+class Digit:
+    """What the network reads (the 28x28 ``image``) and what a save keeps of where it came
+    from: the canvas's own drawing (st_canvas's json_data) or the photo's bytes."""
+
+    image: np.ndarray
+    canvas_json: dict | None = None
+    photo: bytes | None = None
+
+
+def generation() -> int:
+    return st.session_state.get(CANVAS_GENERATION, 0)
+
+
 def canvas_key() -> str:
-    key = f"canvas-{st.session_state.get(CANVAS_GENERATION, 0)}"
+    key = f"canvas-{generation()}"
     st.session_state[CANVAS_KEY] = key
     return key
 
 
 def clear_canvas() -> None:
-    st.session_state[CANVAS_GENERATION] = st.session_state.get(CANVAS_GENERATION, 0) + 1
+    st.session_state[CANVAS_GENERATION] = generation() + 1
 
 
-def drawn_digit() -> np.ndarray | None:
+def drawn_digit() -> Digit | None:
     # Imported here: the canvas component registers itself on import, which only works in a
     # running app, and a test imports this page for its constants.
     from streamlit_drawable_canvas import st_canvas
@@ -58,28 +84,41 @@ def drawn_digit() -> np.ndarray | None:
     st.button("Clear", on_click=clear_canvas, icon=":material/ink_eraser:", key="clear")
     if result.image_data is None:
         return None
-    return canvas_to_mnist(result.image_data)
+    image = canvas_to_mnist(result.image_data)
+    return None if image is None else Digit(image, canvas_json=result.json_data)
 
 
-def uploaded_digit() -> tuple[np.ndarray | None, str | None]:
+def uploaded_digit() -> tuple[Digit | None, str | None]:
     """The uploaded digit, or None and what to say instead of a prediction (None when an error
     is already shown)."""
     upload = st.file_uploader(
         "A photo or scan of one digit (dark on light paper, or light on dark)",
         type=["png", "jpg", "jpeg"],
-        key="digit_photo",
+        key=f"digit_photo-{generation()}",
     )
     if upload is None:
         return None, UPLOAD_HINT
+    photo = upload.getvalue()
     try:
-        image = image_to_mnist(upload.getvalue())
+        image = image_to_mnist(photo)
     except DigitnetError as error:
         st.error(str(error))
         return None, None
-    return image, None if image is not None else NO_DIGIT
+    if image is None:
+        return None, NO_DIGIT
+    return Digit(image, photo=photo), None
 
 
-def show_prediction(model: Model, image: np.ndarray) -> None:
+def saving_switch() -> bool:
+    """The person's choice to keep what they mark (on unless turned off), and where it goes."""
+    on = st.toggle("Save the drawings I mark", value=True, key=SAVE_TOGGLE)
+    if on:
+        st.caption(f"Kept in `{collection().path}`, to see on My drawings.")
+    return on
+
+
+def show_prediction(model: Model, image: np.ndarray) -> np.ndarray:
+    """Shows the model's answer; returns its ten probabilities."""
     probabilities = model.predict_proba(image[None])[0]
     top = int(probabilities.argmax())
     confidence = float(probabilities[top])
@@ -88,8 +127,87 @@ def show_prediction(model: Model, image: np.ndarray) -> None:
     if confidence < NOT_SURE_BELOW:
         runner_up = int(np.argsort(probabilities)[-2])
         st.warning(f"Not sure: it could also be a {runner_up}. Try a clearer, centred digit.")
+    return probabilities
+
+
+def show_details(image: np.ndarray, probabilities: np.ndarray) -> None:
     st.vega_lite_chart(spec=probability_chart(probabilities), width="stretch")
     st.image(enlarge(image), caption="What the network sees: 28 x 28 pixels", output_format="PNG")
+
+
+def ask_if_right(model: Model, digit: Digit, probabilities: np.ndarray) -> None:
+    """ "Right" saves the drawing with the model's answer as its label; "No, it's a ..." with
+    the digit chosen. Both clear the inputs for the next digit."""
+    now = generation()
+    reading = (digit, probabilities, model.metadata.get("checksum"), now)
+    right, wrong = st.columns([1, 3], vertical_alignment="bottom")
+    right.button(
+        "Right",
+        key=f"right-{now}",
+        icon=":material/check:",
+        on_click=save,
+        args=(int(probabilities.argmax()), *reading),
+    )
+    wrong.segmented_control(
+        "No, it's a ...",
+        range(10),
+        key=f"correction-{now}",
+        on_change=save_correction,
+        args=reading,
+    )
+
+
+def save_correction(digit: Digit, probabilities: np.ndarray, checksum: str | None, at: int):
+    label = st.session_state.get(f"correction-{at}")
+    if label is not None:
+        save(label, digit, probabilities, checksum, at)
+
+
+def save(
+    label: int, digit: Digit, probabilities: np.ndarray, checksum: str | None, at: int
+) -> None:
+    """Saves the digit as ``label`` (a callback, so the cleared canvas shows in the same run).
+    ``at`` is the inputs' generation the answer was given for: a second click on a drawing
+    already saved (and cleared) saves nothing. A failure is kept for the page to show."""
+    if at != generation():
+        return
+    try:
+        collection().add(
+            label=label,
+            image=digit.image,
+            session=session_id(),
+            prediction=int(probabilities.argmax()),
+            probabilities=probabilities,
+            model_checksum=checksum,
+            **source_columns(digit),
+        )
+    except DigitnetError as error:
+        st.session_state[NOT_SAVED] = f"Not saved: {error}"
+        return
+    st.session_state[SAVED] = f"Saved as a {label}."
+    clear_canvas()
+
+
+def source_columns(digit: Digit) -> dict:
+    """What the collection keeps of where the digit came from: the photo, or the strokes read
+    from the canvas's drawing with its size and brush."""
+    if digit.photo is not None:
+        return {"photo": digit.photo}
+    drawing = read_canvas_json(digit.canvas_json, CANVAS_SIZE, CANVAS_SIZE, CANVAS_BACKGROUND)
+    return {
+        "strokes": drawing.strokes,
+        "canvas_width": drawing.width,
+        "canvas_height": drawing.height,
+        "brush_width": drawing.brush_width,
+    }
+
+
+def show_save_outcome() -> None:
+    """The last save's one line, once: saved, or why not."""
+    if saved := st.session_state.pop(SAVED, None):
+        st.success(saved, icon=":material/check_circle:")
+    if failed := st.session_state.pop(NOT_SAVED, None):
+        st.warning(failed)
 
 
 def render(model: Model | None) -> None:
@@ -100,16 +218,22 @@ def render(model: Model | None) -> None:
     drawing_column, result_column = st.columns(2, gap="medium")
     with drawing_column:
         if mode == INPUT_MODES[0]:
-            image, hint = drawn_digit(), DRAW_HINT
+            digit, hint = drawn_digit(), DRAW_HINT
         else:
-            image, hint = uploaded_digit()
+            digit, hint = uploaded_digit()
+        saving = saving_switch()
     with result_column:
+        show_save_outcome()
         if model is None:
             st.info("Choose a model in the sidebar.")
-        elif image is not None:
-            show_prediction(model, image)
+        elif digit is not None:
+            probabilities = show_prediction(model, digit.image)
+            if saving:
+                ask_if_right(model, digit, probabilities)
+            show_details(digit.image, probabilities)
         elif hint is not None:
             st.info(hint)
+    show_inside(model, None if digit is None else digit.image)  # after the prediction
 
 
 if __name__ == "__main__":  # run as a page (see streamlit_app.py); a test only imports it

@@ -69,12 +69,14 @@ def no_data(app_cache, monkeypatch) -> Path:
     return app_cache
 
 
-def canvas_state(rgba: np.ndarray) -> dict:
-    """What the drawable canvas puts in session state after a stroke: its PNG as a data URL."""
+def canvas_state(rgba: np.ndarray, json_data: dict | None = None) -> dict:
+    """What the drawable canvas puts in session state after a stroke: its PNG as a data URL,
+    and its drawing as fabric.js objects (``json_data``; a bare placeholder path if None)."""
     buffer = io.BytesIO()
     Image.fromarray(rgba, "RGBA").save(buffer, format="PNG")
     url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-    return {"drawing": {"raw": {"objects": [{"type": "path"}]}, "data": url}, "backgroundFit": None}
+    raw = json_data if json_data is not None else {"objects": [{"type": "path"}]}
+    return {"drawing": {"raw": raw, "data": url}, "backgroundFit": None}
 
 
 def digit_on_canvas(image: np.ndarray, size: int = 280) -> np.ndarray:

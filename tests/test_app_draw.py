@@ -1,19 +1,25 @@
 """The Draw page (pages/draw_page.py) in AppTest: the canvas cannot be drawn on here, so drawings
-are injected as the canvas's own session-state value (a PNG data URL, as the browser sends)."""
+are injected as the canvas's own session-state value (a PNG data URL and the fabric.js paths, as
+the browser sends). Answers ("Right", "No, it's a ...") save to a collection in tmp_path."""
 
 from __future__ import annotations
 
 import io
 import shutil
+import sqlite3
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
 from digitnet import Model, load_model, save_model
+from digitnet.drawings import DB_ENV, SCHEMA_VERSION, DrawingStore
 from digitnet.preprocess import canvas_to_mnist, image_to_mnist
+from digitnet.strokes import read_canvas_json, render
+from pages.common.collection import SESSION_ID
 from pages.draw_page import NO_DIGIT, NOT_SURE_BELOW
 from tests.conftest import canvas_state, digit_on_canvas
+from tests.test_strokes import fabric_path
 
 
 def drawing(*strokes: list[tuple[int, int]], width: int = 20) -> np.ndarray:
@@ -24,9 +30,27 @@ def drawing(*strokes: list[tuple[int, int]], width: int = 20) -> np.ndarray:
     return np.asarray(image)
 
 
-def draw(app, rgba: np.ndarray):
-    app.session_state[app.session_state["canvas_key"]] = canvas_state(rgba)
+def draw(app, rgba: np.ndarray, json_data: dict | None = None):
+    app.session_state[app.session_state["canvas_key"]] = canvas_state(rgba, json_data)
     return app.run()
+
+
+def drawn(*strokes: list[tuple[float, float]], width: float = 20) -> tuple[np.ndarray, dict]:
+    """A drawing as the canvas sends it: its PNG (RGBA) and its json_data (fabric.js paths as
+    the pencil brush makes them from these mouse points)."""
+    objects = [fabric_path(np.array(stroke, float), width) for stroke in strokes]
+    json_data = {"objects": objects, "background": "#FFFFFF"}
+    return render(read_canvas_json(json_data, 280, 280)), json_data
+
+
+ONE = ([(140, 50), (140, 140), (140, 230)],)
+SEVEN = ([(80, 60), (200, 60), (150, 150), (120, 230)], [(110, 140), (190, 140)])
+
+
+@pytest.fixture
+def database(tmp_path, monkeypatch) -> DrawingStore:
+    monkeypatch.setenv(DB_ENV, str(tmp_path / "drawings.sqlite"))
+    return DrawingStore()
 
 
 def expected_probabilities(fixture_model_file, rgba: np.ndarray) -> np.ndarray:
@@ -124,7 +148,7 @@ def test_uploaded_photo_goes_through_the_same_preprocessing(
     app = open_app()
     app.radio(key="draw_input").set_value("Upload a photo").run()
     assert "Upload a photo" in app.info[0].value
-    app.file_uploader(key="digit_photo").upload(f"seven.{format.lower()}", photo).run()
+    app.file_uploader[0].upload(f"seven.{format.lower()}", photo).run()
     assert not app.exception
     assert app.metric[0].value == str(expected.argmax())
 
@@ -132,7 +156,7 @@ def test_uploaded_photo_goes_through_the_same_preprocessing(
 def test_a_bad_upload_gets_a_clear_message(open_app):
     app = open_app()
     app.radio(key="draw_input").set_value("Upload a photo").run()
-    app.file_uploader(key="digit_photo").upload("digit.png", b"not an image at all").run()
+    app.file_uploader[0].upload("digit.png", b"not an image at all").run()
     assert not app.exception
     assert "not a readable PNG/JPEG image" in app.error[0].value
     assert len(app.metric) == 0
@@ -154,7 +178,7 @@ def test_a_blank_photo_says_no_digit_was_found(open_app):
     blank = png_bytes(np.full((300, 400, 3), 235, np.uint8), "JPEG")
     app = open_app()
     app.radio(key="draw_input").set_value("Upload a photo").run()
-    app.file_uploader(key="digit_photo").upload("blank.jpg", blank).run()
+    app.file_uploader[0].upload("blank.jpg", blank).run()
     assert not app.exception
     assert not app.error
     assert [info.value for info in app.info] == [NO_DIGIT]
@@ -170,6 +194,7 @@ def test_the_router_names_every_page_and_sets_the_page_up_once(open_app):
         ("pages/train_page.py", "Train a network"),
         ("pages/mistakes_page.py", "Mistakes"),
         ("pages/confusion_page.py", "Confusion matrix"),
+        ("pages/drawings_page.py", "My drawings"),
         ("pages/draw_page.py", "Draw a digit"),
     ):
         app.switch_page(page).run()
@@ -177,3 +202,128 @@ def test_the_router_names_every_page_and_sets_the_page_up_once(open_app):
         assert app.title[0].value == title
         # The one sidebar: the model chooser, the same on every page.
         assert app.sidebar.selectbox(key="model_select").value == "fixture (saved)"
+
+
+def test_right_saves_the_drawing_as_the_model_read_it_and_clears_the_canvas(
+    open_app, database, fixture_model_file
+):
+    rgba, json_data = drawn(*ONE)
+    app = open_app()
+    assert str(database.path) in " ".join(caption.value for caption in app.caption)
+    first_key = app.session_state["canvas_key"]
+    draw(app, rgba, json_data)
+    assert app.metric[0].value == "1"
+    app.button(key="right-0").click().run()
+    assert not app.exception
+    assert [success.value for success in app.success] == ["Saved as a 1."]
+    assert app.session_state["canvas_key"] != first_key  # a fresh canvas for the next digit
+    assert len(app.metric) == 0
+
+    [saved] = database.list()
+    model = load_model(fixture_model_file)
+    expected = model.predict_proba(canvas_to_mnist(rgba)[None])[0]
+    assert (saved.label, saved.prediction, saved.source) == (1, 1, "canvas")
+    assert np.allclose(saved.probabilities, expected, atol=1e-6)
+    assert saved.model_checksum == model.metadata["checksum"]
+    assert saved.session == app.session_state[SESSION_ID]
+    assert np.array_equal(saved.image, canvas_to_mnist(rgba))
+    assert (saved.canvas_width, saved.canvas_height, saved.brush_width) == (280, 280, 20)
+    kept = read_canvas_json(json_data, 280, 280).strokes
+    assert len(saved.strokes) == len(kept)
+    assert all(np.allclose(a, b, atol=1e-3) for a, b in zip(saved.strokes, kept))
+
+
+def test_ten_corrections_in_a_row_are_ten_drawings_of_one_session(open_app, database):
+    app = open_app()
+    for number in range(10):
+        rgba, json_data = drawn(*ONE, width=12 + number)
+        draw(app, rgba, json_data)
+        app.segmented_control(key=f"correction-{number}").set_value(number).run()
+        assert not app.exception
+        assert [success.value for success in app.success] == [f"Saved as a {number}."]
+    saved = database.list()
+    assert [d.label for d in saved] == list(range(10))
+    assert [d.prediction for d in saved] == [1] * 10
+    assert [d.brush_width for d in saved] == [12 + n for n in range(10)]
+    assert {d.session for d in saved} == {app.session_state[SESSION_ID]}
+    assert sum(d.wrong for d in saved) == 9
+
+
+def test_two_sessions_save_under_two_ids(open_app, database):
+    for _ in range(2):
+        app = open_app()
+        draw(app, *drawn(*SEVEN))
+        app.segmented_control(key="correction-0").set_value(7).run()
+    saved = database.list()
+    assert [d.label for d in saved] == [7, 7]
+    assert len({d.session for d in saved}) == 2
+
+
+def test_with_saving_off_nothing_is_asked_or_saved(open_app, database):
+    app = open_app()
+    app.toggle(key="save_drawings").set_value(False).run()
+    draw(app, *drawn(*ONE))
+    assert app.metric[0].value == "1"
+    assert not app.button_group and "right-0" not in [button.key for button in app.button]
+    assert not any(str(database.path) in caption.value for caption in app.caption)
+    assert not database.path.exists()
+
+
+def test_an_uploaded_photo_is_saved_with_its_bytes(open_app, database, mnist):
+    photo = png_bytes(digit_on_canvas(mnist.test_images[0])[..., :3])
+    app = open_app()
+    app.radio(key="draw_input").set_value("Upload a photo").run()
+    app.file_uploader[0].upload("seven.png", photo).run()
+    prediction = int(app.metric[0].value)
+    app.button(key="right-0").click().run()
+    assert not app.exception
+    [saved] = database.list()
+    assert (saved.source, saved.label, saved.strokes) == ("photo", prediction, None)
+    assert database.get(saved.id).photo == photo
+    assert np.array_equal(saved.image, image_to_mnist(photo))
+    assert len(app.metric) == 0  # the uploader was emptied for the next photo
+    assert "Upload a photo" in app.info[0].value
+
+
+def newer_schema(path) -> None:
+    connection = sqlite3.connect(path)
+    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    connection.close()
+
+
+@pytest.mark.parametrize(
+    "spoil, says",
+    [
+        (lambda path: path.write_bytes(b"not a database " * 100), "not a readable drawings"),
+        (newer_schema, "made by a newer digitnet"),
+        (lambda path: path.chmod(0o444), "cannot write, the file is read-only"),
+    ],
+    ids=["corrupt", "newer-schema", "read-only"],
+)
+def test_a_failed_save_is_one_line_and_the_page_keeps_predicting(open_app, database, spoil, says):
+    database.add(label=3, image=np.zeros((28, 28)), session="earlier", photo=b"photo")
+    spoil(database.path)
+    before = database.path.read_bytes()
+    app = open_app()
+    key = app.session_state["canvas_key"]
+    draw(app, *drawn(*ONE))
+    app.button(key="right-0").click().run()
+    assert not app.exception
+    [warning] = [w.value for w in app.warning if w.value.startswith("Not saved")]
+    assert says in warning and "\n" not in warning
+    # The drawing stays on the canvas, still read; the file is as it was.
+    assert app.session_state["canvas_key"] == key
+    assert app.metric[0].value == "1"
+    assert database.path.read_bytes() == before
+    draw(app, *drawn(*SEVEN))
+    assert not app.exception and app.metric
+
+
+def test_a_canvas_drawing_that_cannot_be_read_is_not_saved(open_app, database):
+    app = open_app()
+    draw(app, drawing([(140, 50), (140, 230)]))  # json_data: a path without its points
+    app.button(key="right-0").click().run()
+    assert not app.exception
+    assert any("not a readable path" in w.value for w in app.warning)
+    assert app.metric[0].value == "1"
+    assert not database.path.exists()

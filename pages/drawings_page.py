@@ -1,0 +1,245 @@
+"""My drawings: the digits saved on the Draw page ("Right" / "No, it's a ..."), how the model
+does on them, and the collection's upkeep: pick and delete, export as a Kaggle-format CSV,
+import one.
+
+Two readings of each drawing: the prediction stored when it was saved (by whichever model was
+chosen then), and the sidebar's model now, re-reading the saved 28x28 image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from digitnet import DigitnetError, Model
+from digitnet.drawings import BadRows, DrawingStore, SavedDrawing, images_and_labels
+from digitnet.metrics import Evaluation
+from pages.common.collection import collection, session_id
+from pages.common.models import cached_evaluation, chosen_model
+from pages.common.pictures import enlarge
+
+ANY = "any"
+SCOPES = ("This session", "Everyone's")
+COLUMNS = 6
+PAGE_SIZE = 36
+CONFIRMING = "drawings_confirm_delete_all"
+OUTCOME = "drawings_outcome"  # (kind, text) of the last action, shown once
+BAD_ROWS = "drawings_bad_rows"  # an import's refused rows, shown once
+IMPORTS = "drawings_imports"  # bumped by every import: a new uploader key empties it
+SAVED_HELP = "By the model chosen when each drawing was saved (imported ones have no reading)."
+NOW_HELP = "The model chosen in the sidebar, reading the saved 28 x 28 images again."
+EMPTY = (
+    "No drawings saved yet. On the Draw page, write a digit and answer the question under the "
+    "prediction (Right, or No, it's a ...): each answer keeps the drawing here."
+)
+
+
+def render(model: Model | None) -> None:
+    st.title("My drawings")
+    store = collection()
+    show_outcome()
+    try:
+        everyone = store.list()
+    except DigitnetError as error:
+        st.error(str(error))
+        return
+    if not everyone:
+        st.info(EMPTY)
+        st.page_link("pages/draw_page.py", label="Draw digits", icon=":material/draw:")
+    else:
+        scope = st.segmented_control("Show", SCOPES, default=SCOPES[0], key="drawings_scope")
+        session = session_id() if scope == SCOPES[0] else None
+        drawings = everyone if session is None else [d for d in everyone if d.session == session]
+        if not drawings:
+            st.info("None saved in this session yet: choose Everyone's, or draw some.")
+        else:
+            scores(model, drawings)
+            grid(store, drawings)
+            export(store, session, len(drawings))
+        delete_everything(store, len(everyone))
+    import_csv(store)
+
+
+def show_outcome() -> None:
+    kind, text = st.session_state.pop(OUTCOME, (None, None))
+    if kind == "success":
+        st.success(text, icon=":material/check_circle:")
+    elif kind == "error":
+        st.error(text)
+    if problems := st.session_state.pop(BAD_ROWS, None):
+        st.code("\n".join(problems), language=None, wrap_lines=True)
+
+
+def model_reading(model: Model, drawings: list[SavedDrawing]) -> Evaluation:
+    """The model's predictions on the saved images, once per model and set of drawings."""
+    images, labels = images_and_labels(drawings)
+    ids = np.array([d.id for d in drawings], np.int64)
+    key = "mine:" + hashlib.sha256(ids.tobytes()).hexdigest()[:16]
+    return cached_evaluation(model.metadata["checksum"], key, model, images, labels)
+
+
+def scores(model: Model | None, drawings: list[SavedDrawing]) -> None:
+    """How many of each digit, how many the model read right when they were saved, and how
+    many the sidebar's model reads right now."""
+    labels = np.array([d.label for d in drawings])
+    predicted = np.array([d.prediction is not None for d in drawings])
+    right_then = np.array([d.prediction == d.label for d in drawings])
+    now = model_reading(model, drawings).predictions == labels if model is not None else None
+    rows = {"drawings": [], "right when saved": [], "right now": []}
+    for digit in [*range(10), ANY]:
+        of = labels == digit if digit != ANY else np.ones(len(labels), bool)
+        rows["drawings"].append(str(int(of.sum())))
+        rows["right when saved"].append(share(right_then[of & predicted], of & predicted))
+        rows["right now"].append(share(now[of], of) if now is not None else "")
+    table = pd.DataFrame(rows, index=[*map(str, range(10)), "all"]).T
+    first, second, third = st.columns(3)
+    first.metric("Drawings", len(drawings))
+    second.metric("Read right when saved", rows["right when saved"][-1], help=SAVED_HELP)
+    third.metric("Read right by this model", rows["right now"][-1] or "-", help=NOW_HELP)
+    st.table(table)
+
+
+def share(right: np.ndarray, of: np.ndarray) -> str:
+    return f"{right.mean():.0%}" if of.any() else "-"
+
+
+def grid(store: DrawingStore, drawings: list[SavedDrawing]) -> None:
+    """The drawings that pass the filters, a page at a time, each with a box to pick it."""
+    digit_column, wrong_column = st.columns(2, vertical_alignment="bottom")
+    digit = digit_column.selectbox("Digit", [ANY, *range(10)], key="drawings_digit")
+    wrong_only = wrong_column.checkbox("Only those read wrong when saved", key="drawings_wrong")
+    shown = [
+        d for d in drawings if (digit == ANY or d.label == digit) and (d.wrong or not wrong_only)
+    ]
+    if not shown:
+        st.info("No drawings match.")
+        return
+    pages = -(-len(shown) // PAGE_SIZE)
+    page = 1
+    if pages > 1:
+        page = int(st.number_input(f"Page (of {pages})", 1, pages, 1, key="drawings_page"))
+    shown = shown[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    for position, drawing in enumerate(shown):
+        if position % COLUMNS == 0:
+            columns = st.columns(COLUMNS)
+        with columns[position % COLUMNS]:
+            st.image(enlarge(drawing.image, 3), output_format="PNG")
+            st.checkbox(caption(drawing), key=f"pick-{drawing.id}")
+    picked = [d.id for d in shown if st.session_state.get(f"pick-{d.id}")]
+    st.button(
+        f"Delete the {len(picked)} picked" if picked else "Delete the picked",
+        key="delete_picked",
+        icon=":material/delete:",
+        disabled=not picked,
+        on_click=delete_picked,
+        args=(store, picked),
+    )
+
+
+def caption(drawing: SavedDrawing) -> str:
+    """'7, read 7'; a wrong reading in red; imports have none."""
+    if drawing.prediction is None:
+        return f"**{drawing.label}**, imported"
+    reading = f"read {drawing.prediction}"
+    return f"**{drawing.label}**, {f':red[{reading}]' if drawing.wrong else reading}"
+
+
+def delete_picked(store: DrawingStore, ids: list[int]) -> None:
+    try:
+        deleted = store.delete(ids)
+    except DigitnetError as error:
+        st.session_state[OUTCOME] = ("error", str(error))
+        return
+    st.session_state[OUTCOME] = ("success", f"Deleted {count(deleted)}.")
+
+
+def count(drawings: int) -> str:
+    return f"{drawings} drawing{'s' if drawings != 1 else ''}"
+
+
+def delete_everything(store: DrawingStore, everyone: int) -> None:
+    """ "Delete all", then a question naming how many (everyone's), then done or cancelled."""
+    if not st.session_state.get(CONFIRMING):
+        st.button("Delete all...", key="delete_all", on_click=confirming, args=(True,))
+        return
+    st.warning(f"Delete all {count(everyone)} in the collection, everyone's, for good?")
+    yes, no = st.columns(2)
+    yes.button("Yes, delete all", key="delete_all_yes", type="primary", on_click=delete_all,
+               args=(store,))  # fmt: skip
+    no.button("Cancel", key="delete_all_no", on_click=confirming, args=(False,))
+
+
+def confirming(on: bool) -> None:
+    st.session_state[CONFIRMING] = on
+
+
+def delete_all(store: DrawingStore) -> None:
+    confirming(False)
+    try:
+        deleted = store.delete_all()
+    except DigitnetError as error:
+        st.session_state[OUTCOME] = ("error", str(error))
+        return
+    st.session_state[OUTCOME] = ("success", f"Deleted all {count(deleted)}.")
+
+
+def csv_bytes(store: DrawingStore, session: str | None) -> bytes:
+    """The drawings (one session's, or everyone's) as a Kaggle train.csv."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "drawings.csv"
+        store.export_csv(path, session=session)
+        return path.read_bytes()
+
+
+def export(store: DrawingStore, session: str | None, how_many: int) -> None:
+    st.download_button(
+        f"Export these {count(how_many)} as CSV",
+        data=lambda: csv_bytes(store, session),  # made on click, not on every rerun
+        file_name="my-drawings.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        key="export",
+        on_click="ignore",
+        help="A Kaggle-format train.csv: label,pixel0..pixel783 (0-255), one drawing a row.",
+    )
+
+
+def import_csv(store: DrawingStore) -> None:
+    with st.expander("Import a Kaggle-format CSV", icon=":material/upload:"):
+        upload = st.file_uploader(
+            "A train.csv: label,pixel0,...,pixel783, one digit a row",
+            type="csv",
+            key=f"drawings_import-{st.session_state.get(IMPORTS, 0)}",
+        )
+        if upload is not None:
+            st.button(
+                f"Import {upload.name}",
+                key="import",
+                icon=":material/upload:",
+                on_click=add_rows,
+                args=(store, upload.getvalue(), upload.name),
+            )
+
+
+def add_rows(store: DrawingStore, raw: bytes, name: str) -> None:
+    """Imports every row or none; refused rows are listed one a line."""
+    try:
+        added = store.import_csv(raw, name=name, session=session_id())
+    except BadRows as error:
+        st.session_state[OUTCOME] = ("error", str(error).rsplit("\n", 1)[-1])
+        st.session_state[BAD_ROWS] = error.problems
+        return
+    except DigitnetError as error:
+        st.session_state[OUTCOME] = ("error", str(error))
+        return
+    st.session_state[IMPORTS] = st.session_state.get(IMPORTS, 0) + 1
+    st.session_state[OUTCOME] = ("success", f"Imported {count(added)} from {name}.")
+
+
+if __name__ == "__main__":  # run as a page (see streamlit_app.py); a test only imports it
+    render(chosen_model())
