@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
-from digitnet.cache import cache_dir as cache_dir  # re-exported for catalog.py, until it moves
 from digitnet.cache import mnist_cache_dir
 from digitnet.download import MNIST_FILES, MNIST_SPLITS, download_mnist
 from digitnet.errors import DigitnetError

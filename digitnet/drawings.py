@@ -1,7 +1,7 @@
 """The drawings people saved ("Right" / "No, it's a ..."): one SQLite file, and the only module
 that speaks SQL.
 
-The file is ``DIGITNET_DB``, else ``drawings.sqlite`` in the data folder (``data.cache_dir()``).
+The file is ``DIGITNET_DB``, else ``drawings.sqlite`` in the data folder (``cache.cache_dir()``).
 It is opened afresh for every operation (so threads and processes each get their own
 connection), in WAL mode (readers never wait for a writer), and every write is one transaction:
 a crash leaves whole drawings or none. A file digitnet cannot use (corrupt, locked, read-only, or
@@ -33,7 +33,7 @@ from urllib.parse import quote
 
 import numpy as np
 
-from digitnet import data
+from digitnet import cache, data
 from digitnet.errors import DigitnetError
 from digitnet.files import atomic_path
 from digitnet.preprocess import PREPROCESS_VERSION
@@ -88,7 +88,7 @@ _COLUMNS = (
 
 def default_path() -> Path:
     configured = os.environ.get(DB_ENV)
-    return Path(configured).expanduser() if configured else data.cache_dir() / DB_NAME
+    return Path(configured).expanduser() if configured else cache.cache_dir() / DB_NAME
 
 
 def new_session_id() -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from digitnet.data import IMAGE_SHAPE
 from digitnet.errors import DigitnetError
 from digitnet.preprocess import canvas_to_mnist
 from digitnet.stroke_augment import HEIGHT_RANGE, REFERENCE_CANVAS, STROKE_RANGE
@@ -120,7 +121,7 @@ def drawn_test_set(
     if not 0 < n <= images.shape[0]:
         raise DigitnetError(f"n must be between 1 and {images.shape[0]}, got {n}")
     chosen = np.random.default_rng(seed).choice(images.shape[0], size=n, replace=False)
-    drawn = np.empty((n, 28, 28), np.float32)
+    drawn = np.empty((n, *IMAGE_SHAPE), np.float32)
     params = []
     for index, (canvas, how) in enumerate(drawn_digits(images[chosen], seed)):
         image = canvas_to_mnist(canvas)

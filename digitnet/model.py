@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 
 from digitnet.conv import BatchNorm, Conv2D, MaxPool2D
+from digitnet.data import IMAGE_SHAPE
 from digitnet.errors import DigitnetError
 from digitnet.layers import Dense, Dropout, Flatten, Layer, softmax
-from digitnet.spec import INPUT_SHAPE, NUM_CLASSES, build_layers, parse_spec
+from digitnet.spec import NUM_CLASSES, build_layers, parse_spec
 
 # Images per forward pass when predicting: a convolution's window copy grows with the batch, and
 # measured here, 1000 at a time took 870 MB at peak for the CNN, 256 at a time 400 MB, as fast.
@@ -113,7 +114,7 @@ class Model:
         grad[np.arange(len(x)), classes] = 1
         for layer in reversed(layers):
             grad = layer.backward(grad)
-        return grad.reshape(len(grad), *INPUT_SHAPE)
+        return grad.reshape(len(grad), *IMAGE_SHAPE)
 
     def features(self, images: np.ndarray) -> np.ndarray:
         """(n, units): the last hidden layer, what the output layer reads (the input of the last
@@ -127,7 +128,7 @@ class Model:
             for layer in hidden:
                 batch = layer.forward(batch, training=False)
             batches.append(batch)
-        width = hidden[-1].output_shape if hidden else INPUT_SHAPE
+        width = hidden[-1].output_shape if hidden else IMAGE_SHAPE
         return np.concatenate(batches) if batches else np.zeros((0, *width), np.float32)
 
     def layer_names(self) -> list[str]:
@@ -181,9 +182,9 @@ def inspection_copies(layers: list[Layer]) -> list[Layer]:
 def as_images(x: np.ndarray) -> np.ndarray:
     """Accepts (n, 28, 28) or (n, 784) and gives (n, 28, 28) float32, or a clear error."""
     x = np.asarray(x)
-    if x.ndim == 2 and x.shape[1] == INPUT_SHAPE[0] * INPUT_SHAPE[1]:
-        x = x.reshape(len(x), *INPUT_SHAPE)
-    if x.ndim != 3 or x.shape[1:] != INPUT_SHAPE:
+    if x.ndim == 2 and x.shape[1] == IMAGE_SHAPE[0] * IMAGE_SHAPE[1]:
+        x = x.reshape(len(x), *IMAGE_SHAPE)
+    if x.ndim != 3 or x.shape[1:] != IMAGE_SHAPE:
         raise DigitnetError(f"expected images of shape (n, 28, 28) or (n, 784), got {x.shape}")
     if x.dtype != np.float32 and x.dtype != np.float64:
         x = x.astype(np.float32)

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from digitnet.data import cache_dir, read_payload
+from digitnet.cache import cache_dir
+from digitnet.data import IMAGE_SHAPE, read_payload
 from digitnet.download import ChecksumMismatch, describe_failure, urls_from_env
 from digitnet.errors import DigitnetError
 from digitnet.files import atomic_path
@@ -308,7 +309,7 @@ def pen_dev_set(
     `seed` and the digit's index) and brought back through `canvas_to_mnist`: (n, 28, 28)
     float32 images and int64 labels. The "pen drawings (unseen writers)" split."""
     dev = (data or load_pen_data()).of_writers(PEN_DEV_WRITERS)
-    images = np.empty((len(dev.strokes), 28, 28), np.float32)
+    images = np.empty((len(dev.strokes), *IMAGE_SHAPE), np.float32)
     for index, digit in enumerate(dev.strokes):
         drawing = place([digit], np.random.default_rng([seed, index]), canvas_size, background)[0]
         images[index] = _read(render_batch([drawing])[0])

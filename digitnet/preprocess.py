@@ -17,12 +17,12 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from digitnet.data import IMAGE_SIZE
 from digitnet.errors import DigitnetError
 
 # Bumped whenever the output for the same canvas changes: a model records the version it was
 # trained and measured with.
 PREPROCESS_VERSION = 1
-MNIST_SIZE = 28
 DIGIT_BOX = 20
 # MNIST's centre of mass sits at (14.0, 14.0) in pixel indices (the mean over its test set).
 MNIST_CENTRE = 14.0
@@ -65,7 +65,7 @@ MIN_INK_CONTRAST = 0.25
 MIN_COMPONENT = 0.08
 
 _MIN_INK_ALPHA = int(INK_LEVEL * 255) + 1
-_WORK = MNIST_SIZE * SUPERSAMPLE
+_WORK = IMAGE_SIZE * SUPERSAMPLE
 _BOX = DIGIT_BOX * SUPERSAMPLE
 # Where MNIST_CENTRE falls on the 4x grid: output pixel j averages grid pixels 4j .. 4j+3.
 _WORK_CENTRE = MNIST_CENTRE * SUPERSAMPLE + (SUPERSAMPLE - 1) / 2

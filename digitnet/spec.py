@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 
 from digitnet.conv import BatchNorm, Conv2D, MaxPool2D, as_channels_last, pair, same_padding
+from digitnet.data import IMAGE_SHAPE
 from digitnet.errors import DigitnetError
 from digitnet.layers import Dense, Dropout, Flatten, Layer, LeakyReLU, ReLU, Sigmoid, Tanh
 
-INPUT_SHAPE = (28, 28)
 NUM_CLASSES = 10
 
 LAYER_TYPES: dict[str, type[Layer]] = {
@@ -105,7 +105,7 @@ MAX_ACTIVATIONS = 1_000_000
 # Brackets a spec's JSON text may nest ({"layers": [{"kernel": [5, 5]}]} nests 3 deep).
 MAX_SPEC_DEPTH = 8
 MAX_SPEC_CHARACTERS = 100_000
-MAX_PADDING = INPUT_SHAPE[0]
+MAX_PADDING = IMAGE_SHAPE[0]
 WHOLE_OPTIONS = {"units", "filters", "stride", "size"}
 RATE_OPTIONS = {"rate", "momentum"}
 
@@ -173,7 +173,7 @@ def check_spec(spec: object) -> dict[str, Any]:
     layers = spec.get("layers")
     if not isinstance(layers, list) or not layers:
         raise DigitnetError("a spec needs a non-empty 'layers' list")
-    shape: tuple[int, ...] = INPUT_SHAPE
+    shape: tuple[int, ...] = IMAGE_SHAPE
     parameters = largest = 0
     checked = []
     for position, layer in enumerate(layers):
@@ -269,7 +269,7 @@ def build_layers(spec: dict[str, Any], seed: int = 0) -> list[Layer]:
     it ends in 10 outputs."""
     spec = check_spec(spec)
     rng = np.random.default_rng(seed)
-    shape: tuple[int, ...] = INPUT_SHAPE
+    shape: tuple[int, ...] = IMAGE_SHAPE
     layers = []
     for position, layer_spec in enumerate(spec["layers"]):
         options = dict(layer_spec)
