@@ -24,7 +24,7 @@ import digitnet
 from digitnet.data import load_dataset
 from digitnet.drawings import DrawingStore
 from digitnet.finetune import FineTuneConfig, add_pen_drawings, fine_tune, split_drawings
-from digitnet.pendigits import PEN_DEV_WRITERS, load_pen_data
+from digitnet.pendigits import PEN_DEV_WRITERS, PenDigits, load_pen_data
 
 
 def main() -> None:
@@ -52,7 +52,7 @@ def main() -> None:
         )
         load = os.getloadavg()[0]
         started = time.perf_counter()
-        result = fine_tune(base, train, held, mnist, pen, config)
+        result = fine_tune(base, train, held, mnist, PenDigits(pen), config)
         wall = time.perf_counter() - started
     print(f"load average before: {load:.1f}, after: {os.getloadavg()[0]:.1f} (2 cores)")
     for line in result.summary():

@@ -27,7 +27,7 @@ from digitnet.drawings import DrawingStore, SavedDrawing, images_and_labels
 from digitnet.errors import DigitnetError
 from digitnet.metrics import Evaluation, evaluate
 from digitnet.model import Model
-from digitnet.pendigits import PEN_DEV_WRITERS, TRAIN_CANVAS, PenData, PenDigits
+from digitnet.pendigits import PEN_DEV_WRITERS, TRAIN_CANVAS, PenData
 from digitnet.preprocess import canvas_to_mnist
 from digitnet.stroke_augment import StrokeAugment, augment, place
 from digitnet.strokes import render_batch, to_mnist
@@ -60,7 +60,7 @@ class FineTuneConfig:
     batch_size: int = 64
     learning_rate: float = 2e-4
     mine_share: float = 0.4
-    pen_share: float = 0.1
+    pen_share: float = 0.125  # as `digitnet train`'s --pen-share
     held_back: float = 0.4
     seed: int = 0
 
@@ -208,13 +208,13 @@ def fine_tune(
     train: Sequence[SavedDrawing],
     held: Sequence[SavedDrawing],
     mnist: Dataset,
-    pen: PenData | None,
+    pen: DigitSource | None,
     config: FineTuneConfig = FineTuneConfig(),
     name: str | None = None,
     progress: Progress | None = None,
 ) -> FineTuneResult:
     """A copy of ``base`` fine-tuned on ``train`` (from ``split_drawings``) mixed with MNIST's
-    training digits and ``pen``'s pen-train writers (None: without pen digits), scored on
+    training digits and ``pen`` (pen-train digits, a ``PenDigits``; None: without), scored on
     ``held`` and MNIST test before and after. ``base`` itself is never changed. The copy's
     card is written (named ``name``, default "<base> + my drawings")."""
     if mnist.test_images is None:
@@ -234,6 +234,7 @@ def fine_tune(
     chosen = np.random.default_rng([config.seed, 3]).choice(
         len(images), min(len(images), config.steps * per_batch), replace=False
     )
+    extra = extra_digits(train, pen, config)
     trainer = Trainer(
         model,
         train_config,
@@ -242,7 +243,7 @@ def fine_tune(
         dev_images,
         dev_labels,
         on_event=lambda event: _report(event, progress),
-        extra=extra_digits(train, pen, config),
+        extra=extra,
     )
     result = trainer.run()
     if result.status == "diverged":
@@ -260,7 +261,7 @@ def fine_tune(
         result=result,
         test_evaluation=after_test,
     )
-    _note_fine_tuning(model, base, after_mine, len(dev_images))
+    _note_fine_tuning(model, base, after_mine, len(dev_images), extra.name)
     progress(1.0, "Done.")
     return FineTuneResult(
         model=model,
@@ -294,13 +295,13 @@ def mnist_pool(base: Model, mnist: Dataset) -> tuple[np.ndarray, ...]:
 
 
 def extra_digits(
-    train: Sequence[SavedDrawing], pen: PenData | None, config: FineTuneConfig
+    train: Sequence[SavedDrawing], pen: DigitSource | None, config: FineTuneConfig
 ) -> DigitSource:
-    """The drawings (and pen-train digits, when there are pen data) as one source."""
+    """The drawings (and the pen digits, if any) as one source."""
     mine = MyDrawings(train)
     if pen is None or config.pen_share == 0:
         return mine
-    return Mixture([(mine, config.mine_share), (PenDigits(pen), config.pen_share)])
+    return Mixture([(mine, config.mine_share), (pen, config.pen_share)])
 
 
 def load_base(name_or_path: str) -> Model:
@@ -355,10 +356,14 @@ def _report(event: Event, progress: Progress) -> None:
         progress(0.1 + 0.8 * event.progress, f"Fine-tuning: step {event.batch + 1}")
 
 
-def _note_fine_tuning(model: Model, base: Model, held: Evaluation, dev_size: int) -> None:
+def _note_fine_tuning(
+    model: Model, base: Model, held: Evaluation, dev_size: int, extra: str
+) -> None:
     """Adds to the card what ``write_card`` cannot know: the model it started from, the score
-    on the held-back drawings, and the dev split (the base's, which it never saw either)."""
+    on the held-back drawings, the digits mixed in, and the dev split (the base's, which it
+    never saw either)."""
     made = card(base)
+    model.metadata["training"]["extra_source"] = extra
     model.metadata["fine_tuned_from"] = {
         "name": made.name,
         "checksum": base.metadata.get("checksum") or fingerprint(base),

@@ -23,6 +23,7 @@ from digitnet.optim import OPTIMIZERS, SCHEDULES
 from digitnet.spec import ACTIVATIONS, cnn_spec, mlp_spec
 from digitnet.train import TrainConfig
 from pages.common.data import cached_float_split, datasets
+from pages.common.finetune import fine_tune_section
 from pages.common.models import SESSION_SUFFIX, add_session_model, select_saved
 from pages.common.pictures import curves_chart, enlarge, first_layer_weights
 from pages.common.server import server
@@ -471,6 +472,7 @@ def render(limit: TrainingLimit) -> None:
     available = datasets("train")
     if not available:
         return
+    fine_tune_section(limit)
     settings, view = st.columns([2, 3], gap="large")
     with settings:
         settings_column(available, running, limit)

@@ -1,0 +1,287 @@
+"""Fine-tuning on the saved drawings: the sources it trains on, the one-line refusals, a real
+(short) fine-tuning of the fixture MLP on pen-dev writers' drawings, the CLI and the Train page.
+
+The collection is made from pen-dev writers' digits, placed on the app's canvas and saved with
+their strokes (``add_pen_drawings``), in a temporary ``DIGITNET_DB``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from digitnet import DigitnetError, load_model, save_model
+from digitnet.card import card
+from digitnet.catalog import fingerprint
+from digitnet.cli import main
+from digitnet.data import load_dataset
+from digitnet.drawings import DrawingStore, images_and_labels
+from digitnet.finetune import (
+    HELD_BACK_METRIC,
+    FineTuneConfig,
+    Mixture,
+    MyDrawings,
+    add_pen_drawings,
+    fine_tune,
+    split_drawings,
+)
+from digitnet.metrics import evaluate
+from digitnet.pendigits import PEN_DEV_WRITERS, PenData, PenDigits, load_pen_data
+from tests.test_app_train import kaggle_csv
+
+SHORT = FineTuneConfig(steps=60, batch_size=32, learning_rate=1e-3)
+TRAIN = "pages/train_page.py"
+
+
+@pytest.fixture(scope="module")
+def pen() -> PenData:
+    if not os.environ.get("DIGITNET_PEN_DATA"):
+        pytest.fail("set DIGITNET_PEN_DATA to the folder holding pendigits-orig.tra.gz")
+    return load_pen_data(download=False)
+
+
+def first(pen: PenData, count: int, writer: int = PEN_DEV_WRITERS[0]) -> PenData:
+    """The first ``count`` digits of one pen-dev writer."""
+    digits = pen.of_writers((writer,))
+    return PenData(
+        digits.strokes[:count],
+        digits.labels[:count],
+        digits.writers[:count],
+        digits.source,
+        digits.checksum,
+    )
+
+
+@pytest.fixture(scope="module")
+def collection(pen, tmp_path_factory):
+    """A drawings file of 60 pen-dev digits saved as canvas drawings (copied per test)."""
+    path = tmp_path_factory.mktemp("collection") / "drawings.sqlite"
+    assert add_pen_drawings(DrawingStore(path), first(pen, 60)) == 60
+    return path
+
+
+@pytest.fixture
+def store(collection, tmp_path, monkeypatch) -> DrawingStore:
+    """This test's own copy of the collection, as the DIGITNET_DB."""
+    path = tmp_path / "drawings.sqlite"
+    shutil.copy(collection, path)
+    monkeypatch.setenv("DIGITNET_DB", str(path))
+    return DrawingStore()
+
+
+@pytest.fixture(scope="module")
+def mnist_dataset():
+    return load_dataset("mnist")
+
+
+@pytest.fixture(scope="module")
+def tuned(fixture_model_file, collection, mnist_dataset, pen):
+    """One short fine-tuning of the fixture MLP, shared by the tests that look at it."""
+    base = load_model(fixture_model_file)
+    before = fingerprint(base)
+    train, held = split_drawings(DrawingStore(collection), SHORT)
+    reported = []
+    result = fine_tune(
+        base,
+        train,
+        held,
+        mnist_dataset,
+        PenDigits(pen),
+        SHORT,
+        progress=lambda share, text: reported.append(share),
+    )
+    return base, before, held, result, reported
+
+
+# --- what it trains on -------------------------------------------------------------------------
+
+
+def test_my_drawings_are_redrawn_from_their_strokes_and_stay_their_digit(store):
+    drawings = store.list()
+    source = MyDrawings(drawings)
+    images, labels = source.sample(300, np.random.default_rng(0))
+    assert images.shape == (300, 28, 28) and images.dtype == np.float32
+    assert images.min() >= 0 and images.max() <= 1 and images.max() > 0.9
+    assert labels.dtype == np.int64 and set(labels) <= {d.label for d in drawings}
+    again, _ = source.sample(300, np.random.default_rng(0))
+    np.testing.assert_array_equal(images, again)  # repeatable from the rng alone
+    # A new hand each time: no drawing comes back as the image it was saved with...
+    saved, _ = images_and_labels(drawings)
+    assert min(np.abs(image - saved).mean(axis=(1, 2)).min() for image in images[:50]) > 0.005
+    # ...but it still reads as its digit to the shipped CNN.
+    assert (load_model().predict(images) == labels).mean() > 0.9
+
+
+def test_imported_rows_without_strokes_are_distorted_images(mnist, tmp_path):
+    store = DrawingStore(tmp_path / "imports.sqlite")
+    store.import_csv(kaggle_csv(mnist, rows=20))
+    drawings = store.list()
+    assert all(d.strokes is None for d in drawings)
+    images, labels = MyDrawings(drawings).sample(200, np.random.default_rng(1))
+    saved, saved_labels = images_and_labels(drawings)
+    assert set(labels) <= set(saved_labels.tolist())
+    untouched = [any(np.array_equal(image, s) for s in saved) for image in images]
+    assert 0 < np.mean(untouched) < 0.3  # AugmentConfig().untouched leaves about a tenth as is
+
+
+class Constant:
+    """A digit source of blank images all labelled ``digit``."""
+
+    def __init__(self, digit: int) -> None:
+        self.name, self.digit = f"all {digit}", digit
+
+    def sample(self, count, rng):
+        return np.zeros((count, 28, 28), np.float32), np.full(count, self.digit, np.int64)
+
+
+def test_a_mixture_gives_each_source_its_share():
+    mixture = Mixture([(Constant(1), 0.3), (Constant(2), 0.1)])
+    assert mixture.name == "all 1 + all 2"
+    images, labels = mixture.sample(4000, np.random.default_rng(0))
+    assert images.shape == (4000, 28, 28) and labels.shape == (4000,)
+    assert abs((labels == 1).mean() - 0.75) < 0.03 and set(labels.tolist()) == {1, 2}
+
+
+# --- one-line refusals -------------------------------------------------------------------------
+
+
+def refusal(store: DrawingStore) -> str:
+    with pytest.raises(DigitnetError) as caught:
+        split_drawings(store)
+    assert "\n" not in str(caught.value)
+    return str(caught.value)
+
+
+def test_no_drawings_too_few_or_nothing_to_learn_is_one_line(pen, mnist, tmp_path):
+    empty = DrawingStore(tmp_path / "empty.sqlite")
+    assert "save some on the Draw page" in refusal(empty)
+    assert not empty.path.exists()  # asking created nothing
+    few = DrawingStore(tmp_path / "few.sqlite")
+    add_pen_drawings(few, first(pen, 6))
+    assert "too few drawings" in refusal(few)
+    blank = DrawingStore(tmp_path / "blank.sqlite")
+    rows = kaggle_csv(mnist, rows=12).decode().splitlines()
+    zeros = [rows[0]] + [row.split(",")[0] + ",0" * 784 for row in rows[1:]]
+    blank.import_csv("\n".join(zeros).encode())
+    assert "none of the 12 drawings" in refusal(blank)
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(DigitnetError, match="steps"):
+        FineTuneConfig(steps=0)
+    with pytest.raises(DigitnetError, match="a tenth of every batch to MNIST"):
+        FineTuneConfig(mine_share=0.7, pen_share=0.3)
+
+
+# --- a real fine-tuning ------------------------------------------------------------------------
+
+
+def test_fine_tuning_learns_the_writer_and_leaves_the_base_alone(tuned, collection):
+    base, before, held, result, _ = tuned
+    assert fingerprint(base) == before  # the loaded model is never changed
+    assert fingerprint(result.model) != before
+    assert result.held_back.after > result.held_back.before + 0.05
+    assert result.mnist_test.after > 0.85  # it still reads MNIST
+    train, _ = split_drawings(DrawingStore(collection), SHORT)
+    assert {d.id for d in train}.isdisjoint({d.id for d in held})
+    assert result.trained_on == len(train) and result.held_back_count == len(held)
+
+
+def test_the_figures_are_the_two_models_scores(tuned, mnist_dataset):
+    base, _, held, result, _ = tuned
+    images, labels = images_and_labels(held)
+    assert result.held_back.before == evaluate(base, images, labels).accuracy
+    assert result.held_back.after == evaluate(result.model, images, labels).accuracy
+    test = (mnist_dataset.test_images, mnist_dataset.test_labels)
+    assert result.mnist_test.before == evaluate(base, *test).accuracy
+    assert result.mnist_test.after == evaluate(result.model, *test).accuracy
+
+
+def test_the_card_says_what_it_was_made_from_and_survives_a_save(tuned, tmp_path):
+    base, _, _, result, reported = tuned
+    path = tmp_path / "my.npz"
+    made = card(load_model(save_model(result.model, path)))
+    assert made.name == "fixture + my drawings"
+    assert made.metrics["test"].accuracy == result.mnist_test.after
+    assert made.metrics[HELD_BACK_METRIC].accuracy == result.held_back.after
+    assert made.training["extra_source"] == "my drawings + pen drawings"
+    assert made.training["learning_rate"] == SHORT.learning_rate
+    assert load_model(path).metadata["fine_tuned_from"]["name"] == "fixture"
+    assert reported == sorted(reported) and reported[-1] == 1.0
+
+
+# --- the command line --------------------------------------------------------------------------
+
+
+def fine_tune_cli(model, out, *extra) -> list[str]:
+    return ["train", "--fine-tune", str(model), "--mine", "--out", str(out), *extra]
+
+
+def test_cli_prints_before_and_after_and_writes_the_model(
+    store, fixture_model_file, tmp_path, capsys
+):
+    checksum = fingerprint(load_model(fixture_model_file))
+    out = tmp_path / "my.npz"
+    assert main(fine_tune_cli(fixture_model_file, out, "--steps", "20", "--name", "mine")) == 0
+    printed = capsys.readouterr().out
+    assert "held-back drawings" in printed and "MNIST test (10,000)" in printed
+    assert "before" in printed and "after" in printed
+    assert card(load_model(out)).name == "mine"
+    assert fingerprint(load_model(fixture_model_file)) == checksum
+
+
+@pytest.mark.parametrize(
+    "setup, flags, message",
+    [
+        ("empty", [], "no drawings in"),
+        ("few", [], "too few drawings"),
+        ("collection", ["--fine-tune", "nosuchmodel"], "nosuchmodel: no such weights file"),
+        ("collection", ["--no-mine"], "--fine-tune MODEL and --mine go together"),
+    ],
+)
+def test_cli_bad_cases_are_one_line_and_exit_2(
+    setup, flags, message, store, pen, fixture_model_file, tmp_path, monkeypatch, capsys
+):
+    if setup != "collection":
+        path = tmp_path / f"{setup}.sqlite"
+        monkeypatch.setenv("DIGITNET_DB", str(path))
+        if setup == "few":
+            add_pen_drawings(DrawingStore(path), first(pen, 4))
+    out = tmp_path / "my.npz"
+    argv = fine_tune_cli(fixture_model_file, out)
+    if "--no-mine" in flags:
+        argv.remove("--mine")
+    elif flags:
+        argv[argv.index("--fine-tune") + 1] = flags[1]
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert message in error and error.count("\n") == 1
+    assert not out.exists()
+
+
+# --- the Train page ----------------------------------------------------------------------------
+
+
+def test_the_train_page_fine_tunes_the_sidebar_model(store, open_app, monkeypatch):
+    monkeypatch.setattr("pages.common.finetune.CONFIG", SHORT)
+    app = open_app(TRAIN)
+    assert not app.exception
+    assert any("**60** drawings" in text.value for text in app.markdown)
+    app.button(key="finetune_start").click().run()
+    assert not app.exception
+    assert "Fine-tuned on" in app.success[0].value
+    label = app.session_state["model_choice"]
+    assert label.startswith("fixture + my drawings") and label.endswith("(this session)")
+    table = app.table[0].value
+    assert list(table.columns) == ["before", "after"]
+    assert table.index[0].startswith("your held-back drawings")
+
+
+def test_the_train_page_says_why_it_cannot_fine_tune(open_app, monkeypatch, tmp_path):
+    monkeypatch.setenv("DIGITNET_DB", str(tmp_path / "none.sqlite"))
+    app = open_app(TRAIN)
+    assert not app.exception
+    assert any("no drawings in" in info.value for info in app.info)
+    assert not [b for b in app.button if b.key == "finetune_start"]
