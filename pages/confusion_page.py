@@ -111,7 +111,7 @@ def cell_examples(split: Split, evaluation: Evaluation, model_key: str) -> None:
 
 def render(model: Model | None) -> None:
     st.title("Confusion matrix")
-    available = datasets("confusion")
+    available = datasets("confusion", purpose="score")
     if model is None or not available:
         return
     split, evaluation = chosen_split(model, available, "confusion_split")

@@ -16,7 +16,7 @@ ORDERS = ("most confident first", "least confident first")
 
 def render(model: Model | None) -> None:
     st.title("Mistakes")
-    available = datasets("mistakes")
+    available = datasets("mistakes", purpose="score")
     if model is None or not available:
         return
     split, evaluation = chosen_split(model, available, "mistakes_split")

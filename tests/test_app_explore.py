@@ -4,16 +4,24 @@ evaluation of the fixture model on MNIST's test set."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from digitnet import load_model, save_model
 from digitnet.data import split_dev
+from digitnet.drawings import DrawingStore
 from digitnet.metrics import evaluate, per_class_report
+from digitnet.pendigits import PEN_ENV, load_pen_data, pen_dev_set
+from pages.common.data import PEN_DEV_NAME
+from tests.test_cli import write_pen_file
+from tests.test_drawings import canvas_drawing
 
 MISTAKES = "pages/mistakes_page.py"
 CONFUSION = "pages/confusion_page.py"
+SPLIT_RADIOS = [(MISTAKES, "mistakes_split"), (CONFUSION, "confusion_split")]
+UPLOADERS = [(MISTAKES, "mistakes-upload"), (CONFUSION, "confusion-upload")]
 CAPTION = re.compile(r"true (\d), predicted (\d) \((\d+)%\)")
 
 
@@ -93,13 +101,24 @@ def test_an_example_opens_with_all_ten_probabilities(open_app, test_evaluation):
     assert len(app.get("vega_lite_chart")) == 1
 
 
-def test_mistakes_on_the_dev_split_the_model_was_trained_with(open_app, app_cache, mnist):
+def test_mistakes_on_the_dev_split_the_model_was_trained_with(
+    open_app, app_cache, mnist, monkeypatch
+):
+    monkeypatch.delenv(PEN_ENV, raising=False)  # only MNIST's splits
     app = open_app(MISTAKES)
     # The fixture model was trained with no dev set: only the test set is offered.
     assert app.radio(key="mistakes_split").options == ["MNIST test (10,000)"]
 
     model = load_model(app_cache / "models" / "fixture.npz")
-    model.metadata["training"] = {"dev_size": 1000, "seed": 3}
+    model.metadata["dev_split"] = {"size": 1000, "seed": 3}
+    model.metadata["dataset"] = {"name": "other.csv", "checksum": "0" * 64}
+    save_model(model, app_cache / "models" / "elsewhere.npz")
+    app = open_app(MISTAKES, model="elsewhere (saved)")
+    assert app.radio(key="mistakes_split").options == ["MNIST test (10,000)"], (
+        "trained on other digits: MNIST holds no dev set of its"
+    )
+
+    model.metadata["dataset"] = {"name": "MNIST", "checksum": mnist.checksum}
     save_model(model, app_cache / "models" / "with-dev.npz")
     app = open_app(MISTAKES, model="with-dev (saved)")
     app.radio(key="mistakes_split").set_value("MNIST dev (1,000)").run()
@@ -174,3 +193,76 @@ def test_examples_are_chosen_by_digit_and_ordered_most_confident_first():
     assert examples_of(evaluation, true=3, predicted=3).tolist() == [0, 3]
     assert examples_of(evaluation, mistakes_only=True).tolist() == [2, 1]
     assert examples_of(evaluation, predicted=5, mistakes_only=True).tolist() == [1]
+
+
+# --- Pen drawings of unseen writers, the person's own drawings, a test.csv refused ---------------
+
+
+@pytest.fixture(scope="module")
+def tiny_pen_folder(tmp_path_factory) -> Path:
+    """A pen file of one pen-train and two pen-dev writers, 30 digits each."""
+    folder = tmp_path_factory.mktemp("pen")
+    write_pen_file(folder, load_pen_data(download=False), per_writer=30)
+    return folder
+
+
+@pytest.mark.parametrize("page, key", SPLIT_RADIOS)
+def test_pen_drawings_of_unseen_writers_are_a_split(
+    open_app, monkeypatch, tiny_pen_folder, fixture_model_file, page, key
+):
+    monkeypatch.setenv(PEN_ENV, str(tiny_pen_folder))
+    app = open_app(page)
+    assert app.radio(key=key).options == ["MNIST test (10,000)", PEN_DEV_NAME]
+    app.radio(key=key).set_value(PEN_DEV_NAME).run()
+    assert not app.exception
+    evaluation = evaluate(
+        load_model(fixture_model_file), *pen_dev_set(load_pen_data(tiny_pen_folder))
+    )
+    if page == MISTAKES:
+        wrong = len(evaluation.mistakes())
+        assert f"{wrong:,} mistakes out of 60 digits" in app.caption[0].value
+    else:
+        assert f"Accuracy {evaluation.accuracy:.2%} on 60 digits" in app.caption[0].value
+
+
+def test_without_pen_data_there_is_no_pen_split(open_app, monkeypatch, tmp_path):
+    monkeypatch.setenv(PEN_ENV, str(tmp_path / "nowhere"))
+    app = open_app(MISTAKES)
+    assert not app.exception
+    assert app.radio(key="mistakes_split").options == ["MNIST test (10,000)"]
+    assert any("No pen drawings split: " in caption.value for caption in app.caption)
+
+
+def test_my_drawings_are_a_split_that_follows_every_save(
+    open_app, monkeypatch, tmp_path, mnist, fixture_model_file
+):
+    monkeypatch.delenv(PEN_ENV, raising=False)
+    monkeypatch.setenv("DIGITNET_DB", str(tmp_path / "drawings.sqlite"))
+    app = open_app(MISTAKES)
+    assert app.radio(key="mistakes_split").options == ["MNIST test (10,000)"]
+    store, model = DrawingStore(), load_model(fixture_model_file)
+    for count in (40, 41):  # a save between two runs changes what the split holds
+        while len(store.list()) < count:
+            index = len(store.list())
+            label = int(mnist.test_labels[index])
+            store.add(**canvas_drawing(index, label=label, image=mnist.test_images[index]))
+        app.run()
+        app.radio(key="mistakes_split").set_value(f"My drawings ({count})").run()
+        assert not app.exception
+        shown = evaluate(model, mnist.test_images[:count], mnist.test_labels[:count])
+        wrong = len(shown.mistakes())
+        assert f"{wrong:,} mistakes out of {count} digits" in app.caption[0].value
+
+
+@pytest.mark.parametrize("page, key", UPLOADERS)
+def test_a_kaggle_test_csv_is_refused_for_scoring(open_app, mnist, page, key):
+    app = open_app(page)
+    rows = [",".join(map(str, image.ravel())) for image in mnist.test_images[:20]]
+    test_csv = "\n".join([",".join(f"pixel{i}" for i in range(784)), *rows]) + "\n"
+    app.file_uploader(key=key).upload("test.csv", test_csv.encode(), "text/csv").run()
+    assert not app.exception
+    assert [error.value for error in app.error] == [
+        "test.csv: has no label column: this looks like a Kaggle test.csv; a labelled "
+        "train.csv is needed to score a model"
+    ]
+    assert not any(option.startswith("test.csv") for option in app.radio[0].options)

@@ -5,12 +5,17 @@ missing and the two ways to get it (download, upload).
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
 from digitnet import DigitnetError, Model
+from digitnet.card import card, dev_split
 from digitnet.data import (
     DATA_ENV,
     Dataset,
@@ -20,13 +25,16 @@ from digitnet.data import (
     split_dev,
     to_float,
 )
+from digitnet.drawings import DrawingStore, total
 from digitnet.metrics import Evaluation
-from digitnet.train import TrainConfig
+from digitnet.pendigits import find_pen_data, load_pen_data, pen_dev_set
 from pages.common.models import cached_evaluation
 
 UPLOADED = "uploaded_dataset"  # session state: the Dataset of this session's train.csv
 UPLOADED_ID = "uploaded_dataset_id"  # which upload it was parsed from, so it is parsed once
 MNIST_NAME = "MNIST"
+PEN_DEV_NAME = "pen drawings (unseen writers)"
+MINE_NAME = "My drawings"
 
 
 @dataclass(frozen=True)
@@ -70,9 +78,10 @@ def mnist() -> Dataset | None:
         return None
 
 
-def datasets(key: str) -> dict[str, Dataset]:
+def datasets(key: str, purpose: str = "train") -> dict[str, Dataset]:
     """Every data set this session can use, by name; offers the download and the upload (in an
-    expander when MNIST is here, up front when it is not). ``key`` keeps widgets apart."""
+    expander when MNIST is here, up front when it is not). ``key`` keeps widgets apart;
+    ``purpose`` ("train" or "score", see ``load_dataset``) words the refusal of a test.csv."""
     found = mnist()
     available = {MNIST_NAME: found} if found is not None else {}
     if found is None:
@@ -81,17 +90,17 @@ def datasets(key: str) -> dict[str, Dataset]:
             f"({mnist_cache_dir()}) is empty. Download it (about 11 MB), or upload a Kaggle "
             "Digit Recognizer train.csv."
         )
-        offer_data(key)
+        offer_data(key, purpose)
     else:
         with st.expander("Other data: upload a Kaggle train.csv"):
-            offer_upload(key)
+            offer_upload(key, purpose)
     uploaded = st.session_state.get(UPLOADED)
     if uploaded is not None:
         available[uploaded.name] = uploaded
     return available
 
 
-def offer_data(key: str) -> None:
+def offer_data(key: str, purpose: str) -> None:
     if st.button("Download MNIST", key=f"{key}-download", type="primary"):
         from digitnet.download import download_mnist  # pooch and requests, needed this once
 
@@ -102,10 +111,10 @@ def offer_data(key: str) -> None:
             st.error(str(error))
         else:
             st.rerun()
-    offer_upload(key)
+    offer_upload(key, purpose)
 
 
-def offer_upload(key: str) -> None:
+def offer_upload(key: str, purpose: str) -> None:
     upload = st.file_uploader(
         "Kaggle train.csv (label,pixel0,...,pixel783)",
         type=["csv"],
@@ -116,7 +125,7 @@ def offer_upload(key: str) -> None:
         return
     try:
         with st.spinner(f"Reading {upload.name}..."):
-            dataset = load_dataset(upload)
+            dataset = load_dataset(upload, purpose=purpose)
     except DigitnetError as error:
         st.error(str(error))
         return
@@ -125,43 +134,92 @@ def offer_upload(key: str) -> None:
     st.success(f"{dataset.name}: {len(dataset.images):,} labelled digits.")
 
 
-def training_split(model: Model) -> tuple[int, int]:
-    """The (dev size, seed) a model was trained with, so its dev set is the one it never saw."""
-    training = model.metadata.get("training") or {}
-    defaults = TrainConfig()
-    return int(training.get("dev_size", defaults.dev_size)), int(
-        training.get("seed", defaults.seed)
-    )
-
-
-def evaluation_splits(model: Model, available: dict[str, Dataset]) -> dict[str, Split]:
-    """The labelled sets to look at a model's mistakes on: MNIST's test set and the model's dev
-    set, and every row of an uploaded CSV."""
-    splits = {}
+def evaluation_splits(
+    model: Model, available: dict[str, Dataset]
+) -> dict[str, Callable[[], Split]]:
+    """The labelled sets to look at a model's mistakes on, each made only when chosen: MNIST's
+    test set, the dev set the model held out (from its card), every row of an uploaded CSV, the
+    pen-dev writers' digits drawn on the canvas, and the drawings saved here."""
+    splits: dict[str, Callable[[], Split]] = {}
     for name, dataset in available.items():
         if dataset.test_images is not None:
-            splits[f"{name} test ({len(dataset.test_images):,})"] = Split(
-                f"{dataset.checksum[:16]}:test", dataset.test_images, dataset.test_labels
-            )
-        dev_size, seed = training_split(model)
-        if name == MNIST_NAME and 0 < dev_size < len(dataset.images):
-            _, _, dev_images, dev_labels = cached_float_split(
-                dataset.checksum, dev_size, seed, dataset
-            )
-            splits[f"{name} dev ({dev_size:,})"] = Split(
-                f"{dataset.checksum[:16]}:dev:{dev_size}:{seed}", dev_images, dev_labels
-            )
-        elif name != MNIST_NAME:
-            splits[f"{name} (all {len(dataset.images):,})"] = Split(
-                f"{dataset.checksum[:16]}:all", dataset.images, dataset.labels
-            )
+            test = Split(f"{dataset.checksum[:16]}:test", dataset.test_images, dataset.test_labels)
+            splits[f"{name} test ({len(dataset.test_images):,})"] = ready(test)
+        dev = card(model).dev_split
+        if trained_on(model, dataset) and 0 < dev.size < len(dataset.images):
+            splits[f"{name} dev ({dev.size:,})"] = partial(held_out, model, dataset)
+        if dataset.test_images is None:
+            everything = Split(f"{dataset.checksum[:16]}:all", dataset.images, dataset.labels)
+            splits[f"{name} (all {len(dataset.images):,})"] = ready(everything)
+    pen = pen_data_file()
+    if pen is not None:
+        splits[PEN_DEV_NAME] = partial(cached_pen_dev, str(pen))
+    saved = saved_drawings_count()
+    if saved:
+        splits[f"{MINE_NAME} ({saved:,})"] = my_drawings
     return splits
+
+
+def ready(split: Split) -> Callable[[], Split]:
+    return lambda: split
+
+
+def trained_on(model: Model, dataset: Dataset) -> bool:
+    """Whether the model's card says it was trained on this data set (so it has a dev set)."""
+    made = card(model).dataset
+    return made.name == dataset.name and made.checksum in (None, dataset.checksum)
+
+
+def held_out(model: Model, dataset: Dataset) -> Split:
+    dev = card(model).dev_split
+    if dataset.name == MNIST_NAME:  # shared with the Train page: computed once per server
+        *_, images, labels = cached_float_split(dataset.checksum, dev.size, dev.seed, dataset)
+    else:
+        images, labels = dev_split(model, dataset)
+    return Split(f"{dataset.checksum[:16]}:dev:{dev.size}:{dev.seed}", images, labels)
+
+
+def pen_data_file() -> Path | None:
+    """The pen file if it is here (DIGITNET_PEN_DATA or the cache; never downloaded by a page);
+    a DIGITNET_PEN_DATA that points at the wrong place is shown once, as a caption."""
+    try:
+        return find_pen_data()
+    except DigitnetError as error:
+        st.caption(f"No pen drawings split: {error}")
+        return None
+
+
+@st.cache_resource(show_spinner="Drawing the unseen writers' pen digits on the canvas...")
+def cached_pen_dev(path: str) -> Split:
+    """The pen-dev split, drawn once per server (about ten seconds) and shared read-only."""
+    data = load_pen_data(path, download=False)
+    images, labels = pen_dev_set(data)
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return Split(f"pen-dev:{data.checksum[:16]}", images, labels)
+
+
+def saved_drawings_count() -> int:
+    try:
+        return total(DrawingStore().counts_by_digit().values()).drawings
+    except DigitnetError as error:  # e.g. a damaged collection: the Draw page says more
+        st.caption(f"No {MINE_NAME} split: {error}")
+        return 0
+
+
+def my_drawings() -> Split:
+    """The saved drawings as they are now: read on every run (never cached across saves), and
+    keyed by their content, so the predictions cached for them follow every save or delete."""
+    images, labels = DrawingStore().labelled_images()
+    digest = hashlib.sha256(images.tobytes())
+    digest.update(labels.tobytes())
+    return Split(f"mine:{digest.hexdigest()[:16]}", images, labels)
 
 
 def chosen_split(model: Model, available: dict[str, Dataset], key: str) -> tuple[Split, Evaluation]:
     """A radio to pick the labelled set, and the model's (cached) predictions on it."""
     splits = evaluation_splits(model, available)
-    split = splits[st.radio("Examples", list(splits), horizontal=True, key=key)]
+    split = splits[st.radio("Examples", list(splits), horizontal=True, key=key)]()
     evaluation = cached_evaluation(
         model.metadata["checksum"], split.key, model, split.images, split.labels
     )
