@@ -26,7 +26,15 @@ import numpy as np
 
 from digitnet.errors import DigitnetError
 from digitnet.model import Model
-from digitnet.train import BatchEvent, EpochEvent, Event, TrainConfig, Trainer, TrainResult
+from digitnet.train import (
+    BatchEvent,
+    DigitSource,
+    EpochEvent,
+    Event,
+    TrainConfig,
+    Trainer,
+    TrainResult,
+)
 
 DEFAULT_IDLE_TIMEOUT = 30.0
 logger = logging.getLogger(__name__)
@@ -77,6 +85,7 @@ class TrainingJob:
     dev_labels: np.ndarray | None = None
     limit: TrainingLimit | None = None
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+    extra: DigitSource | None = None  # digits mixed into every batch (TrainConfig.extra_share)
     _batch_losses: list[float] = field(default_factory=list, init=False)
     _epochs: list[EpochEvent] = field(default_factory=list, init=False)
     _latest: BatchEvent | None = field(default=None, init=False)
@@ -95,6 +104,7 @@ class TrainingJob:
             self.dev_labels,
             on_event=self._on_event,
             stop_when=self._nobody_watching,
+            extra=self.extra,
         )
         self.touch()
 
