@@ -140,20 +140,21 @@ def ask_if_right(model: Model, digit: Digit, probabilities: np.ndarray) -> None:
     the digit chosen. Both clear the inputs for the next digit."""
     now = generation()
     reading = (digit, probabilities, model.metadata.get("checksum"), now)
-    right, wrong = st.columns([1, 3], vertical_alignment="bottom")
-    right.button(
+    st.button(
         "Right",
         key=f"right-{now}",
         icon=":material/check:",
         on_click=save,
         args=(int(probabilities.argmax()), *reading),
     )
-    wrong.segmented_control(
+    st.pills(
         "No, it's a ...",
         range(10),
         key=f"correction-{now}",
         on_change=save_correction,
         args=reading,
+        width=190,  # two rows of five, like a keypad: ten in a row do not fit the column
+        wrap=True,
     )
 
 

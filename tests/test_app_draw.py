@@ -238,7 +238,7 @@ def test_ten_corrections_in_a_row_are_ten_drawings_of_one_session(open_app, data
     for number in range(10):
         rgba, json_data = drawn(*ONE, width=12 + number)
         draw(app, rgba, json_data)
-        app.segmented_control(key=f"correction-{number}").set_value(number).run()
+        app.pills(key=f"correction-{number}").set_value(number).run()
         assert not app.exception
         assert [success.value for success in app.success] == [f"Saved as a {number}."]
     saved = database.list()
@@ -253,7 +253,7 @@ def test_two_sessions_save_under_two_ids(open_app, database):
     for _ in range(2):
         app = open_app()
         draw(app, *drawn(*SEVEN))
-        app.segmented_control(key="correction-0").set_value(7).run()
+        app.pills(key="correction-0").set_value(7).run()
     saved = database.list()
     assert [d.label for d in saved] == [7, 7]
     assert len({d.session for d in saved}) == 2
