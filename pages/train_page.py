@@ -8,7 +8,7 @@ keeps the job alive: leave the page or close the tab, and its idle watchdog stop
 from __future__ import annotations
 
 import time
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import numpy as np
 import pandas as pd
@@ -16,14 +16,18 @@ import streamlit as st
 
 from digitnet import DigitnetError, Model, catalog
 from digitnet.augment import LIMITS, AugmentConfig, preview, tile
+from digitnet.card import card, write_card
 from digitnet.catalog import model_bytes, sanitize_name, save_user_model
+from digitnet.cli import DEFAULT_PEN_SHARE
 from digitnet.data import Dataset
 from digitnet.jobs import JobProgress, TrainingJob, TrainingLimit
+from digitnet.metrics import evaluate
 from digitnet.optim import OPTIMIZERS, SCHEDULES
-from digitnet.spec import ACTIVATIONS, cnn_spec, mlp_spec
-from digitnet.train import TrainConfig
-from pages.common.data import cached_float_split, datasets
-from pages.common.finetune import fine_tune_section
+from digitnet.pendigits import PenDigits
+from digitnet.spec import ACTIVATIONS, cnn_spec, mlp_spec, parse_sizes
+from digitnet.train import DigitSource, TrainConfig, TrainResult
+from pages.common.data import MNIST_NAME, cached_float_split, datasets
+from pages.common.finetune import fine_tune_section, pen_digits
 from pages.common.models import SESSION_SUFFIX, add_session_model, select_saved
 from pages.common.pictures import curves_chart, enlarge, first_layer_weights
 from pages.common.server import server
@@ -37,17 +41,9 @@ ERROR = "train_error"
 DONE = "train_done"  # (job, sidebar label, .npz bytes) once a job's end has been handled
 TAKEN = "train_name_taken"  # the name a Save found taken, until Replace or another name
 ACTIVE = ("running", "paused")
+TRAINED_ON = "train_dataset"  # the Dataset of the session's job, for its model card
+PEN_CHOICE = f"{MNIST_NAME} + pen drawings"
 DEFAULTS = TrainConfig()
-
-
-def sizes(text: str, what: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(part) for part in text.replace(" ", "").split(",") if part)
-    except ValueError:
-        raise DigitnetError(f"{what} {text!r}: write whole numbers separated by commas") from None
-    if not values or min(values) <= 0:
-        raise DigitnetError(f"{what} {text!r}: give at least one positive number, like 128,64")
-    return values
 
 
 def network_settings(disabled: bool) -> tuple[dict, str]:
@@ -69,10 +65,10 @@ def network_settings(disabled: bool) -> tuple[dict, str]:
         batchnorm = st.checkbox("Batch normalisation", key="train_batchnorm", disabled=disabled)
     activation = st.selectbox("Activation", ACTIVATIONS, key="train_activation", disabled=disabled)
     dropout = st.slider("Dropout", 0.0, 0.8, 0.0, 0.05, key="train_dropout", disabled=disabled)
-    hidden = sizes(hidden_text, "hidden layer sizes")
+    hidden = parse_sizes(hidden_text, "hidden layer sizes")
     if kind == "mlp":
         return mlp_spec(hidden, activation, dropout), f"mlp {','.join(map(str, hidden))}"
-    filters = sizes(filters_text, "convolution filters")
+    filters = parse_sizes(filters_text, "convolution filters")
     spec = cnn_spec(
         filters, hidden, kernel, activation=activation, dropout=dropout, batchnorm=batchnorm
     )
@@ -226,9 +222,15 @@ def augment_settings(disabled: bool, examples: np.ndarray) -> AugmentConfig | No
 
 
 def start_training(
-    model: Model, config: TrainConfig, dataset: Dataset, name: str, limit: TrainingLimit
+    model: Model,
+    config: TrainConfig,
+    dataset: Dataset,
+    name: str,
+    limit: TrainingLimit,
+    extra: DigitSource | None,
 ) -> None:
-    """The Start button's callback: builds and starts the job, or keeps the reason it cannot."""
+    """The Start button's callback: builds and starts the job, or keeps the reason it cannot.
+    ``extra`` (pen drawings) supplies ``config.extra_share`` of every batch."""
     st.session_state.pop(ERROR, None)
     current = st.session_state.get(JOB)
     if current is not None and current.running:  # a second click before the page redrew
@@ -237,17 +239,23 @@ def start_training(
         train_images, train_labels, dev_images, dev_labels = cached_float_split(
             dataset.checksum, config.dev_size, config.seed, dataset
         )
-        model.metadata.update(
-            {"architecture": name, "dataset": dataset.name, "created": time.strftime("%F %T")}
-        )
+        model.metadata["architecture"] = name
         job = TrainingJob(
-            model, config, train_images, train_labels, dev_images, dev_labels, limit=limit
+            model,
+            config,
+            train_images,
+            train_labels,
+            dev_images,
+            dev_labels,
+            limit=limit,
+            extra=extra,
         )
         job.start()
     except DigitnetError as error:
         st.session_state[ERROR] = str(error)
         return
     st.session_state[JOB] = job
+    st.session_state[TRAINED_ON] = dataset
 
 
 def smoothed(losses: list[float]) -> dict[str, list[float]]:
@@ -365,21 +373,47 @@ def outcome(job: TrainingJob) -> None:
         st.error(f"Training {result.message}.")
         show_curves(job, progress)
         return
-    if result.best_dev_accuracy is not None:
-        st.success(
-            f"Training {result.status} in {result.seconds:.1f} s: best dev accuracy "
-            f"{result.best_dev_accuracy:.2%} (epoch {result.best_epoch + 1})."
-        )
-    else:
-        st.success(f"Training {result.status} in {result.seconds:.1f} s.")
     if st.session_state.get(DONE, (None,))[0] is not job:
         name = f"{job.model.metadata['architecture']} {time.strftime('%H:%M:%S')}"
+        write_model_card(job, name, st.session_state[TRAINED_ON])
         st.session_state[DONE] = (job, add_session_model(job.model, name), model_bytes(job.model))
         st.rerun()  # to show it in the sidebar
+    st.success(f"Training {result.status} in {result.seconds:.1f} s{scores(result, job.model)}.")
     _, label, payload = st.session_state[DONE]
     st.caption(f"It is selected in the sidebar as **{label}**, for the other pages too.")
     keep_or_download(job.model, file_stem(label.removesuffix(SESSION_SUFFIX)), payload)
     show_curves(job, progress)
+
+
+def write_model_card(job: TrainingJob, name: str, dataset: Dataset) -> None:
+    """The model card of a training that ended usable (finished or stopped), with its accuracy
+    on the data set's test split when it has one (MNIST's: a few seconds for a CNN)."""
+    test = None
+    if dataset.test_images is not None:
+        with st.spinner(f"Scoring it on {dataset.name}'s test set..."):
+            test = evaluate(job.model, dataset.test_images, dataset.test_labels)
+    write_card(
+        job.model,
+        name=name,
+        architecture=job.model.metadata["architecture"],
+        config=job.config,
+        dataset=dataset,
+        result=job.progress().result,
+        test_evaluation=test,
+    )
+
+
+def scores(result: TrainResult, model: Model) -> str:
+    """The best dev accuracy and the test accuracy (from the card), as the end of a sentence."""
+    shown = []
+    if result.best_dev_accuracy is not None:
+        shown.append(
+            f"best dev accuracy {result.best_dev_accuracy:.2%} (epoch {result.best_epoch + 1})"
+        )
+    test = card(model).metrics.get("test")
+    if test is not None:
+        shown.append(f"test accuracy {test.accuracy:.2%}")
+    return f": {', '.join(shown)}" if shown else ""
 
 
 def file_stem(name: str, fallback: str = "model") -> str:
@@ -428,17 +462,40 @@ def save(model: Model, name: str, overwrite: bool) -> None:
     st.rerun()
 
 
+def pen_share(pen: PenDigits, disabled: bool) -> float:
+    """The slider for the share of every batch drawn from the pen-train writers' digits."""
+    share = st.slider(
+        "Pen drawings in every batch",
+        0.05,
+        0.5,
+        DEFAULT_PEN_SHARE,
+        0.025,
+        format="percent",
+        key="train_pen_share",
+        disabled=disabled,
+        help="Digits by the pen-train writers, drawn on the fly as canvas drawings with stroke "
+        "augmentation: handwriting styles MNIST barely has. An epoch is still one pass over "
+        "MNIST's images.",
+    )
+    writers = len(set(pen.data.writers.tolist()))
+    st.caption(f"Pen drawings: {len(pen.data.labels):,} digits by {writers} writers.")
+    return float(share)
+
+
 def settings_column(available: dict[str, Dataset], running: bool, limit: TrainingLimit) -> None:
     """The data, the three tabs of settings, and Start (disabled while a job runs or when the
     settings make no network)."""
-    data_name = st.radio(
-        "Data", list(available), horizontal=True, key="train_data", disabled=running
-    )
-    dataset = available[data_name]
+    pen = pen_digits() if MNIST_NAME in available else None
+    choices = list(available)
+    if pen is not None:
+        choices.insert(choices.index(MNIST_NAME) + 1, PEN_CHOICE)
+    data_name = st.radio("Data", choices, horizontal=True, key="train_data", disabled=running)
+    dataset = available[MNIST_NAME if data_name == PEN_CHOICE else data_name]
     st.caption(f"{len(dataset.images):,} labelled digits from {dataset.source}")
+    share, extra = (pen_share(pen, running), pen) if data_name == PEN_CHOICE else (0.0, None)
     network_tab, optimizer_tab, augment_tab = st.tabs(["Network", "Optimizer", "Augmentation"])
     with optimizer_tab:
-        config = training_settings(running, len(dataset.images))
+        config = replace(training_settings(running, len(dataset.images)), extra_share=share)
     model = name = None
     with network_tab:
         try:
@@ -458,7 +515,7 @@ def settings_column(available: dict[str, Dataset], running: bool, limit: Trainin
         icon=":material/play_arrow:",
         disabled=running or model is None,
         on_click=start_training,
-        args=(model, config, dataset, name, limit),
+        args=(model, config, dataset, name, limit, extra),
         key="train_start",
     )
     if model is not None:

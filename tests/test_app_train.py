@@ -13,10 +13,14 @@ import numpy as np
 import pytest
 
 from digitnet import DigitnetError, catalog, load_model
+from digitnet.card import DevSplit, card
 from digitnet.catalog import fingerprint, models_dir, sanitize_name
 from digitnet.data import find_mnist
+from digitnet.metrics import evaluate
+from digitnet.pendigits import PEN_ENV, load_pen_data
 from pages.common.server import server
 from tests.conftest import ROOT
+from tests.test_cli import write_pen_file
 
 TRAIN = "pages/train_page.py"
 KAGGLE_HEADER = "label," + ",".join(f"pixel{i}" for i in range(784))
@@ -371,3 +375,56 @@ def test_a_bad_training_limit_is_one_line(open_app, app_cache, monkeypatch, valu
     monkeypatch.delenv("DIGITNET_MAX_TRAININGS")
     assert not open_app().error  # the fixed value is read on the next run
     server.clear()
+
+
+# --- MNIST + pen drawings, and the model card a training writes --------------------------------
+
+
+def test_an_uploaded_csvs_training_writes_its_model_card(open_app, no_data, mnist):
+    app = trained(open_app(TRAIN), mnist, seed=4)
+    job = job_of(app)
+    made = card(job.model)
+    assert made.dataset.name == "train.csv" and made.dev_split == DevSplit(300, 4)
+    assert made.created.endswith("+00:00") and made.training["status"] == "finished"
+    assert made.metrics["dev"].accuracy == job.progress().result.best_dev_accuracy
+    assert "test" not in made.metrics, "a train.csv has no test set"
+    assert made.training["extra_share"] == 0.0
+    downloaded = app.get("download_button")[0].proto
+    assert downloaded.label == "Download .npz"
+
+
+@pytest.fixture
+def pen_folder(tmp_path, monkeypatch):
+    """DIGITNET_PEN_DATA pointing at a small pen file (one pen-train, two pen-dev writers)."""
+    write_pen_file(tmp_path / "pen", load_pen_data(download=False), per_writer=30)
+    monkeypatch.setenv(PEN_ENV, str(tmp_path / "pen"))
+    return tmp_path / "pen"
+
+
+def test_mnist_and_pen_drawings_train_together_and_the_card_says_so(
+    open_app, app_cache, pen_folder, mnist
+):
+    app = open_app(TRAIN)
+    assert app.radio(key="train_data").options == ["MNIST", "MNIST + pen drawings"]
+    app.radio(key="train_data").set_value("MNIST + pen drawings").run()
+    assert any("30 digits by 1 writers" in caption.value for caption in app.caption)
+    app.slider(key="train_pen_share").set_value(0.25).run()
+    configure(app, epochs=1, dev_size=500, batch=1024)
+    app.button(key="train_start").click().run()
+    assert not app.exception
+    job = job_of(app)
+    assert job.trainer.extra is not None and job.trainer.plan.extras == 256
+    finish(app, timeout=300)
+    assert not app.exception
+    made = card(job.model)
+    assert made.training["extra_share"] == 0.25 and made.dataset.name == "MNIST"
+    test = evaluate(job.model, mnist.test_images, mnist.test_labels)
+    assert made.metrics["test"].accuracy == test.accuracy
+    assert f"test accuracy {test.accuracy:.2%}" in app.success[0].value
+
+
+def test_without_pen_data_only_mnist_is_offered(open_app, app_cache, monkeypatch):
+    monkeypatch.delenv(PEN_ENV, raising=False)
+    app = open_app(TRAIN)
+    assert app.radio(key="train_data").options == ["MNIST"]
+    assert all(slider.key != "train_pen_share" for slider in app.slider)
