@@ -23,6 +23,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -70,15 +72,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(fixture_model_file, tmp_path_factory):
-    """`streamlit run` as a user would start it, with a fresh cache holding the fixture model
-    (the default model is the shipped one when weights/ has it)."""
-    if not os.environ.get("DIGITNET_DATA"):
-        pytest.fail("DIGITNET_DATA is not set: point it at the folder holding the MNIST files")
-    cache = tmp_path_factory.mktemp("browser-cache")
-    (cache / "models").mkdir()
-    shutil.copy(fixture_model_file, cache / "models" / fixture_model_file.name)
+@contextmanager
+def streamlit_server(cache: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`streamlit run streamlit_app.py` as a user would start it, on 127.0.0.1 at a free port,
+    with DIGITNET_CACHE=cache (its log in cache/server.log): (url, process) once it answers,
+    stopped on leaving."""
     port = free_port()
     log = (cache / "server.log").open("w")
     process = subprocess.Popen(
@@ -101,24 +99,42 @@ def server(fixture_model_file, tmp_path_factory):
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(url, process, cache / "server.log")
+        yield url, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + 60
     while True:
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
                 if response.read() == b"ok":
-                    break
+                    return
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"streamlit did not start: {(cache / 'server.log').read_text()}")
+                raise RuntimeError(f"streamlit did not start: {log.read_text()}") from None
             time.sleep(0.3)
-    yield url, process
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+
+
+@pytest.fixture(scope="module")
+def server(fixture_model_file, tmp_path_factory):
+    """The app as a user would start it, with a fresh cache holding the fixture model (the
+    default model is the shipped one when weights/ has it)."""
+    if not os.environ.get("DIGITNET_DATA"):
+        pytest.fail("DIGITNET_DATA is not set: point it at the folder holding the MNIST files")
+    cache = tmp_path_factory.mktemp("browser-cache")
+    (cache / "models").mkdir()
+    shutil.copy(fixture_model_file, cache / "models" / fixture_model_file.name)
+    with streamlit_server(cache) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -267,6 +283,29 @@ def test_phone_layout_and_drawing_with_a_finger(server, browser, screenshots):
     assert latency < LATENCY_BOUND
 
 
+def open_train_page(browser, url: str) -> Page:
+    """The Train page, reached through the sidebar as a person would: a fresh server's very
+    first session opened at /train shows the page under a "Page not found" dialog."""
+    page = open_page(browser, url, {"width": 1280, "height": 1300})
+    page.get_by_test_id("stSidebarNav").get_by_text("Train", exact=True).click()
+    page.get_by_role("heading", name="Train a network").wait_for()
+    return page
+
+
+def start_training(page: Page, hidden: str, epochs: int, dev_size: int) -> None:
+    """On the Train page: an MLP with these hidden layer sizes, on MNIST, then Start."""
+    field = page.get_by_label("Hidden layer sizes")
+    field.fill(hidden)
+    field.press("Enter")
+    page.get_by_role("tab", name="Optimizer").click()
+    for label, value in (("Epochs", epochs), ("Dev size", dev_size)):
+        field = page.get_by_label(label, exact=True)
+        field.fill(str(value))
+        field.press("Enter")
+        page.wait_for_timeout(300)
+    page.get_by_role("button", name="Start").click()
+
+
 def progress_batches(page: Page) -> int:
     text = page.get_by_test_id("stProgress").inner_text()
     done = re.search(r"epoch (\d+), batch (\d+)/(\d+)", text)
@@ -277,18 +316,9 @@ def progress_batches(page: Page) -> int:
 
 def test_train_while_another_session_draws(server, browser, screenshots):
     url, process = server
-    page = open_page(browser, f"{url}/train", {"width": 1280, "height": 1300})
-    hidden = page.get_by_label("Hidden layer sizes")
-    hidden.fill("64")
-    hidden.press("Enter")
-    page.get_by_role("tab", name="Optimizer").click()
+    page = open_train_page(browser, url)
     # Many epochs, so it is still running when stopped, however fast this machine is.
-    for label, value in (("Epochs", "100"), ("Dev size", "2000")):
-        field = page.get_by_label(label, exact=True)
-        field.fill(value)
-        field.press("Enter")
-        page.wait_for_timeout(300)
-    page.get_by_role("button", name="Start").click()
+    start_training(page, hidden="64", epochs=100, dev_size=2000)
     page.get_by_test_id("stProgress").wait_for()
     page.wait_for_timeout(1500)
     first = progress_batches(page)
@@ -340,21 +370,8 @@ def test_an_unusable_name_and_a_taken_name_on_save(server, browser):
     Point 2: a name that holds another model (the fixture's, as another session saved it) is
     replaced only when asked, and then the sidebar's card describes the new network."""
     url, _ = server
-    # Through the sidebar: a fresh server's very first session opened at /train shows the page
-    # under a "Page not found" dialog, and this test may be the server's first.
-    page = open_page(browser, url, {"width": 1280, "height": 1300})
-    page.get_by_test_id("stSidebarNav").get_by_text("Train", exact=True).click()
-    page.get_by_role("heading", name="Train a network").wait_for()
-    hidden = page.get_by_label("Hidden layer sizes")
-    hidden.fill("16")
-    hidden.press("Enter")
-    page.get_by_role("tab", name="Optimizer").click()
-    for label, value in (("Epochs", "1"), ("Dev size", "1000")):
-        field = page.get_by_label(label, exact=True)
-        field.fill(value)
-        field.press("Enter")
-        page.wait_for_timeout(300)
-    page.get_by_role("button", name="Start").click()
+    page = open_train_page(browser, url)
+    start_training(page, hidden="16", epochs=1, dev_size=1000)
     page.get_by_text("Training finished").wait_for(timeout=120_000)
     sidebar = page.get_by_test_id("stSidebar")
     sidebar_choice = sidebar.get_by_test_id("stSelectbox").locator("input")

@@ -1,0 +1,336 @@
+"""A bounded load test of the real app: SESSIONS people draw digits at once on one server for
+DURATION seconds while TRAINERS more train a small MLP on MNIST on the Train page (issue 8).
+
+    DIGITNET_DATA=/work/shared/data/mnist python -m benchmarks.load_test \\
+        [--duration 60] [--sessions 10] [--trainers 2]
+
+Each drawing session draws a 1, waits for the Prediction metric to read 1, clears, draws a 0,
+and so on until the time is up. It prints the time from the end of a stroke to the prediction
+(p50 and p95, measured inside the page as tests/test_browser.py's PREDICTION_SHOWN does), the
+strokes drawn, every error (an exception shown by the app, a traceback in the server's log, a
+timeout: there must be none) and the server's peak memory (the RSS of the streamlit process and
+its children, sampled every SAMPLE_SECONDS). Exit status 1 if there was an error.
+
+Bounded: the server and the browser listen on 127.0.0.1 only, the number of sessions and the
+duration are fixed by the flags (within MAX_SESSIONS and MAX_DURATION), and it stops by itself,
+server and browser included. It needs Debian's /usr/bin/chromium and playwright, like the
+browser tests, whose server and drawing helpers it reuses.
+
+One headless Chromium serves every session, each in a browser context of its own (its own
+cookies, so its own Streamlit session). Playwright's sync API drives a browser only from the
+thread that launched it, so this script launches Chromium itself and each thread connects to it
+over the DevTools protocol with a Playwright of its own: the threads run the sync helpers of
+tests/test_browser.py unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Page, sync_playwright
+
+from pages.common.server import DEFAULT_MAX_TRAININGS
+from tests.test_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    RECORD_STROKE_END,
+    canvas_origin,
+    clear,
+    mouse_stroke,
+    one,
+    open_page,
+    open_train_page,
+    prediction_after,
+    progress_batches,
+    rss_megabytes,
+    start_training,
+    streamlit_server,
+    zero,
+)
+
+MAX_SESSIONS = 50
+MAX_DURATION = 600  # seconds
+SAMPLE_SECONDS = 0.5
+SETUP_SECONDS = 300  # every session open (and the trainings started) within this, or give up
+OPENING_AT_ONCE = 2  # sessions opened two at a time: people arrive, then draw at once
+# Every session is a person looking at their own tab: no background throttling of its timers.
+FOREGROUND_ARGS = [
+    "--disable-background-timer-throttling",
+    "--disable-backgrounding-occluded-windows",
+    "--disable-renderer-backgrounding",
+]
+DIGITS = [(one, "1"), (zero, "0")]
+
+
+@dataclass
+class Results:
+    """What the sessions report, from many threads at once."""
+
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    batches: list[int] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, name: str, value) -> None:
+        with self.lock:
+            getattr(self, name).append(value)
+
+
+@contextmanager
+def chromium(profile: Path) -> Iterator[str]:
+    """One headless Chromium on 127.0.0.1: its DevTools endpoint, the browser stopped on
+    leaving."""
+    log_path = profile.with_suffix(".log")
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [
+                CHROMIUM,
+                *CHROMIUM_ARGS,
+                *FOREGROUND_ARGS,
+                "--remote-debugging-address=127.0.0.1",
+                "--remote-debugging-port=0",
+                f"--user-data-dir={profile}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        try:
+            yield devtools_endpoint(process, log_path)
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
+
+
+def devtools_endpoint(process: subprocess.Popen, log: Path) -> str:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        found = re.search(r"DevTools listening on (ws://\S+)", log.read_text())
+        if found:
+            return found.group(1)
+        time.sleep(0.2)
+    raise RuntimeError(f"chromium did not start: {log.read_text()}")
+
+
+def tree_rss_megabytes(pid: int) -> float:
+    """The RSS of a process and all its descendants: psutil's when it is installed, else
+    /proc's."""
+    try:
+        import psutil
+    except ImportError:
+        return sum(rss_megabytes(member) for member in process_tree(pid))
+    parent = psutil.Process(pid)
+    members = [parent, *parent.children(recursive=True)]
+    return sum(member.memory_info().rss for member in members) / 2**20
+
+
+def process_tree(pid: int) -> list[int]:
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children += [int(child) for child in (task / "children").read_text().split()]
+    return [pid, *(member for child in children for member in process_tree(child))]
+
+
+class PeakMemory(threading.Thread):
+    """Samples a process tree's RSS every SAMPLE_SECONDS until stopped; keeps the first and
+    the highest sample."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.first = self.peak = tree_rss_megabytes(pid)
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(SAMPLE_SECONDS):
+            try:
+                self.peak = max(self.peak, tree_rss_megabytes(self.pid))
+            except (FileNotFoundError, ProcessLookupError):  # a child ended between two reads
+                continue
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join()
+
+
+def shown_exceptions(page: Page) -> list[str]:
+    """The first line of every exception the app shows on the page."""
+    boxes = page.get_by_test_id("stException").all_inner_texts()
+    return [text.strip().splitlines()[0] for text in boxes if text.strip()]
+
+
+def drawing(page: Page, until: float, results: Results, who: str) -> None:
+    """Draws 1, 0, 1, ... waiting for each prediction and clearing, until ``until``."""
+    page.evaluate(RECORD_STROKE_END)
+    page.wait_for_timeout(500)
+    strokes = 0
+    while time.monotonic() < until:
+        shape, expected = DIGITS[strokes % len(DIGITS)]
+        x, y = canvas_origin(page)
+        try:
+            latency = prediction_after(page, mouse_stroke, shape(x, y), expected)
+        except PlaywrightError as error:
+            shown = page.get_by_test_id("stMetricValue").all_inner_texts()
+            raise PlaywrightError(f"a {expected} drawn, the page shows {shown}: {error}") from None
+        results.add("latencies", latency)
+        strokes += 1
+        for text in shown_exceptions(page):
+            results.add("errors", f"{who}: the app shows {text}")
+        clear(page)
+
+
+def training(page: Page, until: float, results: Results, who: str) -> None:
+    """Keeps the Train page open (its polling keeps the job alive) until ``until``, then stops
+    the training and waits for its result."""
+    page.wait_for_timeout(max(0.0, until - time.monotonic()) * 1000)
+    results.add("batches", progress_batches(page))
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("Training stopped").wait_for(timeout=60_000)
+    for text in shown_exceptions(page):
+        results.add("errors", f"{who}: the app shows {text}")
+
+
+def session(
+    endpoint: str,
+    open_session: Callable[[object], Page],
+    act: Callable[[Page, float, Results, str], None],
+    opening: threading.Semaphore,
+    start: threading.Barrier,
+    duration: float,
+    results: Results,
+    who: str,
+) -> None:
+    """One person: a browser context of their own, opened by ``open_session`` (taking a turn
+    with ``opening``), then, once every session is ready, ``act`` for ``duration`` seconds. An
+    error ends this session (and, before the start, the test)."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.connect_over_cdp(endpoint)
+        try:
+            with opening:
+                page = open_session(browser)
+            start.wait(timeout=SETUP_SECONDS)
+            act(page, time.monotonic() + duration, results, who)
+        except threading.BrokenBarrierError:
+            results.add("errors", f"{who}: another session could not start")
+        except PlaywrightError as error:
+            start.abort()
+            results.add("errors", f"{who}: {type(error).__name__}: {first_line(error)}")
+        finally:
+            browser.close()
+
+
+def first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [""])[0][:200]
+
+
+def run_sessions(endpoint: str, url: str, sessions: int, trainers: int, duration: float):
+    """Opens every session, starts the trainings, then lets them all go for ``duration``."""
+    results = Results()
+    opening = threading.Semaphore(OPENING_AT_ONCE)
+    start = threading.Barrier(sessions + trainers)
+
+    def open_drawing(browser) -> Page:
+        return open_page(browser, url)
+
+    def open_training(browser) -> Page:
+        page = open_train_page(browser, url)
+        start_training(page, hidden="64", epochs=100, dev_size=2000)  # outlasts the test
+        page.get_by_test_id("stProgress").wait_for(timeout=SETUP_SECONDS * 1000)
+        return page
+
+    people = [(open_training, training, f"trainer {n + 1}") for n in range(trainers)] + [
+        (open_drawing, drawing, f"drawer {n + 1}") for n in range(sessions)
+    ]
+    threads = [
+        threading.Thread(
+            target=session, args=(endpoint, opener, act, opening, start, duration, results, who)
+        )
+        for opener, act, who in people
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def server_tracebacks(log: Path) -> list[str]:
+    """Every traceback in the server's log, whole (the context of a failure is in its log)."""
+    return [
+        "server log: " + found.group(0).strip()
+        for found in re.finditer(r"^Traceback.*?^\S.*?$", log.read_text(), re.M | re.S)
+    ]
+
+
+def report(args, results: Results, memory: PeakMemory, seconds: float) -> None:
+    latencies = np.array(results.latencies) * 1000
+    print(
+        f"{args.sessions} drawing sessions and {args.trainers} trainings for {args.duration:.0f} s "
+        f"against one server (wall time {seconds:.0f} s)"
+    )
+    if latencies.size:
+        p50, p95 = np.percentile(latencies, [50, 95])
+        print(
+            f"strokes: {latencies.size}; stroke end -> prediction: p50 {p50:.0f} ms, "
+            f"p95 {p95:.0f} ms, max {latencies.max():.0f} ms"
+        )
+    print(f"batches trained: {', '.join(map(str, results.batches)) or 'none'}")
+    print(f"server RSS: {memory.first:.0f} MB at the start, peak {memory.peak:.0f} MB")
+    print(f"errors: {len(results.errors)}")
+    for error in results.errors:
+        print(f"  {error}")
+
+
+def bounded(low: float, high: float, kind: type) -> Callable[[str], float]:
+    def check(text: str):
+        value = kind(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text}: give a number from {low} to {high}")
+        return value
+
+    return check
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=bounded(1, MAX_DURATION, float), default=60.0)
+    parser.add_argument("--sessions", type=bounded(1, MAX_SESSIONS, int), default=10)
+    parser.add_argument(
+        "--trainers",
+        type=bounded(0, DEFAULT_MAX_TRAININGS, int),
+        default=DEFAULT_MAX_TRAININGS,
+        help="at most the server's limit on trainings at once",
+    )
+    args = parser.parse_args(argv)
+    if not os.environ.get("DIGITNET_DATA"):
+        parser.error("DIGITNET_DATA is not set: point it at the folder holding the MNIST files")
+    began = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="digitnet-load-") as folder:
+        cache = Path(folder) / "cache"
+        cache.mkdir()
+        with streamlit_server(cache) as (url, process), chromium(Path(folder) / "chrome") as cdp:
+            memory = PeakMemory(process.pid)
+            memory.start()
+            results = run_sessions(cdp, url, args.sessions, args.trainers, args.duration)
+            memory.stop()
+        for error in server_tracebacks(cache / "server.log"):
+            results.add("errors", error)
+    report(args, results, memory, time.monotonic() - began)
+    return 1 if results.errors or not results.latencies else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
