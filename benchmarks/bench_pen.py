@@ -1,32 +1,33 @@
 """How fast pen-train digits are drawn for training, and what drawing them costs a CNN epoch.
 
-    DIGITNET_PEN_DATA=../shared/data/pendigits python -m benchmarks.bench_pen
-    python -m benchmarks.bench_pen --batches 100 --shares 0 0.125 0.25
+    export DIGITNET_DATA=../shared/data/mnist DIGITNET_PEN_DATA=../shared/data/pendigits
+    OPENBLAS_NUM_THREADS=1 python -m benchmarks.bench_pen
+    python -m benchmarks.bench_pen --batches 100 --shares 0.125 0.25
 
 First `PenDigits.sample` alone (digits per second, and how its time splits between stroke
-augmentation, rendering and `canvas_to_mnist`). Then CNN training steps (forward, backward, Adam
-on batches of 128, the shipped "cnn" preset) side by side in one run: alone, and with a
-background thread drawing `share * 128` pen digits per batch, as the trainer's extra source
-does. The batches take turns in short rounds so a busy shared machine slows all alike: the
-ratios are the figures to quote.
+augmentation, rendering and `canvas_to_mnist`). Then digitnet's own Trainer on MNIST (the shipped
+"cnn" preset, image augmentation on, batches of 128) side by side in one run: alone, and with
+the pen digits at each share (the CLI's default share unless told), drawn in the Trainer's
+prefetch thread while the model trains on the batch before. The settings take turns in short
+rounds so a busy shared machine slows all alike: the ratios are the figures to quote.
 """
 
 from __future__ import annotations
 
 import argparse
-import queue
-import threading
 import time
 
 import numpy as np
 
-from digitnet.layers import softmax_cross_entropy
+from digitnet.augment import AugmentConfig
+from digitnet.cli import DEFAULT_PEN_SHARE
+from digitnet.data import load_mnist, to_float
 from digitnet.model import Model
-from digitnet.optim import Adam
 from digitnet.pendigits import PenDigits
 from digitnet.preprocess import canvas_to_mnist
 from digitnet.stroke_augment import augment
 from digitnet.strokes import render_batch
+from digitnet.train import BatchEvent, Event, TrainConfig, Trainer
 
 BATCH = 128
 ROUND = 10  # batches per setting per turn
@@ -56,63 +57,70 @@ def sample_speed(source: PenDigits, count: int, repeats: int) -> None:
     print("  " + ", ".join(f"{k} {v / repeats * 1e3:.1f} ms" for k, v in parts.items()))
 
 
-class Training:
-    """CNN steps on random images, optionally fed pen digits by a background thread."""
+class TrainerRounds:
+    """The real Trainer on MNIST (image augmentation on), run ROUND batches at a time: with a
+    `share` above 0 its prefetch thread also draws that share of every batch as pen digits."""
 
-    def __init__(self, source: PenDigits, pen_count: int) -> None:
-        rng = np.random.default_rng(0)
-        self.images = rng.random((BATCH, 28, 28), dtype=np.float32)
-        self.labels = rng.integers(0, 10, BATCH)
-        self.model = Model("cnn", seed=0)
-        self.model.seed_dropout(0)
-        self.optimizer = Adam(self.model.parameters(), lr=1e-3)
-        self.pen_count = pen_count
-        self.ready: queue.Queue = queue.Queue(maxsize=2)
-        if pen_count:
-            threading.Thread(target=self._draw, args=(source,), daemon=True).start()
+    def __init__(self, share: float, source: PenDigits, images, labels) -> None:
+        self.config = TrainConfig(dev_size=0, augment=AugmentConfig(), extra_share=share)
+        self.model, self.data, self.extra = Model("cnn", seed=0), (images, labels), source
+        self.ticks: list[float] = []
+        self.seconds: list[float] = []
 
-    def _draw(self, source: PenDigits) -> None:
-        rng = np.random.default_rng(1)
-        while True:
-            self.ready.put(source.sample(self.pen_count, rng))
+    def trainer(self) -> Trainer:
+        """A Trainer that stops after ROUND + 1 batches (a stopped one stays stopped)."""
+        return Trainer(
+            self.model,
+            self.config,
+            *self.data,
+            on_event=self._tick,
+            stop_when=lambda: len(self.ticks) > ROUND,
+            extra=self.extra if self.config.extra_share else None,
+        )
 
-    def step(self) -> None:
-        images, labels = self.images, self.labels
-        if self.pen_count:
-            pen_images, pen_labels = self.ready.get()
-            images = np.concatenate([images[self.pen_count :], pen_images])
-            labels = np.concatenate([labels[self.pen_count :], pen_labels])
-        logits = self.model.forward(images, training=True)
-        _, grad = softmax_cross_entropy(logits, labels)
-        self.model.backward(grad)
-        self.optimizer.step(self.model.gradients())
+    def _tick(self, event: Event) -> None:
+        if isinstance(event, BatchEvent):
+            self.ticks.append(time.perf_counter())
+
+    def round(self) -> None:
+        """ROUND timed batches: the time between one batch's end and the next's (waiting for
+        the prefetch thread included); a run's first batch, prefetched by nobody, is not timed."""
+        self.ticks = []
+        self.trainer().run()
+        self.seconds += np.diff(self.ticks).tolist()
+
+
+def trainer_cost(source: PenDigits, shares: list[float], batches: int) -> None:
+    """Time per batch of 128 with and without pen digits, taking turns in short rounds."""
+    mnist = load_mnist()
+    images, labels = to_float(mnist.train_images[:55_000]), mnist.train_labels[:55_000]
+    settings = {share: TrainerRounds(share, source, images, labels) for share in shares}
+    for _ in range(-(-batches // ROUND)):
+        for setting in settings.values():
+            setting.round()
+    alone = settings[min(shares)]
+    for share, setting in settings.items():
+        per_batch = float(np.median(setting.seconds))
+        ratio = per_batch / float(np.median(alone.seconds))
+        plan, alone_plan = setting.trainer().plan, alone.trainer().plan
+        print(
+            f"Trainer, pen share {share:.3f} ({plan.extras} pen digits + {plan.images} MNIST "
+            f"images a batch): {per_batch * 1e3:.1f} ms a batch (median of "
+            f"{len(setting.seconds)}), {ratio:.2f}x MNIST alone; an epoch (one pass over "
+            f"55,000 images) is {plan.per_epoch} batches, "
+            f"{ratio * plan.per_epoch / alone_plan.per_epoch:.2f}x as long"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=60, help="timed batches per setting")
-    parser.add_argument("--shares", type=float, nargs="+", default=[0.0, 0.125, 0.25])
+    parser.add_argument("--shares", type=float, nargs="+", default=[DEFAULT_PEN_SHARE])
     args = parser.parse_args()
     source = PenDigits()
     for count in (16, 32):
         sample_speed(source, count, repeats=20)
-    settings = {share: Training(source, round(share * BATCH)) for share in args.shares}
-    spent = dict.fromkeys(settings, 0.0)
-    for setting in settings.values():
-        setting.step()  # warm up
-    for _ in range(-(-args.batches // ROUND)):
-        for share, setting in settings.items():
-            start = time.perf_counter()
-            for _ in range(ROUND):
-                setting.step()
-            spent[share] += time.perf_counter() - start
-    rounds = -(-args.batches // ROUND) * ROUND
-    alone = spent[min(spent)]
-    for share, seconds in spent.items():
-        print(
-            f"pen share {share:.3f} ({round(share * BATCH)} pen digits a batch): "
-            f"{seconds / rounds * 1e3:.1f} ms a batch, {seconds / alone:.2f}x MNIST alone"
-        )
+    trainer_cost(source, sorted({0.0, *args.shares}), args.batches)
 
 
 if __name__ == "__main__":
