@@ -110,8 +110,8 @@ def uploaded_digit() -> tuple[Digit | None, str | None]:
 
 
 def saving_switch() -> bool:
-    """The person's choice to keep what they mark (on unless turned off), and where it goes."""
-    on = st.toggle("Save the drawings I mark", value=True, key=SAVE_TOGGLE)
+    """The person's choice to keep what they answer (on unless turned off), and where it goes."""
+    on = st.toggle("Save each drawing I answer", value=True, key=SAVE_TOGGLE)
     if on:
         st.caption(f"Kept in `{collection().path}`, to see on My drawings.")
     return on

@@ -52,16 +52,24 @@ def render(model: Model | None) -> None:
         st.info(EMPTY)
         st.page_link("pages/draw_page.py", label="Draw digits", icon=":material/draw:")
     else:
-        scope = st.segmented_control("Show", SCOPES, default=SCOPES[0], key="drawings_scope")
+        scope = st.segmented_control(
+            "Show", SCOPES, default=SCOPES[0], required=True, key="drawings_scope"
+        )
         session = session_id() if scope == SCOPES[0] else None
         drawings = everyone if session is None else [d for d in everyone if d.session == session]
+        picked = []
         if not drawings:
             st.info("None saved in this session yet: choose Everyone's, or draw some.")
         else:
             scores(model, drawings)
-            grid(store, drawings)
-            export(store, session, len(drawings))
-        delete_everything(store, len(everyone))
+            picked = grid(drawings)
+        with st.container(horizontal=True):
+            if drawings:
+                delete_button(store, picked)
+                export(store, session, len(drawings))
+            st.button("Delete all...", key="delete_all", on_click=confirming, args=(True,))
+        if st.session_state.get(CONFIRMING):
+            confirm_delete_all(store, len(everyone))
     import_csv(store)
 
 
@@ -100,16 +108,17 @@ def scores(model: Model | None, drawings: list[SavedDrawing]) -> None:
     first, second, third = st.columns(3)
     first.metric("Drawings", len(drawings))
     second.metric("Read right when saved", rows["right when saved"][-1], help=SAVED_HELP)
-    third.metric("Read right by this model", rows["right now"][-1] or "-", help=NOW_HELP)
+    third.metric("Read right by the chosen model", rows["right now"][-1] or "-", help=NOW_HELP)
     st.table(table)
 
 
 def share(right: np.ndarray, of: np.ndarray) -> str:
-    return f"{right.mean():.0%}" if of.any() else "-"
+    return f"{right.mean():.0%}" if of.any() else ""
 
 
-def grid(store: DrawingStore, drawings: list[SavedDrawing]) -> None:
-    """The drawings that pass the filters, a page at a time, each with a box to pick it."""
+def grid(drawings: list[SavedDrawing]) -> list[int]:
+    """The drawings that pass the filters, a page at a time, each with a box to pick it;
+    returns the ids of those picked."""
     digit_column, wrong_column = st.columns(2, vertical_alignment="bottom")
     digit = digit_column.selectbox("Digit", [ANY, *range(10)], key="drawings_digit")
     wrong_only = wrong_column.checkbox("Only those read wrong when saved", key="drawings_wrong")
@@ -118,7 +127,7 @@ def grid(store: DrawingStore, drawings: list[SavedDrawing]) -> None:
     ]
     if not shown:
         st.info("No drawings match.")
-        return
+        return []
     pages = -(-len(shown) // PAGE_SIZE)
     page = 1
     if pages > 1:
@@ -130,7 +139,10 @@ def grid(store: DrawingStore, drawings: list[SavedDrawing]) -> None:
         with columns[position % COLUMNS]:
             st.image(enlarge(drawing.image, 3), output_format="PNG")
             st.checkbox(caption(drawing), key=f"pick-{drawing.id}")
-    picked = [d.id for d in shown if st.session_state.get(f"pick-{d.id}")]
+    return [d.id for d in shown if st.session_state.get(f"pick-{d.id}")]
+
+
+def delete_button(store: DrawingStore, picked: list[int]) -> None:
     st.button(
         f"Delete the {len(picked)} picked" if picked else "Delete the picked",
         key="delete_picked",
@@ -162,11 +174,8 @@ def count(drawings: int) -> str:
     return f"{drawings} drawing{'s' if drawings != 1 else ''}"
 
 
-def delete_everything(store: DrawingStore, everyone: int) -> None:
-    """ "Delete all", then a question naming how many (everyone's), then done or cancelled."""
-    if not st.session_state.get(CONFIRMING):
-        st.button("Delete all...", key="delete_all", on_click=confirming, args=(True,))
-        return
+def confirm_delete_all(store: DrawingStore, everyone: int) -> None:
+    """The question "Delete all..." asks, naming how many (everyone's)."""
     st.warning(f"Delete all {count(everyone)} in the collection, everyone's, for good?")
     yes, no = st.columns(2)
     yes.button("Yes, delete all", key="delete_all_yes", type="primary", on_click=delete_all,

@@ -90,7 +90,7 @@ def test_counts_and_accuracy_then_and_now(open_app, saved, fixture_model_file):
     assert table.loc["right when saved", "all"] == f"{then:.0%}"
     assert table.loc["right now", "all"] == f"{now:.0%}"
     absent = next(d for d in range(10) if d not in labels)
-    assert table.loc["right now", str(absent)] == "-"
+    assert table.loc["right now", str(absent)] == ""
 
 
 def test_filters_by_digit_and_wrong_only(open_app, saved):

@@ -5,7 +5,7 @@ the canvas's json_data. The renderer draws those strokes again; the two 28x28 im
 
 Measured (this file: a 0, a 7 with a crossbar, a 2 at brush 20, a 7 at brush 10): mean absolute
 difference per digit 0.0003 to 0.0084, largest pixel difference 0.008 to 0.158 (of full ink; the
-worst on the 2 and the crossed 7, where fabric.js smooths sharp turns). The bounds, MEAN_BOUND
+worst on the 2 and the crossed 7). The bounds, MEAN_BOUND
 and MAX_BOUND, leave a margin of about 2x and 1.5x. The figures are printed:
 
     DIGITNET_DATA=... python -m pytest -s tests/test_browser_canvas.py
