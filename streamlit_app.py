@@ -38,9 +38,13 @@ PAGES = [
     page("train", "Train", "model_training"),
     page("mistakes", "Mistakes", "error"),
     page("confusion", "Confusion matrix", "grid_on"),
+    page("explore", "Explore", "scatter_plot"),
+    page("robustness", "Robustness", "show_chart"),
+    page("data", "Data", "dataset"),
     page("drawings", "My drawings", "collections_bookmark"),
 ]
-WIDE = ("Train", "Mistakes")  # laid out on the whole width; the others read better centred
+# Laid out on the whole width; the others read better centred.
+WIDE = ("Train", "Mistakes", "Robustness", "Data")
 
 current = st.navigation(PAGES)
 st.set_page_config(

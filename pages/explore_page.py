@@ -25,6 +25,11 @@ from pages.common.models import chosen_model
 # t-SNE's time grows with the square of the count.
 MAP_SIZES = (1_000, 2_000, 3_000)
 METHODS = ("PCA", "t-SNE")
+# A five-pointed star as an SVG path in Vega's unit square (Vega has no "star" shape).
+STAR = (
+    "M0,-1L0.225,-0.309L0.951,-0.309L0.363,0.118L0.588,0.809L0,0.382L-0.588,0.809L-0.363,0.118"
+    "L-0.951,-0.309L-0.225,-0.309Z"
+)
 TOOLTIP_ZOOM = 2  # the hover picture is 56 x 56 pixels
 
 
@@ -65,7 +70,7 @@ def map_chart(
     labels: np.ndarray,
     predictions: np.ndarray,
     pictures: list[str],
-    drawing: np.ndarray | None,
+    star: tuple[float, float] | None,
 ) -> dict:
     """Vega-Lite: a point per digit (misread ones as crosses), the drawing as a star; zoom and
     pan with the mouse wheel and drag."""
@@ -89,8 +94,8 @@ def map_chart(
             "mark": {"type": "point", "filled": True, "opacity": 0.75},
             "params": [{"name": "zoom", "select": "interval", "bind": "scales"}],
             "encoding": {
-                "x": {"field": "x", "type": "quantitative", "axis": axis},
-                "y": {"field": "y", "type": "quantitative", "axis": axis},
+                "x": {"field": "x", "type": "quantitative", "axis": axis, "scale": {"zero": False}},
+                "y": {"field": "y", "type": "quantitative", "axis": axis, "scale": {"zero": False}},
                 "color": {
                     "field": "digit",
                     "type": "nominal",
@@ -104,10 +109,8 @@ def map_chart(
                     "legend": {"orient": "right", "title": None},
                 },
                 "size": {
-                    "field": "kind",
-                    "type": "nominal",
-                    "scale": {"domain": ["read right", "misread"], "range": [18, 90]},
-                    "legend": None,
+                    "condition": {"test": "datum.kind === 'misread'", "value": 90},
+                    "value": 18,
                 },
                 "tooltip": [
                     {"field": "image", "type": "nominal"},
@@ -117,28 +120,28 @@ def map_chart(
             },
         }
     ]
-    if drawing is not None:
+    if star is not None:
         layers.append(
             {
-                "data": {"values": [{"x": float(drawing[0]), "y": float(drawing[1])}]},
+                "data": {"values": [{"x": star[0], "y": star[1], "this is": "your drawing"}]},
                 "mark": {
                     "type": "point",
-                    "shape": "star",
+                    "shape": STAR,
                     "size": 500,
                     "filled": True,
                     "color": "#111111",
                     "stroke": "#ffd700",
                     "strokeWidth": 2,
                     "opacity": 1,
-                    "tooltip": {"content": "Your drawing"},
                 },
                 "encoding": {
                     "x": {"field": "x", "type": "quantitative"},
                     "y": {"field": "y", "type": "quantitative"},
+                    "tooltip": [{"field": "this is", "type": "nominal"}],
                 },
             }
         )
-    return {"height": 520, "layer": layers}
+    return {"height": 480, "autosize": {"type": "fit-x", "contains": "padding"}, "layer": layers}
 
 
 def render(model: Model | None) -> None:
@@ -166,7 +169,7 @@ def render(model: Model | None) -> None:
     if method == "PCA":
         coordinates = pca.transform(features)
         if drawing is not None:
-            star = pca.transform(model.features(drawing[None]))[0]
+            star = tuple(float(value) for value in pca.transform(model.features(drawing[None]))[0])
     else:
         coordinates, seconds = tsne_map(checksum, count, features)
     pictures = hover_pictures(f"{dataset.checksum}:{count}", images)

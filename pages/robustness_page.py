@@ -24,6 +24,10 @@ TITLES = {
     "thickness": "Stroke thickness",
     "noise": "Pixel noise",
 }
+AXIS_TITLES = {  # shorter than the library's units, which a narrow chart would cut
+    "thickness": "thinner (-1) to thicker (+1)",
+    "noise": "noise (standard deviation)",
+}
 WHAT_IT_SHOWS = (
     "Each curve is the accuracy on the same {count:,} MNIST test digits, distorted more and more "
     "(no distortion where the curves meet). Measured for the shipped models: the CNN keeps its "
@@ -62,7 +66,7 @@ def other_model(chosen: str | None) -> tuple[str, Model] | None:
 
 def chart(distortion: str, series: dict[str, list[tuple[float, float]]]) -> dict:
     """Vega-Lite lines of accuracy against the distortion's amount, one per model."""
-    unit = robustness.DISTORTIONS[distortion][0]
+    unit = AXIS_TITLES.get(distortion, robustness.DISTORTIONS[distortion][0])
     values = [
         {"amount": amount, "model": name, "accuracy": accuracy}
         for name, points in series.items()
@@ -70,8 +74,8 @@ def chart(distortion: str, series: dict[str, list[tuple[float, float]]]) -> dict
     ]
     return {
         "data": {"values": values},
-        "height": 220,
-        "title": TITLES[distortion],
+        "height": 170,
+        "autosize": {"type": "fit-x", "contains": "padding"},  # the height is the plot's own
         "mark": {"type": "line", "point": True, "tooltip": True},
         "encoding": {
             "x": {"field": "amount", "type": "quantitative", "title": unit},
@@ -86,7 +90,7 @@ def chart(distortion: str, series: dict[str, list[tuple[float, float]]]) -> dict
                 "type": "nominal",
                 "title": None,
                 "scale": {"domain": list(series), "range": list(COLOURS)},
-                "legend": {"orient": "bottom", "direction": "horizontal"},
+                "legend": {"orient": "top", "direction": "horizontal"},
             },
         },
     }
@@ -119,7 +123,9 @@ def render(model: Model | None) -> None:
     columns = st.columns(3)
     for position, distortion in enumerate(robustness.DISTORTIONS):
         one = {name: points[distortion] for name, points in series.items()}
-        columns[position % 3].vega_lite_chart(spec=chart(distortion, one), width="stretch")
+        with columns[position % 3]:
+            st.markdown(f"**{TITLES[distortion]}**")
+            st.vega_lite_chart(spec=chart(distortion, one), width="stretch")
 
 
 if __name__ == "__main__":  # run as a page (see streamlit_app.py); a test only imports it

@@ -39,6 +39,11 @@ BLUE = np.array([31, 119, 180], np.float32)
 STRONG = np.array([8, 48, 107], np.float32)
 GAP = np.array([200, 200, 200], np.float32)
 INK_SHADE = 110  # how dark the drawing shows under the saliency colours (of 255)
+# Colour strength = |value| ** SIGNED_GAMMA: the faint speckle a gradient keeps fades, the
+# regions that matter stay. Activity is shown as its square root, so a unit or map that fires
+# at a tenth of the layer's strongest is still visible.
+SIGNED_GAMMA = 1.5
+MAPS_WIDTH = 480  # pixels, about, of a layer's feature-map grid
 CONVOLUTION_CAPTIONS = (
     "Each square is what one filter responds to, {} x {} pixels over the drawing: dark where it "
     "found its pattern (an edge, a curve, the end of a stroke), white where it found nothing.",
@@ -57,24 +62,26 @@ SALIENCY_LEGEND = (
 
 
 def signed_colours(values: np.ndarray, ink: np.ndarray | None = None) -> np.ndarray:
-    """RGB uint8 of values in [-1, 1]: red for positive, blue for negative, white for 0 (or
-    the ``ink`` in grey, when given); NaN (the gaps of a grid) light grey."""
+    """RGB uint8 of values in [-1, 1]: red for positive, blue for negative (by |value| **
+    SIGNED_GAMMA), white for 0 (or the ``ink`` in grey, when given); NaN (the gaps of a grid)
+    light grey."""
     gaps = np.isnan(values)
     strength = np.clip(np.nan_to_num(values), -1, 1)[..., None]
     base = np.broadcast_to(WHITE, (*values.shape, 3))
     if ink is not None:
         base = base - INK_SHADE * np.clip(ink, 0, 1)[..., None]
     colour = np.where(strength >= 0, RED, BLUE)
-    rgb = base * (1 - np.abs(strength)) + colour * np.abs(strength)
+    amount = np.abs(strength) ** SIGNED_GAMMA
+    rgb = base * (1 - amount) + colour * amount
     rgb[gaps] = GAP
     return rgb.round().astype(np.uint8)
 
 
 def activity_colours(values: np.ndarray) -> np.ndarray:
-    """RGB uint8 of activity in [0, 1]: white when quiet, dark blue when strong; NaN light
-    grey."""
+    """RGB uint8 of activity in [0, 1]: white when quiet, dark blue when strong (by its square
+    root); NaN light grey."""
     gaps = np.isnan(values)
-    strength = np.clip(np.nan_to_num(values), 0, 1)[..., None]
+    strength = np.sqrt(np.clip(np.nan_to_num(values), 0, 1))[..., None]
     rgb = WHITE * (1 - strength) + STRONG * strength
     rgb[gaps] = GAP
     return rgb.round().astype(np.uint8)
@@ -162,7 +169,8 @@ def show_layers(model: Model, image: np.ndarray, outputs: list[tuple[str, np.nda
         maps = feature_maps(outputs[position][1])
         grid = tile(maps, 8 if len(maps) <= 32 else 16, gap=1, background=np.nan)
         st.markdown(f"**Convolution {number}: {len(maps)} feature maps**")
-        st.image(enlarge_rgb(activity_colours(grid), 240 // grid.shape[1] + 1), output_format="PNG")
+        picture = enlarge_rgb(activity_colours(grid), MAPS_WIDTH // grid.shape[1])
+        st.image(picture, output_format="PNG")
         st.caption(CONVOLUTION_CAPTIONS[min(number, 2) - 1].format(*maps.shape[1:]))
     hidden = hidden_activations(model, outputs)
     for position in hidden:
