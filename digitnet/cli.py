@@ -96,7 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_command.add_argument(
         "--drawn-count", type=int, default=2000, help="how many drawn digits"
     )
-    add_pen_flag(evaluate_command, "for --split pen-dev")
+    add_pen_flag(
+        evaluate_command,
+        "for --split pen-dev (default: $DIGITNET_PEN_DATA, then the cache, then a download)",
+    )
 
     predict = command("predict", "read a PNG or JPEG of one digit")
     predict.add_argument("image", type=Path, help="the PNG or JPEG")
@@ -165,7 +168,11 @@ def add_train_flags(train: argparse.ArgumentParser) -> None:
             default=field.default,
             help="augmentation strength",
         )
-    add_pen_flag(train, "train also on pen-train writers' digits (see --pen-share)")
+    add_pen_flag(
+        train,
+        "to train also on the pen-train writers' digits (see --pen-share). On by default when "
+        "found ($DIGITNET_PEN_DATA, then the cache); the flag without DIR also downloads it",
+    )
     train.add_argument(
         "--no-pen-data", action="store_true", help="train on the images alone, without pen digits"
     )
@@ -200,8 +207,7 @@ def add_pen_flag(parser: argparse.ArgumentParser, what: str) -> None:
         nargs="?",
         const=FIND_PEN_DATA,
         metavar="DIR",
-        help=f"{what}; the folder (or file) holding pendigits-orig.tra[.gz]. Without DIR, or "
-        "without the flag: $DIGITNET_PEN_DATA, then the cache; the bare flag also downloads it",
+        help=f"the folder (or file) holding pendigits-orig.tra[.gz], {what}",
     )
 
 
