@@ -33,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -80,8 +81,11 @@ class Results:
     """What the sessions report, from many threads at once."""
 
     latencies: list[float] = field(default_factory=list)
+    warmups: list[float] = field(default_factory=list)  # each session's first stroke
     errors: list[str] = field(default_factory=list)
     batches: list[int] = field(default_factory=list)
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per process tree
+    seconds: float = 0.0  # from the start signal until the last session ended
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, name: str, value) -> None:
@@ -144,6 +148,18 @@ def process_tree(pid: int) -> list[int]:
     return [pid, *(member for child in children for member in process_tree(child))]
 
 
+def cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU time used so far: by the process ``pid`` and its descendants ("server"), and by the
+    whole machine, all cores together ("machine"; busy = neither idle nor waiting on disk)."""
+    ticks = 0
+    for member in process_tree(pid):
+        fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    machine = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    busy = sum(machine) - machine[3] - machine[4]  # idle, iowait
+    return {"server": ticks / os.sysconf("SC_CLK_TCK"), "machine": busy / os.sysconf("SC_CLK_TCK")}
+
+
 class PeakMemory(threading.Thread):
     """Samples a process tree's RSS every SAMPLE_SECONDS until stopped; keeps the first and
     the highest sample."""
@@ -172,20 +188,22 @@ def shown_exceptions(page: Page) -> list[str]:
     return [text.strip().splitlines()[0] for text in boxes if text.strip()]
 
 
+def draw_digit(page: Page, index: int) -> float:
+    """Draws a 1 (even ``index``) or a 0 and waits for the prediction: the seconds it took."""
+    shape, expected = DIGITS[index % len(DIGITS)]
+    x, y = canvas_origin(page)
+    try:
+        return prediction_after(page, mouse_stroke, shape(x, y), expected)
+    except PlaywrightError as error:
+        shown = page.get_by_test_id("stMetricValue").all_inner_texts()
+        raise PlaywrightError(f"a {expected} drawn, the page shows {shown}: {error}") from None
+
+
 def drawing(page: Page, until: float, results: Results, who: str) -> None:
     """Draws 1, 0, 1, ... waiting for each prediction and clearing, until ``until``."""
-    page.evaluate(RECORD_STROKE_END)
-    page.wait_for_timeout(500)
     strokes = 0
     while time.monotonic() < until:
-        shape, expected = DIGITS[strokes % len(DIGITS)]
-        x, y = canvas_origin(page)
-        try:
-            latency = prediction_after(page, mouse_stroke, shape(x, y), expected)
-        except PlaywrightError as error:
-            shown = page.get_by_test_id("stMetricValue").all_inner_texts()
-            raise PlaywrightError(f"a {expected} drawn, the page shows {shown}: {error}") from None
-        results.add("latencies", latency)
+        results.add("latencies", draw_digit(page, strokes))
         strokes += 1
         for text in shown_exceptions(page):
             results.add("errors", f"{who}: the app shows {text}")
@@ -233,17 +251,34 @@ def session(
 
 
 def first_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [""])[0][:200]
+    """The error's first line, and what it waited for (Playwright's call log says so)."""
+    lines = str(error).strip().splitlines() or [""]
+    waiting = [line.strip(" -") for line in lines if line.strip(" -").startswith("waiting for")]
+    return "; ".join([lines[0][:200], *waiting[:1]])
 
 
-def run_sessions(endpoint: str, url: str, sessions: int, trainers: int, duration: float):
-    """Opens every session, starts the trainings, then lets them all go for ``duration``."""
+def run_sessions(endpoint: str, url: str, args: argparse.Namespace, server_pid: int) -> Results:
+    """Opens every session, starts the trainings, then lets them all go for ``duration``; the
+    CPU time used from then on (the server's, the machine's) goes into the results."""
     results = Results()
     opening = threading.Semaphore(OPENING_AT_ONCE)
-    start = threading.Barrier(sessions + trainers)
+    started = {}
+
+    def mark_start() -> None:
+        started.update(cpu_seconds(server_pid))
+        started["clock"] = time.monotonic()
+
+    start = threading.Barrier(args.sessions + args.trainers, action=mark_start)
 
     def open_drawing(browser) -> Page:
-        return open_page(browser, url)
+        """The Draw page, after a first stroke: the server's first one loads what every
+        session shares (the model, the nearest-digit index), a cost paid once per server."""
+        page = open_page(browser, url)
+        page.evaluate(RECORD_STROKE_END)
+        page.wait_for_timeout(500)
+        results.add("warmups", draw_digit(page, 0))
+        clear(page)
+        return page
 
     def open_training(browser) -> Page:
         page = open_train_page(browser, url)
@@ -251,12 +286,13 @@ def run_sessions(endpoint: str, url: str, sessions: int, trainers: int, duration
         page.get_by_test_id("stProgress").wait_for(timeout=SETUP_SECONDS * 1000)
         return page
 
-    people = [(open_training, training, f"trainer {n + 1}") for n in range(trainers)] + [
-        (open_drawing, drawing, f"drawer {n + 1}") for n in range(sessions)
+    people = [(open_training, training, f"trainer {n + 1}") for n in range(args.trainers)] + [
+        (open_drawing, drawing, f"drawer {n + 1}") for n in range(args.sessions)
     ]
     threads = [
         threading.Thread(
-            target=session, args=(endpoint, opener, act, opening, start, duration, results, who)
+            target=session,
+            args=(endpoint, opener, act, opening, start, args.duration, results, who),
         )
         for opener, act, who in people
     ]
@@ -264,6 +300,10 @@ def run_sessions(endpoint: str, url: str, sessions: int, trainers: int, duration
         thread.start()
     for thread in threads:
         thread.join()
+    if "clock" in started:
+        results.seconds = time.monotonic() - started["clock"]
+        for name, used in cpu_seconds(server_pid).items():
+            results.cpu[name] = used - started[name]
     return results
 
 
@@ -275,7 +315,7 @@ def server_tracebacks(log: Path) -> list[str]:
     ]
 
 
-def report(args, results: Results, memory: PeakMemory, seconds: float) -> None:
+def report(args, results: Results, memory: PeakMemory, seconds: float, load_before: float) -> None:
     latencies = np.array(results.latencies) * 1000
     print(
         f"{args.sessions} drawing sessions and {args.trainers} trainings for {args.duration:.0f} s "
@@ -287,11 +327,22 @@ def report(args, results: Results, memory: PeakMemory, seconds: float) -> None:
             f"strokes: {latencies.size}; stroke end -> prediction: p50 {p50:.0f} ms, "
             f"p95 {p95:.0f} ms, max {latencies.max():.0f} ms"
         )
+    if results.warmups:
+        print(f"first stroke of each session (before the start): max {max(results.warmups):.1f} s")
     print(f"batches trained: {', '.join(map(str, results.batches)) or 'none'}")
     print(f"server RSS: {memory.first:.0f} MB at the start, peak {memory.peak:.0f} MB")
+    used = ", ".join(
+        f"{name} {cpu:.0f} s ({cpu / results.seconds:.1f} cores)"
+        for name, cpu in results.cpu.items()
+    )
+    print(f"CPU used in the {results.seconds:.0f} s run: {used}")
+    print(
+        f"the machine's load average ({os.cpu_count()} cores): {load_before:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after"
+    )
     print(f"errors: {len(results.errors)}")
-    for error in results.errors:
-        print(f"  {error}")
+    for error, count in Counter(results.errors).items():
+        print(f"  {count} x {error}")
 
 
 def bounded(low: float, high: float, kind: type) -> Callable[[str], float]:
@@ -317,18 +368,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not os.environ.get("DIGITNET_DATA"):
         parser.error("DIGITNET_DATA is not set: point it at the folder holding the MNIST files")
-    began = time.monotonic()
+    began, load_before = time.monotonic(), os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="digitnet-load-") as folder:
         cache = Path(folder) / "cache"
         cache.mkdir()
-        with streamlit_server(cache) as (url, process), chromium(Path(folder) / "chrome") as cdp:
-            memory = PeakMemory(process.pid)
+        with (
+            streamlit_server(cache) as (url, server),
+            chromium(Path(folder) / "chrome") as endpoint,
+        ):
+            memory = PeakMemory(server.pid)
             memory.start()
-            results = run_sessions(cdp, url, args.sessions, args.trainers, args.duration)
+            results = run_sessions(endpoint, url, args, server.pid)
             memory.stop()
         for error in server_tracebacks(cache / "server.log"):
             results.add("errors", error)
-    report(args, results, memory, time.monotonic() - began)
+    report(args, results, memory, time.monotonic() - began, load_before)
     return 1 if results.errors or not results.latencies else 0
 
 
