@@ -138,53 +138,63 @@ def show_details(image: np.ndarray, probabilities: np.ndarray) -> None:
 def ask_if_right(model: Model, digit: Digit, probabilities: np.ndarray) -> None:
     """ "Right" saves the drawing with the model's answer as its label; "No, it's a ..." with
     the digit chosen. Both clear the inputs for the next digit."""
-    now = generation()
-    reading = (digit, probabilities, model.metadata.get("checksum"), now)
+    reading = Reading(digit, probabilities, model.metadata.get("checksum"), generation())
     st.button(
         "Right",
-        key=f"right-{now}",
+        key=f"right-{reading.generation}",
         icon=":material/check:",
         on_click=save,
-        args=(int(probabilities.argmax()), *reading),
+        args=(int(probabilities.argmax()), reading),
     )
     st.pills(
         "No, it's a ...",
         range(10),
-        key=f"correction-{now}",
+        key=f"correction-{reading.generation}",
         on_change=save_correction,
-        args=reading,
+        args=(reading,),
         width=190,  # two rows of five, like a keypad: ten in a row do not fit the column
         wrap=True,
     )
 
 
-def save_correction(digit: Digit, probabilities: np.ndarray, checksum: str | None, at: int):
-    label = st.session_state.get(f"correction-{at}")
+@dataclass(eq=False)
+class Reading:
+    """One prediction the person can answer, handed to the answer widgets' callbacks. Every
+    call of a widget's callback gets this same object, so ``saved`` makes a second answer to
+    it (a double click, a click before the page has updated) save nothing."""
+
+    digit: Digit
+    probabilities: np.ndarray
+    checksum: str | None
+    generation: int  # of the inputs it was read from
+    saved: bool = False
+
+
+def save_correction(reading: Reading) -> None:
+    label = st.session_state.get(f"correction-{reading.generation}")
     if label is not None:
-        save(label, digit, probabilities, checksum, at)
+        save(label, reading)
 
 
-def save(
-    label: int, digit: Digit, probabilities: np.ndarray, checksum: str | None, at: int
-) -> None:
-    """Saves the digit as ``label`` (a callback, so the cleared canvas shows in the same run).
-    ``at`` is the inputs' generation the answer was given for: a second click on a drawing
-    already saved (and cleared) saves nothing. A failure is kept for the page to show."""
-    if at != generation():
+def save(label: int, reading: Reading) -> None:
+    """Saves the digit as ``label`` (a callback, so the cleared canvas shows in the same run);
+    a failure is kept for the page to show."""
+    if reading.saved:
         return
     try:
         collection().add(
             label=label,
-            image=digit.image,
+            image=reading.digit.image,
             session=session_id(),
-            prediction=int(probabilities.argmax()),
-            probabilities=probabilities,
-            model_checksum=checksum,
-            **source_columns(digit),
+            prediction=int(reading.probabilities.argmax()),
+            probabilities=reading.probabilities,
+            model_checksum=reading.checksum,
+            **source_columns(reading.digit),
         )
     except DigitnetError as error:
         st.session_state[NOT_SAVED] = f"Not saved: {error}"
         return
+    reading.saved = True
     st.session_state[SAVED] = f"Saved as a {label}."
     clear_canvas()
 

@@ -49,6 +49,7 @@ SEVEN = ([(80, 60), (200, 60), (150, 150), (120, 230)], [(110, 140), (190, 140)]
 
 @pytest.fixture
 def database(tmp_path, monkeypatch) -> DrawingStore:
+    """The app's collection: DIGITNET_DB in tmp_path."""
     monkeypatch.setenv(DB_ENV, str(tmp_path / "drawings.sqlite"))
     return DrawingStore()
 

@@ -20,6 +20,7 @@ PAGE = "pages/drawings_page.py"
 
 @pytest.fixture
 def database(tmp_path, monkeypatch) -> DrawingStore:
+    """The app's collection: DIGITNET_DB in tmp_path."""
     monkeypatch.setenv(DB_ENV, str(tmp_path / "drawings.sqlite"))
     return DrawingStore()
 
