@@ -131,7 +131,7 @@ def show_inside(model: Model | None, image: np.ndarray | None) -> None:
 def show_saliency(model: Model, image: np.ndarray) -> None:
     signed = saliency(model, image)
     st.image(
-        enlarge_rgb(signed_colours(signed, ink=image), 6),
+        enlarge_rgb(signed_colours(signed, ink=image), 8),
         caption="What mattered for the answer",
         output_format="PNG",
     )
