@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +76,11 @@ class FineTuneConfig:
             )
         if not 0 < self.held_back < 1:
             raise DigitnetError(f"held back must be a share between 0 and 1, got {self.held_back}")
+
+    @property
+    def mnist_per_batch(self) -> int:
+        """MNIST digits in a batch, as the Trainer counts them."""
+        return self.batch_size - round((self.mine_share + self.pen_share) * self.batch_size)
 
     def train_config(self, dev_size: int) -> TrainConfig:
         """The Trainer's settings (it checks the rest: batch size, rate, seed)."""
@@ -228,40 +234,29 @@ def fine_tune(
     before_mine = evaluate(base, held_images, held_labels).accuracy
     before_test = evaluate(base, mnist.test_images, mnist.test_labels).accuracy
     model = copy_model(base)
-    images, labels, dev_images, dev_labels = mnist_pool(base, mnist)
-    train_config = config.train_config(len(dev_images))
-    per_batch = config.batch_size - round(train_config.extra_share * config.batch_size)
-    chosen = np.random.default_rng([config.seed, 3]).choice(
-        len(images), min(len(images), config.steps * per_batch), replace=False
-    )
+    digits = mnist_digits(base, mnist, config)  # train images, labels, dev images, labels
+    dev_size = len(digits[2])
+    train_config = config.train_config(dev_size)
     extra = extra_digits(train, pen, config)
-    trainer = Trainer(
-        model,
-        train_config,
-        images[chosen],
-        labels[chosen],
-        dev_images,
-        dev_labels,
-        on_event=lambda event: _report(event, progress),
-        extra=extra,
-    )
-    result = trainer.run()
+    report = partial(_report, progress=progress)
+    result = Trainer(model, train_config, *digits, on_event=report, extra=extra).run()
     if result.status == "diverged":
         raise DigitnetError(f"fine-tuning {result.message} (it was {config.learning_rate:g})")
     progress(0.9, "Scoring the fine-tuned model...")
     after_mine = evaluate(model, held_images, held_labels)
     after_test = evaluate(model, mnist.test_images, mnist.test_labels)
-    base_card = card(base)
+    made = card(base)
+    name = name or f"{made.name}{NAME_SUFFIX}"
     write_card(
         model,
-        name=name or f"{base_card.name}{NAME_SUFFIX}",
-        architecture=base_card.architecture,
+        name=name,
+        architecture=made.architecture,
         config=train_config,
         dataset=mnist,
         result=result,
         test_evaluation=after_test,
     )
-    _note_fine_tuning(model, base, after_mine, len(dev_images), extra.name)
+    _note_fine_tuning(model, base, after_mine, dev_size, extra.name)
     progress(1.0, "Done.")
     return FineTuneResult(
         model=model,
@@ -282,16 +277,27 @@ def copy_model(model: Model) -> Model:
     return twin
 
 
-def mnist_pool(base: Model, mnist: Dataset) -> tuple[np.ndarray, ...]:
-    """(train images, train labels, dev images, dev labels) of MNIST: the dev digits are the
-    ones ``base`` held out of its training (none when it was trained on other data), so the
-    fine-tuned model has not seen them either and its card's dev split stays true."""
+def mnist_digits(base: Model, mnist: Dataset, config: FineTuneConfig) -> tuple[np.ndarray, ...]:
+    """(train images, train labels, dev images, dev labels) of MNIST: as many training digits
+    as ``config.steps`` batches take, none of them the dev digits ``base`` held out of its
+    training (if it was trained on this MNIST), so the fine-tuned model has not seen those
+    either and its card's dev split stays true."""
     try:
         dev_split(base, mnist)  # refuses a base trained on other data, or without dev digits
+        size = card(base).dev_split
+        images, labels, dev_images, dev_labels = split_dev(
+            mnist.images, mnist.labels, size.size, size.seed
+        )
     except DigitnetError:
-        return mnist.images, mnist.labels, mnist.images[:0], mnist.labels[:0]
-    size = card(base).dev_split
-    return split_dev(mnist.images, mnist.labels, size.size, size.seed)
+        images, labels, dev_images, dev_labels = (
+            mnist.images,
+            mnist.labels,
+            mnist.images[:0],
+            mnist.labels[:0],
+        )
+    count = min(len(images), config.steps * config.mnist_per_batch)
+    chosen = np.random.default_rng([config.seed, 3]).choice(len(images), count, replace=False)
+    return images[chosen], labels[chosen], dev_images, dev_labels
 
 
 def extra_digits(

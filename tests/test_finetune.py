@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from digitnet import DigitnetError, load_model, save_model
-from digitnet.card import card
+from digitnet.card import card, dev_split
 from digitnet.catalog import fingerprint
 from digitnet.cli import main
 from digitnet.data import load_dataset
@@ -25,6 +25,7 @@ from digitnet.finetune import (
     MyDrawings,
     add_pen_drawings,
     fine_tune,
+    mnist_digits,
     split_drawings,
 )
 from digitnet.metrics import evaluate
@@ -142,6 +143,19 @@ def test_a_mixture_gives_each_source_its_share():
     images, labels = mixture.sample(4000, np.random.default_rng(0))
     assert images.shape == (4000, 28, 28) and labels.shape == (4000,)
     assert abs((labels == 1).mean() - 0.75) < 0.03 and set(labels.tolist()) == {1, 2}
+
+
+def test_mnist_digits_keep_the_base_models_dev_digits_out(mnist_dataset, fixture_model_file):
+    config = FineTuneConfig(steps=10)
+    shipped = load_model()  # trained on MNIST with 5,000 dev digits held out
+    images, labels, dev_images, dev_labels = mnist_digits(shipped, mnist_dataset, config)
+    expected_dev, expected_labels = dev_split(shipped, mnist_dataset)
+    np.testing.assert_array_equal(dev_images, expected_dev)
+    np.testing.assert_array_equal(dev_labels, expected_labels)
+    assert len(images) == len(labels) == 10 * config.mnist_per_batch
+    assert not {image.tobytes() for image in images} & {d.tobytes() for d in dev_images}
+    without_dev = mnist_digits(load_model(fixture_model_file), mnist_dataset, config)
+    assert len(without_dev[0]) == 10 * config.mnist_per_batch and len(without_dev[2]) == 0
 
 
 # --- one-line refusals -------------------------------------------------------------------------
