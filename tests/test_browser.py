@@ -165,7 +165,9 @@ def open_page(browser, url: str, viewport=DESKTOP, **options) -> Page:
 
 
 def canvas_origin(page: Page) -> tuple[float, float]:
-    canvas = page.locator("canvas").last  # fabric's upper canvas takes the pointer
+    # Fabric's upper canvas takes the pointer; it exists once fabric has set the canvas up (a
+    # stroke drawn before that, on a busy machine right after a Clear, would be lost).
+    canvas = page.locator("canvas.upper-canvas").last
     canvas.wait_for()
     box = canvas.bounding_box()
     return box["x"], box["y"]
