@@ -18,7 +18,7 @@ import streamlit as st
 from digitnet import DigitnetError
 from digitnet.augment import preview, tile
 from digitnet.data import to_float
-from digitnet.drawings import DrawingStore, default_path
+from digitnet.drawings import DrawingStore, default_path, total
 from digitnet.pendigits import (
     PEN_DEV_WRITERS,
     PEN_TRAIN_WRITERS,
@@ -83,7 +83,7 @@ def sources() -> dict[str, Callable[[int, int], tuple[np.ndarray, int, PenData |
             pen = cached_pen_data(str(pen_file))
             for name, writers in PEN_SOURCES.items():
                 found[name] = partial(pen_page, name, pen.of_writers(writers))
-        if default_path().exists() and len(DrawingStore().list()):
+        if default_path().exists() and total(DrawingStore().counts_by_digit().values()).drawings:
             found["My drawings"] = my_drawings_page
     except DigitnetError as error:
         st.error(str(error))

@@ -87,61 +87,60 @@ def map_chart(
             coordinates, labels, predictions, pictures, strict=True
         )
     ]
-    axis = {"title": None, "labels": False, "ticks": False, "grid": False}
-    layers = [
-        {
-            "data": {"values": values},
-            "mark": {"type": "point", "filled": True, "opacity": 0.75},
-            "params": [{"name": "zoom", "select": "interval", "bind": "scales"}],
-            "encoding": {
-                "x": {"field": "x", "type": "quantitative", "axis": axis, "scale": {"zero": False}},
-                "y": {"field": "y", "type": "quantitative", "axis": axis, "scale": {"zero": False}},
-                "color": {
-                    "field": "digit",
-                    "type": "nominal",
-                    "scale": {"scheme": "category10"},
-                    "legend": {"orient": "right", "title": "digit"},
-                },
-                "shape": {
-                    "field": "kind",
-                    "type": "nominal",
-                    "scale": {"domain": ["read right", "misread"], "range": ["circle", "cross"]},
-                    "legend": {"orient": "right", "title": None},
-                },
-                "size": {
-                    "condition": {"test": "datum.kind === 'misread'", "value": 90},
-                    "value": 18,
-                },
-                "tooltip": [
-                    {"field": "image", "type": "nominal"},
-                    {"field": "digit", "type": "nominal"},
-                    {"field": "read as", "type": "nominal"},
-                ],
-            },
-        }
-    ]
-    if star is not None:
-        layers.append(
-            {
-                "data": {"values": [{"x": star[0], "y": star[1], "this is": "your drawing"}]},
-                "mark": {
-                    "type": "point",
-                    "shape": STAR,
-                    "size": 500,
-                    "filled": True,
-                    "color": "#111111",
-                    "stroke": "#ffd700",
-                    "strokeWidth": 2,
-                    "opacity": 1,
-                },
-                "encoding": {
-                    "x": {"field": "x", "type": "quantitative"},
-                    "y": {"field": "y", "type": "quantitative"},
-                    "tooltip": [{"field": "this is", "type": "nominal"}],
-                },
-            }
-        )
+    layers = [digits_layer(values)] + ([] if star is None else [star_layer(star)])
     return {"height": 480, "autosize": {"type": "fit-x", "contains": "padding"}, "layer": layers}
+
+
+def digits_layer(values: list[dict]) -> dict:
+    axis = {"title": None, "labels": False, "ticks": False, "grid": False}
+    return {
+        "data": {"values": values},
+        "mark": {"type": "point", "filled": True, "opacity": 0.75},
+        "params": [{"name": "zoom", "select": "interval", "bind": "scales"}],
+        "encoding": {
+            "x": {"field": "x", "type": "quantitative", "axis": axis, "scale": {"zero": False}},
+            "y": {"field": "y", "type": "quantitative", "axis": axis, "scale": {"zero": False}},
+            "color": {
+                "field": "digit",
+                "type": "nominal",
+                "scale": {"scheme": "category10"},
+                "legend": {"orient": "right", "title": "digit"},
+            },
+            "shape": {
+                "field": "kind",
+                "type": "nominal",
+                "scale": {"domain": ["read right", "misread"], "range": ["circle", "cross"]},
+                "legend": {"orient": "right", "title": None},
+            },
+            "size": {"condition": {"test": "datum.kind === 'misread'", "value": 90}, "value": 18},
+            "tooltip": [  # vega-tooltip shows a field called "image" as the picture itself
+                {"field": "image", "type": "nominal"},
+                {"field": "digit", "type": "nominal"},
+                {"field": "read as", "type": "nominal"},
+            ],
+        },
+    }
+
+
+def star_layer(star: tuple[float, float]) -> dict:
+    return {
+        "data": {"values": [{"x": star[0], "y": star[1], "this is": "your drawing"}]},
+        "mark": {
+            "type": "point",
+            "shape": STAR,
+            "size": 500,
+            "filled": True,
+            "color": "#111111",
+            "stroke": "#ffd700",
+            "strokeWidth": 2,
+            "opacity": 1,
+        },
+        "encoding": {
+            "x": {"field": "x", "type": "quantitative"},
+            "y": {"field": "y", "type": "quantitative"},
+            "tooltip": [{"field": "this is", "type": "nominal"}],
+        },
+    }
 
 
 def render(model: Model | None) -> None:
@@ -165,7 +164,7 @@ def render(model: Model | None) -> None:
     checksum = model.metadata["checksum"]
     features, predictions, pca = digits_seen(checksum, count, model, images)
     drawing = st.session_state.get(inside.LATEST_DRAWING)
-    star = None
+    star, seconds = None, None
     if method == "PCA":
         coordinates = pca.transform(features)
         if drawing is not None:
@@ -183,24 +182,28 @@ def render(model: Model | None) -> None:
         "sit in another digit's cloud, where they look like that digit to the network. Hover "
         "over a point to see its digit; scroll to zoom, drag to move."
     )
-    if method == "PCA":
-        where = (
-            "the star is your latest drawing"
-            if star is not None
-            else ("draw a digit on the Draw page and it appears here as a star")
-        )
-        share = pca.explained_variance_ratio.sum()
-        st.caption(
-            f"PCA: the two directions along which the features vary most ({share:.0%} of their "
-            f"variance). Straight and fast, so a new digit can be placed on it: {where}."
-        )
-    else:
-        st.caption(
+    st.caption(method_note(pca, star is not None, seconds))
+
+
+def method_note(pca: Pca, star: bool, tsne_seconds: float | None) -> str:
+    """What the chosen map shows (t-SNE when its seconds are given), and where the drawing is."""
+    if tsne_seconds is not None:
+        return (
             "t-SNE keeps each digit's neighbours close, so the classes separate into islands; "
-            f"distances between islands mean little. Computed in {seconds:.0f} s, once per model. "
-            "It cannot place a new drawing without starting again: your drawing's star is on "
-            "the PCA map."
+            f"distances between islands mean little. Computed in {tsne_seconds:.0f} s, once per "
+            "model. It cannot place a new drawing without starting again: your drawing's star "
+            "is on the PCA map."
         )
+    where = (
+        "the star is your latest drawing"
+        if star
+        else "draw a digit on the Draw page and it appears here as a star"
+    )
+    return (
+        "PCA: the two directions along which the features vary most "
+        f"({pca.explained_variance_ratio.sum():.0%} of their variance). Straight and fast, so a "
+        f"new digit can be placed on it: {where}."
+    )
 
 
 if __name__ == "__main__":  # run as a page (see streamlit_app.py); a test only imports it
