@@ -21,8 +21,8 @@ from pages.common import inside
 from pages.common.data import mnist
 from pages.common.models import chosen_model
 
-# MNIST test digits on the map: 3,000 by default (t-SNE: 10 to 30 s on a busy 2-core machine);
-# t-SNE's time grows with the square of the count.
+# MNIST test digits on the map: 3,000 by default (t-SNE: 19 s alone, 39 s seen in the app, on a
+# busy 2-core machine); t-SNE's time grows with the square of the count.
 MAP_SIZES = (1_000, 2_000, 3_000)
 METHODS = ("PCA", "t-SNE")
 # A five-pointed star as an SVG path in Vega's unit square (Vega has no "star" shape).
@@ -44,7 +44,7 @@ def digits_seen(
 
 
 @st.cache_resource(
-    max_entries=4, show_spinner="t-SNE is arranging the digits: 10 to 30 seconds, once per model..."
+    max_entries=4, show_spinner="t-SNE is arranging the digits: about half a minute, once per model"
 )
 def tsne_map(checksum: str, count: int, _features: np.ndarray) -> tuple[np.ndarray, float]:
     """The t-SNE map and the seconds it took."""
