@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import Page
 
 from tests.test_browser import (  # noqa: F401 (fixtures)
+    PHONE,
     PREDICTION_SHOWN,
     RECORD_STROKE_END,
     browser,
@@ -133,3 +134,16 @@ def test_inside_view_map_robustness_and_data(server, browser, screenshots):  # n
     page.wait_for_timeout(500)
     no_exception(page)
     screenshot(page, screenshots, "data.png")
+
+
+def test_the_inside_view_fits_a_phone(server, browser):  # noqa: F811
+    url, _ = server
+    page = open_page(browser, url, PHONE)
+    page.evaluate(RECORD_STROKE_END)
+    page.wait_for_timeout(500)
+    x, y = canvas_origin(page)
+    stroke_until_inside(page, one(x, y), "1")
+    page.wait_for_timeout(500)
+    no_exception(page)
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the page is {width}px wide on a 390px screen"
