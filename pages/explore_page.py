@@ -18,7 +18,7 @@ from digitnet import Model
 from digitnet.data import to_float
 from digitnet.embedding import Pca, fit_pca, tsne
 from pages.common import inside
-from pages.common.data import mnist
+from pages.common.data import mnist_test_or_say
 from pages.common.models import chosen_model
 
 # MNIST test digits on the map: 3,000 by default (t-SNE: 19 s alone, 39 s seen in the app, on a
@@ -148,12 +148,8 @@ def render(model: Model | None) -> None:
     if model is None:
         st.info("Choose a model in the sidebar.")
         return
-    dataset = mnist()
+    dataset = mnist_test_or_say("The map needs")
     if dataset is None:
-        st.warning(
-            "The map needs MNIST's test digits, which are not on this server: the Train page "
-            "can download them."
-        )
         return
     method_column, size_column = st.columns([1, 2])
     method = method_column.radio("Map", METHODS, horizontal=True, key="map_method")

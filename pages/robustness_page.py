@@ -12,7 +12,7 @@ import streamlit as st
 
 from digitnet import DigitnetError, Model, robustness
 from digitnet.catalog import list_models
-from pages.common.data import mnist
+from pages.common.data import mnist_test_or_say
 from pages.common.models import CHOICE, cached_model, chosen_model
 
 SHIPPED = ("cnn", "mlp")
@@ -101,12 +101,8 @@ def render(model: Model | None) -> None:
     if model is None:
         st.info("Choose a model in the sidebar.")
         return
-    dataset = mnist()
+    dataset = mnist_test_or_say("The curves need")
     if dataset is None:
-        st.warning(
-            "The curves need MNIST's test digits, which are not on this server: the Train page "
-            "can download them."
-        )
         return
     chosen = st.session_state.get(CHOICE) or "chosen model"
     models = {chosen: model}

@@ -78,6 +78,18 @@ def mnist() -> Dataset | None:
         return None
 
 
+def mnist_test_or_say(what: str) -> Dataset | None:
+    """MNIST for a page that needs its test digits; else None, and the page says ``what`` needs
+    them and where to get them."""
+    dataset = mnist()
+    if dataset is None:
+        st.warning(
+            f"{what} MNIST's test digits, which are not on this server: the Train page can "
+            "download them."
+        )
+    return dataset
+
+
 def datasets(key: str, purpose: str = "train") -> dict[str, Dataset]:
     """Every data set this session can use, by name; offers the download and the upload (in an
     expander when MNIST is here, up front when it is not). ``key`` keeps widgets apart;
