@@ -41,7 +41,6 @@ SPLITS = ("test", "dev", "drawn", "pen-dev", "mine")
 DRAWING_SPLITS = ("drawn", "pen-dev", "mine")
 FIND_PEN_DATA = ""  # `--pen-data` without a folder: look in the usual places, then download
 # A photo of one digit is a few MB at most; this keeps `predict /dev/zero` from reading forever.
-MAX_IMAGE_BYTES = 64 * 1024 * 1024
 PROGRESS_SECONDS = 0.25  # how often the bar is redrawn on a terminal
 
 
@@ -460,13 +459,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
 def read_image(path: Path) -> np.ndarray | None:
     """The digit in a PNG or JPEG file as a 28x28 image (None when blank); errors name the
     file as the user typed it."""
-    try:
-        with open(path, "rb") as file:
-            raw = file.read(MAX_IMAGE_BYTES + 1)
-    except OSError as error:
-        raise DigitnetError(f"{path}: cannot read ({error.strerror})") from None
-    if len(raw) > MAX_IMAGE_BYTES:
-        raise DigitnetError(f"{path}: larger than {MAX_IMAGE_BYTES >> 20} MB; not a photo")
+    raw = preprocess.read_image_file(path)
     try:
         with warnings.catch_warnings():  # a huge image is preprocess's to refuse, in one line
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
