@@ -61,7 +61,7 @@ class FineTuneConfig:
     batch_size: int = 64
     learning_rate: float = 2e-4
     mine_share: float = 0.25
-    pen_share: float = 0.125  # as `digitnet train`'s --pen-share
+    pen_share: float = 0.1  # as `digitnet train`'s --pen-share
     held_back: float = 0.4
     seed: int = 0
 
