@@ -89,7 +89,12 @@ def write_card(
         spec=model.spec,
         name=name,
         architecture=architecture,
-        training={**config.to_dict(), "status": result.status},
+        # what the Trainer recorded (e.g. the extra digit source), then the settings themselves
+        training={
+            **model.metadata.get("training", {}),
+            **config.to_dict(),
+            "status": result.status,
+        },
         dataset=DataSource(dataset.name, dataset.checksum),
         dev_split=DevSplit(config.dev_size, config.seed),
         preprocessing_version=PREPROCESS_VERSION,

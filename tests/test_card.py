@@ -89,13 +89,40 @@ def test_dev_split_refuses_data_the_model_was_not_trained_on(trained):
         dev_split(model, other)
 
 
-def test_shipped_weights_written_before_the_card_still_read_as_one(mnist):
-    made = card(digitnet.load_model(DEFAULT_WEIGHTS))
+# The metadata of the CNN shipped before the card existed (weights/cnn.npz at 43321e6), as the
+# CLI of then wrote it: loose keys, no card version.
+CLI_METADATA_BEFORE_THE_CARD = {
+    "architecture": "cnn",
+    "best_epoch": 12,
+    "created": "2026-11-22T01:27:55+00:00",
+    "dataset": {"checksum": "b2d8f5bf" * 8, "name": "MNIST"},
+    "dev_accuracy": 0.9914,
+    "digitnet_version": "0.1.0",
+    "name": "cnn",
+    "preprocessing_version": 1,
+    "temperature": 1.2732,
+    "test_accuracy": 0.9944,
+    "test_calibration_error": 0.0038859395489097125,
+    "training": {"batch_size": 128, "dev_size": 5000, "epochs": 15, "seed": 0},
+    "training_seconds": 368.4,
+}
+
+
+def test_weights_written_before_the_card_still_read_as_one(tmp_path):
+    model = Model("mlp:8", metadata=CLI_METADATA_BEFORE_THE_CARD)
+    made = card(digitnet.load_model(digitnet.save_model(model, tmp_path / "old.npz")))
     assert made.card_version == 0, "mapped from the loose metadata of before the card"
-    assert made.name == "cnn" and made.dataset == DataSource("MNIST", mnist.checksum)
+    assert made.name == "cnn" and made.dataset == DataSource("MNIST", "b2d8f5bf" * 8)
     assert made.dev_split == DevSplit(5000, 0)
-    assert made.metrics["test"].accuracy > 0.99 and made.metrics["dev"].accuracy > 0.98
-    assert made.created == "2026-11-22T01:27:55+00:00" and made.temperature > 1
+    assert made.metrics["test"].accuracy == 0.9944 and made.metrics["dev"].accuracy == 0.9914
+    assert made.created == "2026-11-22T01:27:55+00:00" and made.temperature == 1.2732
+
+
+def test_the_shipped_weights_carry_a_card(mnist):
+    made = card(digitnet.load_model(DEFAULT_WEIGHTS))
+    assert made.card_version == CARD_VERSION
+    assert made.dataset == DataSource("MNIST", mnist.checksum)
+    assert made.metrics["test"].accuracy >= 0.994
 
 
 def test_an_app_model_with_a_dataset_name_and_local_time_still_loads(tmp_path):
