@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="where the browser tests save their screenshots (docs/screenshots refreshes the "
         "README's); default: DIGITNET_SCREENSHOTS, else a temporary folder",
     )
+
+
+@pytest.fixture(autouse=True)
+def keep_main_module():
+    """Put `__main__` back after each test: AppTest's script runner leaves the app script there,
+    and a process started with "spawn" afterwards would run the app instead of the test's code."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 @pytest.fixture(scope="session")
