@@ -6,7 +6,7 @@ DURATION seconds while TRAINERS more train a small MLP on MNIST on the Train pag
 
 Each drawing session draws a 1, waits for the Prediction metric to read 1, clears, draws a 0,
 and so on until the time is up. It prints the time from the end of a stroke to the prediction
-(p50 and p95, measured inside the page as tests/test_browser.py's PREDICTION_SHOWN does), the
+(p50 and p95, measured inside the page as tests/browser.py's PREDICTION_SHOWN does), the
 strokes drawn, every error (an exception shown by the app, a traceback in the server's log, a
 timeout: there must be none) and the server's peak memory (the RSS of the streamlit process and
 its children, sampled every SAMPLE_SECONDS). Exit status 1 if there was an error.
@@ -20,7 +20,7 @@ One headless Chromium serves every session, each in a browser context of its own
 cookies, so its own Streamlit session). Playwright's sync API drives a browser only from the
 thread that launched it, so this script launches Chromium itself and each thread connects to it
 over the DevTools protocol with a Playwright of its own: the threads run the sync helpers of
-tests/test_browser.py unchanged.
+tests/browser.py unchanged.
 
 Measured (2 cores shared with other work, load average 13 before the run; 10 drawers, 2 MLP
 64 trainings, 60 s): 30 strokes, stroke end -> prediction p50 2.5 s, p95 10.1 s; trainings
@@ -51,7 +51,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, sync_playwright
 
 from pages.common.server import DEFAULT_MAX_TRAININGS
-from tests.test_browser import (
+from tests.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     RECORD_STROKE_END,

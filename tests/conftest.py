@@ -23,6 +23,8 @@ from digitnet.train import TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_MODEL = "fixture"
+# The browser tests' fixtures (server, browser, screenshots, database), for every test file.
+pytest_plugins = ["tests.browser"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

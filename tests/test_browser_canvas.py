@@ -17,30 +17,13 @@ import numpy as np
 import pytest
 
 from benchmarks.canvas_match import digits
-from digitnet.drawings import DB_ENV, DrawingStore
 from digitnet.strokes import Drawing, to_mnist
-from tests.test_browser import (  # noqa: F401 (fixtures)
-    browser,
-    canvas_origin,
-    mouse_stroke,
-    open_page,
-    server,
-)
+from tests.browser import canvas_origin, mouse_stroke, open_page
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("database")]
 
 MEAN_BOUND = 0.02  # of full ink, averaged over the 784 pixels
 MAX_BOUND = 0.25  # of full ink, the worst pixel
-
-
-@pytest.fixture(scope="module", autouse=True)
-def database(tmp_path_factory):
-    """The server's collection: DIGITNET_DB in a temporary folder, set before the server
-    starts (module fixtures that are autouse come first)."""
-    path = tmp_path_factory.mktemp("drawings") / "drawings.sqlite"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(DB_ENV, str(path))
-        yield DrawingStore(path)
 
 
 def draw_and_save(page, strokes, label: str) -> None:
@@ -68,7 +51,7 @@ def set_brush(page, width: int) -> None:
     page.wait_for_timeout(1500)  # the rerun that gives the canvas its new brush
 
 
-def test_the_renderer_reads_like_the_real_canvas(server, browser, database):  # noqa: F811
+def test_the_renderer_reads_like_the_real_canvas(server, browser, database):
     url, _ = server
     page = open_page(browser, url)
     page.wait_for_timeout(500)

@@ -16,21 +16,17 @@ import pytest
 from playwright.sync_api import Page
 
 from digitnet.data import read_kaggle_csv
-from tests.test_browser import (  # noqa: F401 (fixtures)
-    browser,
+from tests.browser import (
     canvas_origin,
     mouse_stroke,
     one,
     open_page,
     screenshot,
-    screenshots,
-    server,
     wait_for_charts,
     zero,
 )
-from tests.test_browser_canvas import database  # noqa: F401 (the server's collection)
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("database")]
 
 
 def draw(page: Page, points, expected: str) -> None:
@@ -66,7 +62,7 @@ def wait_for_drawings(page: Page, count: int) -> None:
     )
 
 
-def test_draw_answer_see_export_and_delete(server, browser, database, screenshots, tmp_path):  # noqa: F811
+def test_draw_answer_see_export_and_delete(server, browser, database, screenshots, tmp_path):
     url, _ = server
     page = open_page(browser, url)
     page.wait_for_timeout(500)

@@ -1,7 +1,7 @@
 """Inside the network, the map, the robustness curves and the data, in the real app in headless
-Chromium (the server, browser and screenshot fixtures are tests/test_browser.py's): a digit
+Chromium (the server, browser and screenshot fixtures are tests/browser.py's): a digit
 drawn with the mouse, its inside view, then the Explore, Robustness and Data pages in the same
-session. Prints how long each took; screenshots as tests/test_browser.py says (inside.png,
+session. Prints how long each took; screenshots as tests/browser.py says (inside.png,
 explore.png, robustness.png, data.png).
 """
 
@@ -13,19 +13,16 @@ import re
 import pytest
 from playwright.sync_api import Page
 
-from tests.test_browser import (  # noqa: F401 (fixtures)
+from tests.browser import (
     PHONE,
     PREDICTION_SHOWN,
     RECORD_STROKE_END,
-    browser,
     canvas_origin,
     clear,
     mouse_stroke,
     one,
     open_page,
     screenshot,
-    screenshots,
-    server,
     wait_for_charts,
     zero,
 )
@@ -82,7 +79,7 @@ def stroke_until_inside(page: Page, points, expected: str) -> tuple[float, float
     return predicted.json_value(), inside.json_value()
 
 
-def test_inside_view_map_robustness_and_data(server, browser, screenshots):  # noqa: F811
+def test_inside_view_map_robustness_and_data(server, browser, screenshots):
     if not os.environ.get("DIGITNET_PEN_DATA"):
         pytest.fail("set DIGITNET_PEN_DATA to the folder holding pendigits-orig.tra.gz")
     url, _ = server
@@ -136,7 +133,7 @@ def test_inside_view_map_robustness_and_data(server, browser, screenshots):  # n
     screenshot(page, screenshots, "data.png")
 
 
-def test_the_inside_view_fits_a_phone(server, browser):  # noqa: F811
+def test_the_inside_view_fits_a_phone(server, browser):
     url, _ = server
     page = open_page(browser, url, PHONE)
     page.evaluate(RECORD_STROKE_END)
