@@ -22,6 +22,7 @@ import math
 import os
 import re
 import sqlite3
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -407,25 +408,31 @@ class DrawingStore:
             connection.close()
 
     def _migrate(self, connection: sqlite3.Connection, version: int, read_only: bool) -> None:
+        connection.execute("BEGIN")  # one look at the file: another session may be setting it up
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        has_tables = connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
+        connection.execute("COMMIT")
         if version > SCHEMA_VERSION:
             raise DigitnetError(
                 f"{self.path}: made by a newer digitnet; upgrade digitnet to use it (its schema "
                 f"is {version}, this one knows up to {SCHEMA_VERSION}), or set {DB_ENV} to "
                 "another file (nothing was read or written)"
             )
+        if version == 0 and has_tables:
+            raise DigitnetError(
+                f"{self.path}: an SQLite file of another program (it has tables but no digitnet "
+                f"schema version); set {DB_ENV} to another file (nothing was changed)"
+            )
+        if version == SCHEMA_VERSION:
+            return
         if read_only:
             raise DigitnetError(
                 f"{self.path}: made by an older digitnet and read-only, so it cannot be brought "
                 f"up to date; make it writable once (nothing was changed)"
             )
-        if version == 0 and connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-            raise DigitnetError(
-                f"{self.path}: an SQLite file of another program (it has tables but no digitnet "
-                f"schema version); set {DB_ENV} to another file (nothing was changed)"
-            )
-        connection.execute("PRAGMA journal_mode=WAL")
+        self._switch_to_wal(connection)
         connection.execute("BEGIN IMMEDIATE")
-        try:  # read again under the lock: another process may have migrated meanwhile
+        try:  # read again under the lock: another session may have migrated meanwhile
             version = connection.execute("PRAGMA user_version").fetchone()[0]
             for statements in MIGRATIONS[version:]:
                 for statement in statements:
@@ -435,6 +442,20 @@ class DrawingStore:
         except BaseException:
             connection.execute("ROLLBACK")
             raise
+
+    def _switch_to_wal(self, connection: sqlite3.Connection) -> None:
+        """WAL lets sessions read while one writes. The switch needs the file to itself, and
+        SQLite answers "locked" at once rather than wait when two connections ask together, so
+        it is tried again until the timeout."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                connection.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     @contextmanager
     def _errors(self, done: str) -> Iterator[None]:
