@@ -113,7 +113,10 @@ def saving_switch() -> bool:
     """The person's choice to keep what they answer (on unless turned off), and where it goes."""
     on = st.toggle("Save each drawing I answer", value=True, key=SAVE_TOGGLE)
     if on:
-        st.caption(f"Kept in `{collection().path}`, to see on My drawings.")
+        st.caption(
+            "Kept on this server, to see on My drawings.",
+            help=f"The collection: `{collection().path}`",
+        )
     return on
 
 

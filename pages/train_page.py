@@ -272,10 +272,12 @@ def progress_text(progress: JobProgress) -> str:
     latest = progress.latest
     if latest is None:
         return "Starting..."
+    # A time left only while it runs: a stopped or finished training has none.
+    eta = f"ETA {latest.eta_seconds:,.0f} s · " if progress.status == "running" else ""
     return (
         f"{progress.status} · epoch {latest.epoch + 1}, batch {latest.batch + 1}/"
         f"{latest.batches_per_epoch} · {latest.samples_per_second:,.0f} samples/s · "
-        f"ETA {latest.eta_seconds:,.0f} s · learning rate {latest.learning_rate:.2g}"
+        f"{eta}learning rate {latest.learning_rate:.2g}"
     )
 
 

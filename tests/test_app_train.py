@@ -16,9 +16,12 @@ from digitnet import DigitnetError, catalog, load_model
 from digitnet.card import DevSplit, card
 from digitnet.catalog import fingerprint, models_dir, sanitize_name
 from digitnet.data import find_mnist
+from digitnet.jobs import JobProgress
 from digitnet.metrics import evaluate
 from digitnet.pendigits import PEN_ENV, load_pen_data
+from digitnet.train import BatchEvent
 from pages.common.server import server
+from pages.train_page import progress_text
 from tests.conftest import ROOT
 from tests.test_cli import write_pen_file
 
@@ -428,3 +431,25 @@ def test_without_pen_data_only_mnist_is_offered(open_app, app_cache, monkeypatch
     app = open_app(TRAIN)
     assert app.radio(key="train_data").options == ["MNIST"]
     assert all(slider.key != "train_pen_share" for slider in app.slider)
+
+
+def test_the_progress_line_gives_a_time_left_only_while_training_runs():
+    latest = BatchEvent(
+        epoch=16,
+        batch=109,
+        batches_per_epoch=454,
+        loss=0.1,
+        learning_rate=0.00094,
+        samples_per_second=77165,
+        eta_seconds=63,
+        progress=0.17,
+    )
+
+    def line(status: str) -> str:
+        return progress_text(JobProgress(status, [], [], latest, None, None))
+
+    assert line("running") == (
+        "running · epoch 17, batch 110/454 · 77,165 samples/s · ETA 63 s · learning rate 0.00094"
+    )
+    for status in ("paused", "stopped", "finished", "diverged"):
+        assert "ETA" not in line(status) and line(status).startswith(f"{status} · epoch 17")
