@@ -19,6 +19,7 @@ from digitnet.strokes import read_canvas_json, render
 from pages.common.collection import SESSION_ID
 from pages.draw_page import NO_DIGIT, NOT_SURE_BELOW
 from tests.conftest import canvas_state, digit_on_canvas
+from tests.test_preprocess import blank_png
 from tests.test_strokes import fabric_path
 
 
@@ -160,6 +161,18 @@ def test_a_bad_upload_gets_a_clear_message(open_app):
     app.file_uploader[0].upload("digit.png", b"not an image at all").run()
     assert not app.exception
     assert "not a readable PNG/JPEG image" in app.error[0].value
+    assert len(app.metric) == 0
+
+
+def test_a_huge_image_upload_gets_the_pixel_limit_message(open_app):
+    app = open_app()
+    app.radio(key="draw_input").set_value("Upload a photo").run()
+    app.file_uploader[0].upload("huge.png", blank_png(13_000, 13_000)).run()
+    assert not app.exception
+    assert [error.value for error in app.error] == [
+        "the image is 13000 x 13000 pixels (169 megapixels); the limit is 40 megapixels: "
+        "scale it down"
+    ]
     assert len(app.metric) == 0
 
 

@@ -31,6 +31,7 @@ from digitnet.pendigits import (
 )
 from tests.conftest import ROOT
 from tests.test_drawings import canvas_drawing
+from tests.test_preprocess import blank_png
 
 
 def write_kaggle_csv(path: Path, images: np.ndarray, labels: np.ndarray | None) -> Path:
@@ -284,6 +285,15 @@ def test_predict_reads_a_file_only_up_to_a_cap(tmp_path, monkeypatch, capsys):
     code, _, err = run_quietly(["predict", "/dev/zero"], tmp_path, monkeypatch, capsys)
     assert code == 2 and err.startswith("error: /dev/zero: is larger than 20 MB")
     assert err.count("\n") == 1
+
+
+def test_predict_refuses_a_small_png_of_a_huge_image_in_one_line(tmp_path, monkeypatch, capsys):
+    (tmp_path / "huge.png").write_bytes(blank_png(13_000, 13_000))  # 0.2 MB on disk
+    code, _, err = run_quietly(["predict", "huge.png"], tmp_path, monkeypatch, capsys)
+    assert code == 2 and err == (
+        "error: huge.png: the image is 13000 x 13000 pixels (169 megapixels); the limit is 40 "
+        "megapixels: scale it down\n"
+    )
 
 
 UNWRITABLE = Path("/sys/digitnet")  # /sys takes no new files, not even from root
