@@ -109,8 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--out", type=Path, required=True, help="submission.csv to write")
     submit.add_argument("--weights", help="a .npz (default: the shipped model)")
 
-    download = command("download", "download MNIST into the cache")
-    download.add_argument("--to", type=Path, help="folder (default: the cache)")
+    download = command(
+        "download", "download MNIST and the pen-drawn digits (for --pen-data) into the cache"
+    )
+    download.add_argument("--to", type=Path, help="one folder for both (default: the cache)")
 
     drawings = commands.add_parser(
         "drawings", help="the saved drawings ($DIGITNET_DB): list, export, import, delete"
@@ -497,8 +499,10 @@ def run_submit(args: argparse.Namespace) -> None:
 
 def run_download(args: argparse.Namespace) -> None:
     from digitnet.download import download_mnist
+    from digitnet.pendigits import download_pen_data
 
     print(f"MNIST is in {download_mnist(args.to)}")
+    print(f"the pen-drawn digits are in {download_pen_data(args.to).parent}")
 
 
 def run_drawings(args: argparse.Namespace) -> None:

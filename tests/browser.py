@@ -6,11 +6,11 @@ database) reach every test through conftest's pytest_plugins; the helpers are im
 Screenshots go to a temporary folder, so a test run leaves the tree as it was. To refresh the
 README's, ask for them:
 
-    DIGITNET_DATA=... python -m pytest tests/test_browser*.py --screenshots docs/screenshots
-    DIGITNET_SCREENSHOTS=docs/screenshots DIGITNET_DATA=... python -m pytest tests/test_browser*.py
+    python -m pytest tests/test_browser*.py --screenshots docs/screenshots
+    DIGITNET_SCREENSHOTS=docs/screenshots python -m pytest tests/test_browser*.py
 
 Needs Debian's chromium at /usr/bin/chromium (Playwright's own browser download does not work
-here) and DIGITNET_DATA.
+here) and MNIST (the cache after `python -m digitnet download`, or DIGITNET_DATA).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
+from digitnet.data import DATA_ENV
 from digitnet.drawings import DB_ENV, DrawingStore
 from tests.conftest import ROOT
 
@@ -127,8 +128,8 @@ def wait_until_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
 def server(fixture_model_file, tmp_path_factory):
     """The app as a user would start it, with a fresh cache holding the fixture model (the
     default model is the shipped one when weights/ has it)."""
-    if not os.environ.get("DIGITNET_DATA"):
-        pytest.fail("DIGITNET_DATA is not set: point it at the folder holding the MNIST files")
+    if not os.environ.get(DATA_ENV):  # set by conftest when the cache has MNIST
+        pytest.fail(f"no MNIST: run `python -m digitnet download`, or set {DATA_ENV}")
     cache = tmp_path_factory.mktemp("browser-cache")
     (cache / "models").mkdir()
     shutil.copy(fixture_model_file, cache / "models" / fixture_model_file.name)

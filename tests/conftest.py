@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -18,7 +19,8 @@ import pytest
 from PIL import Image
 
 from digitnet import Model, save_model
-from digitnet.data import find_mnist, load_mnist
+from digitnet.data import DATA_ENV, find_mnist, load_mnist
+from digitnet.pendigits import PEN_ENV, find_pen_data
 from digitnet.train import TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +45,26 @@ def keep_main_module():
     main = sys.modules["__main__"]
     yield
     sys.modules["__main__"] = main
+
+
+@pytest.fixture(scope="session", autouse=True)
+def data_where_the_user_keeps_it():
+    """After `python -m digitnet download`, MNIST and the pen digits are in the user's cache;
+    pinned here as DIGITNET_DATA and DIGITNET_PEN_DATA (unless set already), because the app
+    tests and the browser tests' server get a fresh cache of their own."""
+    with pytest.MonkeyPatch.context() as patch:
+        if not os.environ.get(DATA_ENV) and find_mnist() is not None:
+            patch.setenv(DATA_ENV, str(find_mnist()))
+        if not os.environ.get(PEN_ENV) and find_pen_data() is not None:
+            patch.setenv(PEN_ENV, str(find_pen_data().parent))
+        yield
+
+
+def pen_data_folder() -> Path:
+    """The folder of the pen digits, for the tests that need the real file."""
+    if not os.environ.get(PEN_ENV):
+        pytest.fail(f"no pen digits: run `python -m digitnet download`, or set {PEN_ENV}")
+    return Path(os.environ[PEN_ENV])
 
 
 @pytest.fixture(scope="session")

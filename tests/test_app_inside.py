@@ -5,7 +5,6 @@ the library's own answers."""
 from __future__ import annotations
 
 import json
-import os
 import re
 
 import numpy as np
@@ -21,6 +20,7 @@ from digitnet.inside import DigitIndex
 from digitnet.preprocess import canvas_to_mnist
 from digitnet.robustness import robustness_curves
 from pages.common.inside import LATEST_DRAWING, REFERENCE_DIGITS
+from tests.conftest import pen_data_folder
 from tests.test_app_draw import draw, drawing
 
 EXPLORE = "pages/explore_page.py"
@@ -169,8 +169,7 @@ def test_robustness_curves_for_the_model_and_the_other_shipped_one(
 def test_the_data_page_browses_mnist_pen_digits_and_saved_drawings(
     open_app, mnist, tmp_path, monkeypatch
 ):
-    if not os.environ.get("DIGITNET_PEN_DATA"):
-        pytest.fail("set DIGITNET_PEN_DATA to the folder holding pendigits-orig.tra.gz")
+    pen_data_folder()  # the page's pen digits are the real ones
     monkeypatch.setenv("DIGITNET_DB", str(tmp_path / "drawings.sqlite"))
     three = to_float(mnist.test_images[np.flatnonzero(mnist.test_labels == 3)[0]])
     stroke = np.array([[140, 50], [140, 230]], np.float32)

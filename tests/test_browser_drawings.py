@@ -14,6 +14,7 @@ import re
 import numpy as np
 import pytest
 from playwright.sync_api import Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from digitnet.data import read_kaggle_csv
 from tests.browser import (
@@ -55,11 +56,14 @@ def shown_drawings(page: Page) -> list[str]:
 
 
 def wait_for_drawings(page: Page, count: int) -> None:
-    page.wait_for_function(
-        """count => [...document.querySelectorAll('[data-testid=stCheckbox]')]
-            .filter(box => /^\\d, /.test(box.innerText.trim())).length === count""",
-        arg=count,
-    )
+    try:
+        page.wait_for_function(
+            """count => [...document.querySelectorAll('[data-testid=stCheckbox]')]
+                .filter(box => /^\\d, /.test(box.innerText.trim())).length === count""",
+            arg=count,
+        )
+    except PlaywrightTimeout:
+        pytest.fail(f"expected {count} drawings on the page, it shows {shown_drawings(page)}")
 
 
 def test_draw_answer_see_export_and_delete(server, browser, database, screenshots, tmp_path):

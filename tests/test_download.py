@@ -20,6 +20,7 @@ import pytest
 from digitnet.data import MNIST_FILES, find_mnist, load_mnist, load_mnist_test
 from digitnet.download import download_mnist
 from digitnet.errors import DigitnetError
+from digitnet.pendigits import load_pen_data
 
 LABELS = "t10k-labels-idx1-ubyte"  # the smallest file: most tests need no more
 
@@ -212,9 +213,15 @@ def test_download_command_fills_a_folder_and_says_where(mnist_dir, server, tmp_p
     good = mirror(root, "good", {})
     for name in MNIST_FILES:
         shutil.copy(mnist_dir / f"{name}.gz", good / f"{name}.gz")
-    environment = {**os.environ, "DIGITNET_MNIST_MIRRORS": f"{url}/good/"}
+    pen_file = load_pen_data(download=False).source  # DIGITNET_PEN_DATA, or the cache
+    shutil.copy(pen_file, good / Path(pen_file).name)
+    environment = {
+        **os.environ,
+        "DIGITNET_MNIST_MIRRORS": f"{url}/good/",
+        "DIGITNET_PEN_MIRRORS": f"{url}/good/{Path(pen_file).name}",
+    }
     result = subprocess.run(
-        [sys.executable, "-m", "digitnet", "download", "--to", str(tmp_path / "mnist")],
+        [sys.executable, "-m", "digitnet", "download", "--to", str(tmp_path / "data")],
         capture_output=True,
         text=True,
         env=environment,
@@ -222,8 +229,13 @@ def test_download_command_fills_a_folder_and_says_where(mnist_dir, server, tmp_p
         cwd=Path(__file__).resolve().parent.parent,
     )
     assert result.returncode == 0, result.stderr
-    assert f"MNIST is in {tmp_path / 'mnist'}" in result.stdout
-    assert load_mnist(tmp_path / "mnist").checksum == load_mnist(mnist_dir).checksum
+    assert result.stdout.splitlines()[-2:] == [
+        f"MNIST is in {tmp_path / 'data'}",
+        f"the pen-drawn digits are in {tmp_path / 'data'}",
+    ]
+    assert load_mnist(tmp_path / "data").checksum == load_mnist(mnist_dir).checksum
+    pen = load_pen_data(tmp_path / "data", download=False)
+    assert pen.checksum == load_pen_data(pen_file, download=False).checksum
 
 
 def test_download_command_without_a_mirror_is_one_line(dead_url, tmp_path):

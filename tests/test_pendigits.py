@@ -32,6 +32,7 @@ from digitnet.pendigits import (
 from digitnet.stroke_augment import place
 from digitnet.strokes import render_batch
 from tests import test_download
+from tests.conftest import pen_data_folder
 
 server = test_download.server  # a real HTTP server on 127.0.0.1 serving a temporary folder
 dead_url = test_download.dead_url  # a URL nobody listens on
@@ -40,9 +41,7 @@ README_COUNTS = [780, 779, 780, 719, 780, 720, 720, 778, 719, 719]
 
 @pytest.fixture(scope="module")
 def pen_dir() -> Path:
-    if not os.environ.get("DIGITNET_PEN_DATA"):
-        pytest.fail("set DIGITNET_PEN_DATA to the folder holding pendigits-orig.tra.gz")
-    return Path(os.environ["DIGITNET_PEN_DATA"])
+    return pen_data_folder()
 
 
 @pytest.fixture(scope="module")
