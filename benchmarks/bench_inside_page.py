@@ -22,6 +22,7 @@ from threadpoolctl import threadpool_limits
 from digitnet.data import load_mnist
 from digitnet.drawn import drawn_test_set
 from pages.common import inside
+from pages.draw_page import CANVAS
 from tests.conftest import ROOT, canvas_state
 
 
@@ -45,7 +46,7 @@ def page_runs(model: str, drawings: list[np.ndarray], with_view: bool) -> np.nda
         app.run()
         seconds = []
         for index, rgba in enumerate([drawings[0], *drawings]):  # the first builds the caches
-            app.session_state[app.session_state["canvas_key"]] = canvas_state(rgba)
+            app.session_state[CANVAS] = canvas_state(rgba)
             started = time.perf_counter()
             app.run()
             if index:

@@ -57,6 +57,7 @@ from tests.browser import (
     RECORD_STROKE_END,
     canvas_origin,
     clear,
+    ink,
     mouse_stroke,
     one,
     open_page,
@@ -203,7 +204,11 @@ def draw_digit(page: Page, index: int) -> float:
         return prediction_after(page, mouse_stroke, shape(x, y), expected)
     except PlaywrightError as error:
         shown = page.get_by_test_id("stMetricValue").all_inner_texts()
-        raise PlaywrightError(f"a {expected} drawn, the page shows {shown}: {error}") from None
+        canvases = page.locator("canvas.lower-canvas").count()
+        raise PlaywrightError(
+            f"a {expected} drawn, the page shows {shown}, {canvases} drawing canvases with "
+            f"{ink(page)} dark pixels: {error}"
+        ) from None
 
 
 def drawing(page: Page, until: float, results: Results, who: str) -> None:

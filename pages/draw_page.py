@@ -3,14 +3,19 @@ network makes of it, after every stroke. Then say whether it read it right ("Rig
 it's a ..."): the drawing is saved to the collection (see My drawings), as strokes or as the
 photo, and the canvas is cleared for the next one, so writing ten digits in a row is quick.
 
-The canvas's value lives in session state under its key (itself kept under CANVAS_KEY), so
-tests inject a drawing there. Clear and every save give the inputs (the canvas and the photo
-uploader) new keys, which empties them.
+The canvas's value lives in session state under CANVAS, so tests inject a drawing there.
+Clear and every save hand the canvas a new empty drawing, which it loads and sends back; until
+then the browser may still send the old drawing (or its last stroke, late), so the page reads
+nothing from the canvas until the empty drawing arrives. The canvas keeps its key: a new key
+would mount a new canvas, and streamlit-drawable-canvas 0.13 can throw away a canvas mounted
+while the page is busy (its box stays empty). The photo uploader gets a new key, which empties
+it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 import numpy as np
 import streamlit as st
@@ -26,10 +31,11 @@ from pages.common.pictures import enlarge, probability_chart
 NOT_SURE_BELOW = 0.6  # a top probability under this gets a "not sure" note
 CANVAS_SIZE = 280
 CANVAS_BACKGROUND = "white"
-CANVAS_GENERATION = "canvas_generation"
-CANVAS_KEY = "canvas_key"  # the canvas's current widget key, where its drawing is
+CANVAS_GENERATION = "canvas_generation"  # how many times the inputs were emptied
+CANVAS = "canvas"  # the canvas's widget key, where its drawing is
+EMPTYING = "canvas_emptying"  # from Clear or a save until the canvas sends its empty drawing
 SAVE_TOGGLE = "save_drawings"
-SAVED = "drawing_saved"  # "Saved as a 7", shown once, in the run after a save
+SAVED = "drawing_saved"  # "Saved as a 7", shown until the next digit
 NOT_SAVED = "drawing_not_saved"  # why the last save failed, shown once
 INPUT_MODES = ("Draw", "Upload a photo")
 DRAW_HINT = "Draw a digit from 0 to 9: the network's guess appears here."
@@ -54,14 +60,9 @@ def generation() -> int:
     return st.session_state.get(CANVAS_GENERATION, 0)
 
 
-def canvas_key() -> str:
-    key = f"canvas-{generation()}"
-    st.session_state[CANVAS_KEY] = key
-    return key
-
-
 def clear_canvas() -> None:
     st.session_state[CANVAS_GENERATION] = generation() + 1
+    st.session_state[EMPTYING] = True
 
 
 def drawn_digit() -> Digit | None:
@@ -79,10 +80,14 @@ def drawn_digit() -> Digit | None:
         drawing_mode="freedraw",
         update_streamlit=True,
         return_image_data=True,
-        key=canvas_key(),
+        # A new empty drawing each time the inputs are emptied: the canvas loads it.
+        initial_drawing={"objects": [], "digitnet_generation": generation()},
+        key=CANVAS,
     )
     st.button("Clear", on_click=clear_canvas, icon=":material/ink_eraser:", key="clear")
-    if result.image_data is None:
+    if not (result.json_data or {}).get("objects"):
+        st.session_state[EMPTYING] = False
+    if result.image_data is None or st.session_state.get(EMPTYING):
         return None
     image = canvas_to_mnist(result.image_data)
     return None if image is None else Digit(image, canvas_json=result.json_data)
@@ -164,13 +169,15 @@ def ask_if_right(model: Model, digit: Digit, probabilities: np.ndarray) -> None:
 class Reading:
     """One prediction the person can answer, handed to the answer widgets' callbacks. Every
     call of a widget's callback gets this same object, so ``saved`` makes a second answer to
-    it (a double click, a click before the page has updated) save nothing."""
+    it (a double click, a click before the page has updated) save nothing. The two calls of a
+    double click can run at once, in two threads: ``lock`` makes the second wait and see."""
 
     digit: Digit
     probabilities: np.ndarray
     checksum: str | None
     generation: int  # of the inputs it was read from
     saved: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def save_correction(reading: Reading) -> None:
@@ -182,22 +189,23 @@ def save_correction(reading: Reading) -> None:
 def save(label: int, reading: Reading) -> None:
     """Saves the digit as ``label`` (a callback, so the cleared canvas shows in the same run);
     a failure is kept for the page to show."""
-    if reading.saved:
-        return
-    try:
-        collection().add(
-            label=label,
-            image=reading.digit.image,
-            session=session_id(),
-            prediction=int(reading.probabilities.argmax()),
-            probabilities=reading.probabilities,
-            model_checksum=reading.checksum,
-            **source_columns(reading.digit),
-        )
-    except DigitnetError as error:
-        st.session_state[NOT_SAVED] = f"Not saved: {error}"
-        return
-    reading.saved = True
+    with reading.lock:
+        if reading.saved:
+            return
+        try:
+            collection().add(
+                label=label,
+                image=reading.digit.image,
+                session=session_id(),
+                prediction=int(reading.probabilities.argmax()),
+                probabilities=reading.probabilities,
+                model_checksum=reading.checksum,
+                **source_columns(reading.digit),
+            )
+        except DigitnetError as error:
+            st.session_state[NOT_SAVED] = f"Not saved: {error}"
+            return
+        reading.saved = True
     st.session_state[SAVED] = f"Saved as a {label}."
     clear_canvas()
 
@@ -216,9 +224,12 @@ def source_columns(digit: Digit) -> dict:
     }
 
 
-def show_save_outcome() -> None:
-    """The last save's one line, once: saved, or why not."""
-    if saved := st.session_state.pop(SAVED, None):
+def show_save_outcome(next_digit: bool) -> None:
+    """The last save's one line: "saved" until the next digit is drawn (the emptied canvas
+    reruns the page once more), why not once."""
+    if next_digit:
+        st.session_state.pop(SAVED, None)
+    elif saved := st.session_state.get(SAVED):
         st.success(saved, icon=":material/check_circle:")
     if failed := st.session_state.pop(NOT_SAVED, None):
         st.warning(failed)
@@ -237,7 +248,7 @@ def render(model: Model | None) -> None:
             digit, hint = uploaded_digit()
         saving = saving_switch()
     with result_column:
-        show_save_outcome()
+        show_save_outcome(next_digit=digit is not None)
         if model is None:
             st.info("Choose a model in the sidebar.")
         elif digit is not None:

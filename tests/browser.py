@@ -229,13 +229,34 @@ def prediction_after(page: Page, stroke, points, expected: str) -> float:
     return handle.json_value()
 
 
-def clear(page: Page) -> None:
-    old_canvas = page.locator("canvas").last.element_handle()
-    page.get_by_role("button", name="Clear").click()
+# Dark pixels on the drawing canvas (fabric's canvases, white where there is no ink).
+INK = """canvases => canvases.reduce((dark, canvas) => {
+    const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    for (let i = 0; i < pixels.length; i += 4) {
+        if (pixels[i + 3] > 0 && pixels[i] < 128) dark++;
+    }
+    return dark;
+}, 0)"""
+
+
+def ink(page: Page) -> int:
+    return page.locator("canvas.lower-canvas, canvas.upper-canvas").evaluate_all(INK)
+
+
+def wait_for_empty_canvas(page: Page, timeout: float = 30.0) -> None:
+    """After Clear or an answer: the prediction gone, the hint back, the canvas blank."""
     page.get_by_test_id("stMetricValue").wait_for(state="detached")
-    page.wait_for_function("canvas => !canvas.isConnected", arg=old_canvas)
     page.get_by_text("Draw a digit from 0 to 9").wait_for()
-    page.wait_for_timeout(300)  # the new canvas sets itself up
+    deadline = time.monotonic() + timeout
+    while ink(page) > 0:
+        assert time.monotonic() < deadline, f"the canvas still has {ink(page)} dark pixels"
+        page.wait_for_timeout(100)
+    page.wait_for_timeout(300)  # the emptied drawing reaches the server
+
+
+def clear(page: Page) -> None:
+    page.get_by_role("button", name="Clear").click()
+    wait_for_empty_canvas(page)
 
 
 def wait_for_charts(page: Page, count: int, timeout: float = 30_000) -> None:

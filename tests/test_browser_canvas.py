@@ -18,7 +18,7 @@ import pytest
 
 from benchmarks.canvas_match import digits
 from digitnet.strokes import Drawing, to_mnist
-from tests.browser import canvas_origin, mouse_stroke, open_page
+from tests.browser import canvas_origin, mouse_stroke, open_page, wait_for_empty_canvas
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("database")]
 
@@ -28,16 +28,14 @@ MAX_BOUND = 0.25  # of full ink, the worst pixel
 
 def draw_and_save(page, strokes, label: str) -> None:
     """Draws the strokes, waits for a prediction, answers "No, it's a <label>", waits for
-    the save and the fresh canvas."""
-    old_canvas = page.locator("canvas").last.element_handle()
+    the save and the emptied canvas."""
     for points in strokes:
         mouse_stroke(page, points)
         page.wait_for_timeout(300)
     page.get_by_test_id("stMetricValue").wait_for()
     page.get_by_test_id("stButtonGroup").get_by_text(label, exact=True).click()
     page.get_by_text(f"Saved as a {label}.").wait_for()
-    page.wait_for_function("canvas => !canvas.isConnected", arg=old_canvas)
-    page.wait_for_timeout(500)  # the new canvas sets itself up
+    wait_for_empty_canvas(page)
 
 
 def set_brush(page, width: int) -> None:

@@ -24,6 +24,7 @@ from tests.browser import (
     open_page,
     screenshot,
     wait_for_charts,
+    wait_for_empty_canvas,
     zero,
 )
 
@@ -37,16 +38,14 @@ def draw(page: Page, points, expected: str) -> None:
 
 def answer(page: Page, button_text: str, saved_as: str, double_click: bool = False) -> None:
     """Clicks "Right" (or double-clicks it, as hurried people do) or a digit of "No, it's a
-    ...", waits for the save and the new canvas."""
-    old_canvas = page.locator("canvas").last.element_handle()
+    ...", waits for the save and the emptied canvas."""
     if button_text == "Right":
         right = page.get_by_role("button", name="Right")
         right.dblclick() if double_click else right.click()
     else:
         page.get_by_test_id("stButtonGroup").get_by_text(button_text, exact=True).click()
     page.get_by_text(f"Saved as a {saved_as}.").wait_for()
-    page.wait_for_function("canvas => !canvas.isConnected", arg=old_canvas)
-    page.wait_for_timeout(500)  # the new canvas sets itself up
+    wait_for_empty_canvas(page)
 
 
 def shown_drawings(page: Page) -> list[str]:
