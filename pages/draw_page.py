@@ -35,7 +35,7 @@ CANVAS_GENERATION = "canvas_generation"  # how many times the inputs were emptie
 CANVAS = "canvas"  # the canvas's widget key, where its drawing is
 EMPTYING = "canvas_emptying"  # from Clear or a save until the canvas sends its empty drawing
 SAVE_TOGGLE = "save_drawings"
-SAVED = "drawing_saved"  # "Saved as a 7", shown until the next digit
+SAVED = "drawing_saved"  # (generation, "Saved as a 7"): shown until the next digit
 NOT_SAVED = "drawing_not_saved"  # why the last save failed, shown once
 INPUT_MODES = ("Draw", "Upload a photo")
 DRAW_HINT = "Draw a digit from 0 to 9: the network's guess appears here."
@@ -170,7 +170,8 @@ class Reading:
     """One prediction the person can answer, handed to the answer widgets' callbacks. Every
     call of a widget's callback gets this same object, so ``saved`` makes a second answer to
     it (a double click, a click before the page has updated) save nothing. The two calls of a
-    double click can run at once, in two threads: ``lock`` makes the second wait and see."""
+    double click can run at once, in two threads: ``lock`` makes the second wait until the
+    first has saved and emptied the canvas."""
 
     digit: Digit
     probabilities: np.ndarray
@@ -206,8 +207,8 @@ def save(label: int, reading: Reading) -> None:
             st.session_state[NOT_SAVED] = f"Not saved: {error}"
             return
         reading.saved = True
-    st.session_state[SAVED] = f"Saved as a {label}."
-    clear_canvas()
+        clear_canvas()
+        st.session_state[SAVED] = (generation(), f"Saved as a {label}.")
 
 
 def source_columns(digit: Digit) -> dict:
@@ -225,11 +226,11 @@ def source_columns(digit: Digit) -> dict:
 
 
 def show_save_outcome(next_digit: bool) -> None:
-    """The last save's one line: "saved" until the next digit is drawn (the emptied canvas
-    reruns the page once more), why not once."""
-    if next_digit:
-        st.session_state.pop(SAVED, None)
-    elif saved := st.session_state.get(SAVED):
+    """The last save's one line: "saved" on the canvas it emptied until the next digit is
+    drawn (nothing is popped: two runs of a session can overlap, after a double click), why
+    not once."""
+    saved_on, saved = st.session_state.get(SAVED, (None, None))
+    if saved_on == generation() and not next_digit:
         st.success(saved, icon=":material/check_circle:")
     if failed := st.session_state.pop(NOT_SAVED, None):
         st.warning(failed)

@@ -18,7 +18,12 @@ import pytest
 
 from benchmarks.canvas_match import digits
 from digitnet.strokes import Drawing, to_mnist
-from tests.browser import canvas_origin, mouse_stroke, open_page, wait_for_empty_canvas
+from tests.browser import (
+    canvas_origin,
+    mouse_stroke,
+    open_page,
+    wait_for_empty_canvas,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("database")]
 
@@ -46,7 +51,9 @@ def set_brush(page, width: int) -> None:
     for _ in range(abs(now - width)):
         slider.press(key)
     page.get_by_test_id("stSliderThumbValue").get_by_text(str(width), exact=True).wait_for()
-    page.wait_for_timeout(1500)  # the rerun that gives the canvas its new brush
+    # The rerun that gives the canvas its new brush: nothing on the page tells when it is over
+    # (the running icon is hidden with the toolbar); 1.5 s was too short on a busy machine.
+    page.wait_for_timeout(3000)
 
 
 def test_the_renderer_reads_like_the_real_canvas(server, browser, database):
