@@ -22,12 +22,12 @@ thread that launched it, so this script launches Chromium itself and each thread
 over the DevTools protocol with a Playwright of its own: the threads run the sync helpers of
 tests/browser.py unchanged.
 
-Measured (2 cores shared with other work, load average 13 before the run; 10 drawers, 2 MLP
-64 trainings, 60 s): 30 strokes, stroke end -> prediction p50 2.5 s, p95 10.1 s; trainings
-3,994 and 4,063 batches; server RSS 55 MB idle, peak 586 MB; the server used 0.2 cores while
-the machine was fully busy (the ten Chromium tabs, on the same two cores, and the other work).
-Errors: 4 timeouts, each a stroke drawn right after Clear whose canvas then vanished (the
-box stays empty, no <canvas> in it 30 s later, no console error): open, see the report.
+Measured (2 cores, load average 0.3 before the run; 10 drawers, 2 MLP 64 trainings, 60 s): 42
+strokes, stroke end -> prediction p50 4.3 s, p95 8.2 s; trainings 2,283 and 5,001 batches;
+server RSS 55 MB idle, peak 595 MB; the server used 0.3 cores while the machine was fully busy
+(load average 12.0 after: the ten Chromium tabs on the same two cores). Errors: none. Before
+the Draw page kept its canvas's key, 7 or 8 strokes in a run timed out: a canvas mounted after
+Clear on the busy page was thrown away by streamlit-drawable-canvas (see pages/draw_page.py).
 """
 
 from __future__ import annotations
