@@ -359,37 +359,35 @@ def assert_exactly(store: DrawingStore, sessions: list[str], count: int) -> None
         np.testing.assert_array_equal(drawing.image, image_for(number))
 
 
+def two_sessions_in_threads(path: str, count: int) -> list[str]:
+    """Sessions "a" and "b" each saving ``count`` drawings at once; the errors they met."""
+    errors = []
+
+    def save(session: str) -> None:
+        try:
+            add_many(path, session, count)
+        except DigitnetError as error:
+            errors.append(str(error))
+
+    threads = [threading.Thread(target=save, args=(session,)) for session in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
 def test_two_sessions_making_a_new_collection_at_once_both_keep_their_drawings(tmp_path):
     # The first save creates the file: both sessions may find it new and set it up together.
     # Before the set-up was done under the lock, one in eight such pairs lost a drawing.
     for trial in range(60):
         path = str(tmp_path / f"drawings-{trial}.sqlite")
-        failures = []
-
-        def save(session: str, path: str = path, failures: list = failures) -> None:
-            try:
-                add_many(path, session, 1)
-            except DigitnetError as error:
-                failures.append(str(error))
-
-        threads = [threading.Thread(target=save, args=(session,)) for session in ("a", "b")]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert failures == []
+        assert two_sessions_in_threads(path, 1) == []
         assert_exactly(DrawingStore(path), ["a", "b"], 1)
 
 
 def test_two_sessions_saving_at_once_in_threads(store):
-    threads = [
-        threading.Thread(target=add_many, args=(str(store.path), session, 40))
-        for session in ("a", "b")
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    assert two_sessions_in_threads(str(store.path), 40) == []
     assert_exactly(store, ["a", "b"], 40)
 
 
