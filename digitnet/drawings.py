@@ -402,12 +402,12 @@ class DrawingStore:
                 connection = sqlite3.connect(uri[: -len("mode=ro")] + "immutable=1", uri=True)
                 version = connection.execute("PRAGMA user_version").fetchone()[0]
             if version != SCHEMA_VERSION:
-                self._migrate(connection, version, read_only=uri.endswith("mode=ro"))
+                self._migrate(connection, read_only=uri.endswith("mode=ro"))
             yield connection
         finally:
             connection.close()
 
-    def _migrate(self, connection: sqlite3.Connection, version: int, read_only: bool) -> None:
+    def _migrate(self, connection: sqlite3.Connection, read_only: bool) -> None:
         connection.execute("BEGIN")  # one look at the file: another session may be setting it up
         version = connection.execute("PRAGMA user_version").fetchone()[0]
         has_tables = connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
