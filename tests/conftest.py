@@ -53,10 +53,10 @@ def data_where_the_user_keeps_it():
     pinned here as DIGITNET_DATA and DIGITNET_PEN_DATA (unless set already), because the app
     tests and the browser tests' server get a fresh cache of their own."""
     with pytest.MonkeyPatch.context() as patch:
-        if not os.environ.get(DATA_ENV) and find_mnist() is not None:
-            patch.setenv(DATA_ENV, str(find_mnist()))
-        if not os.environ.get(PEN_ENV) and find_pen_data() is not None:
-            patch.setenv(PEN_ENV, str(find_pen_data().parent))
+        if not os.environ.get(DATA_ENV) and (mnist_folder := find_mnist()) is not None:
+            patch.setenv(DATA_ENV, str(mnist_folder))
+        if not os.environ.get(PEN_ENV) and (pen_file := find_pen_data()) is not None:
+            patch.setenv(PEN_ENV, str(pen_file.parent))
         yield
 
 
