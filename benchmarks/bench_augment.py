@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from digitnet.augment import AugmentConfig, augment_batch, preview, tile
-from digitnet.model import Model
-from digitnet.train import TrainConfig, Trainer
+from digitnet.data.augment import AugmentConfig, augment_batch, preview
+from digitnet.network.model import Model
+from digitnet.training.trainer import TrainConfig, Trainer
+from pages.common.pictures import tile
 
 BATCH_SIZE = 128
 

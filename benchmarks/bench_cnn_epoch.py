@@ -25,10 +25,10 @@ import time
 
 import numpy as np
 
-from digitnet.data import IMAGE_SHAPE
-from digitnet.layers import softmax_cross_entropy
-from digitnet.model import Model
-from digitnet.optim import Adam
+from digitnet.images import IMAGE_SHAPE
+from digitnet.network.layers import softmax_cross_entropy
+from digitnet.network.model import Model
+from digitnet.network.optim import Adam
 
 BATCH = 128
 EPOCH_BATCHES = -(-60_000 // BATCH)

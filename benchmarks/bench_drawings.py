@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitnet.drawings import DrawingStore
+from digitnet.data.collection.store import DrawingStore
 
 
 def timed(what: str, action) -> None:

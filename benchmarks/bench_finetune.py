@@ -35,10 +35,10 @@ import time
 from pathlib import Path
 
 import digitnet
-from digitnet.data import load_dataset
-from digitnet.drawings import DrawingStore
-from digitnet.finetune import FineTuneConfig, add_pen_drawings, fine_tune, split_drawings
-from digitnet.pendigits import PEN_DEV_WRITERS, PenDigits, load_pen_data
+from digitnet.data.collection.store import DrawingStore
+from digitnet.data.mnist import load_dataset
+from digitnet.data.pendigits import PEN_DEV_WRITERS, PenDigits, load_pen_data
+from digitnet.training.finetune import FineTuneConfig, add_pen_drawings, fine_tune, split_drawings
 
 
 def main() -> None:

@@ -8,8 +8,8 @@ page caches them), and the pictures (feature-map grids for a CNN, the strongest 
 for an MLP). Then, once per model: PCA and t-SNE of 3,000 test digits' features, and the
 robustness curves on 1,000 test digits.
 
-BLAS gets one thread, as in the app's server (``digitnet.jobs``): on this busy 2-core machine,
-OpenBLAS's two threads made the CNN's saliency map ten times slower (878 ms against 87 ms).
+BLAS gets one thread, as in the app's server (``digitnet.training.jobs``): on this busy 2-core
+machine, OpenBLAS's two threads made the CNN's saliency map ten times slower (878 ms against 87 ms).
 
     DIGITNET_DATA=../shared/data/mnist python -m benchmarks.bench_inside [--count 100] [--quick]
 """
@@ -24,18 +24,19 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import digitnet
-from digitnet.augment import tile
-from digitnet.data import load_mnist, to_float
-from digitnet.drawn import drawn_test_set
-from digitnet.embedding import fit_pca, tsne
-from digitnet.inside import (
+from digitnet.analysis.embedding import fit_pca, tsne
+from digitnet.analysis.inside import (
     DigitIndex,
     after_each_convolution,
     feature_maps,
     saliency,
     strongest_units,
 )
-from digitnet.robustness import SUBSET, robustness_curves
+from digitnet.analysis.robustness import SUBSET, robustness_curves
+from digitnet.data.drawn import drawn_test_set
+from digitnet.data.mnist import load_mnist
+from digitnet.images import to_float
+from pages.common.pictures import tile
 
 REFERENCE_DIGITS = 10_000
 MAP_DIGITS = 3_000

@@ -19,8 +19,8 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from digitnet.data import load_mnist
-from digitnet.drawn import drawn_test_set
+from digitnet.data.drawn import drawn_test_set
+from digitnet.data.mnist import load_mnist
 from pages.common import inside
 from pages.draw_page import CANVAS
 from tests.conftest import ROOT, canvas_state

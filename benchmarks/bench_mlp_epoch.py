@@ -14,10 +14,11 @@ import time
 import numpy as np
 
 from benchmarks.torch_reference import torch, torch_model, torch_train_step
-from digitnet.data import load_mnist, to_float
-from digitnet.model import Model
-from digitnet.spec import mlp_spec
-from digitnet.train import TrainConfig, Trainer
+from digitnet.data.mnist import load_mnist
+from digitnet.images import to_float
+from digitnet.network.model import Model
+from digitnet.network.spec import mlp_spec
+from digitnet.training.trainer import TrainConfig, Trainer
 
 
 def digitnet_epoch(spec, images, labels, batch_size, seed) -> float:

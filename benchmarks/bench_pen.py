@@ -19,15 +19,16 @@ import time
 
 import numpy as np
 
-from digitnet.augment import AugmentConfig
 from digitnet.cli import DEFAULT_PEN_SHARE
-from digitnet.data import load_mnist, to_float
-from digitnet.model import Model
-from digitnet.pendigits import PenDigits
-from digitnet.preprocess import canvas_to_mnist
-from digitnet.stroke_augment import augment
-from digitnet.strokes import render_batch
-from digitnet.train import BatchEvent, Event, TrainConfig, Trainer
+from digitnet.data.augment import AugmentConfig
+from digitnet.data.mnist import load_mnist
+from digitnet.data.pendigits import PenDigits
+from digitnet.data.preprocess import canvas_to_mnist
+from digitnet.data.stroke_augment import augment
+from digitnet.data.strokes import render_batch
+from digitnet.images import to_float
+from digitnet.network.model import Model
+from digitnet.training.trainer import BatchEvent, Event, TrainConfig, Trainer
 
 BATCH = 128
 ROUND = 10  # batches per setting per turn

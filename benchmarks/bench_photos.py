@@ -1,4 +1,4 @@
-"""Photos cropped tight (digitnet.photos): how many `image_to_mnist` reads as a digit, and the
+"""Photos cropped tight (benchmarks.photos): how many `image_to_mnist` reads as a digit, and the
 shipped CNN's accuracy on them beside the same digits photographed with a margin, per kind.
 
     DIGITNET_DATA=../shared/data/mnist python -m benchmarks.bench_photos [--count 2000]
@@ -18,9 +18,9 @@ from collections import defaultdict
 import numpy as np
 
 import digitnet
-from digitnet.data import load_mnist
-from digitnet.photos import KINDS, PhotoPair, photo_pairs
-from digitnet.preprocess import image_to_mnist
+from benchmarks.photos import KINDS, PhotoPair, photo_pairs
+from digitnet.data.mnist import load_mnist
+from digitnet.data.preprocess import image_to_mnist
 
 
 def read(photos: list[bytes], model: digitnet.Model) -> tuple[np.ndarray, np.ndarray]:

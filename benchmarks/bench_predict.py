@@ -15,10 +15,10 @@ import numpy as np
 
 import digitnet
 from benchmarks.torch_reference import torch, torch_model
-from digitnet.data import load_mnist
-from digitnet.drawn import drawn_digits
-from digitnet.preprocess import canvas_to_mnist
-from digitnet.weights import WEIGHTS_DIR
+from digitnet.data.drawn import drawn_digits
+from digitnet.data.mnist import load_mnist
+from digitnet.data.preprocess import canvas_to_mnist
+from digitnet.network.weights import WEIGHTS_DIR
 
 
 def on_white(canvas: np.ndarray) -> np.ndarray:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import time
 
-from digitnet.data import load_mnist
-from digitnet.metrics import evaluate
-from digitnet.model import Model
-from digitnet.train import BatchEvent, TrainConfig, Trainer
+from digitnet.analysis.metrics import evaluate
+from digitnet.data.mnist import load_mnist
+from digitnet.network.model import Model
+from digitnet.training.trainer import BatchEvent, TrainConfig, Trainer
 
 TARGET = 0.99
 CHECK_EVERY = 50

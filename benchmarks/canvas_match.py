@@ -1,14 +1,14 @@
-"""Does `digitnet.strokes` draw what the browser's canvas draws? Strokes drawn with the mouse in
-headless Chromium on the real `st_canvas` (the app's settings: 280 x 280, brush 20, black ink),
-then compared: the canvas's own PNG against `render(read_canvas_json(json_data))`, and both
-through `canvas_to_mnist`.
+"""Does `digitnet.data.strokes` draw what the browser's canvas draws? Strokes drawn with the mouse
+in headless Chromium on the real `st_canvas` (the app's settings: 280 x 280, brush 20, black ink),
+then compared: the canvas's own PNG against `render(read_canvas_json(json_data))`, and both through
+`canvas_to_mnist`.
 
-    python -m benchmarks.canvas_match      # needs /usr/bin/chromium and playwright
+python -m benchmarks.canvas_match # needs /usr/bin/chromium and playwright
 
-A bare page holding only the canvas writes what `st_canvas` returns (json_data and the image)
-to a folder after every stroke; this script starts it with `streamlit run`, draws a 0, a 7 with
-a crossbar (two strokes) and a 2, on white and on the canvas's transparent background, and
-prints the differences (ink levels as shares of full ink; 28x28 pixels in [0, 1]).
+A bare page holding only the canvas writes what `st_canvas` returns (json_data and the image) to a
+folder after every stroke; this script starts it with `streamlit run`, draws a 0, a 7 with a
+crossbar (two strokes) and a 2, on white and on the canvas's transparent background, and prints the
+differences (ink levels as shares of full ink; 28x28 pixels in [0, 1]).
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 from playwright.sync_api import sync_playwright
 
-from digitnet.preprocess import canvas_to_mnist
-from digitnet.strokes import read_canvas_json, render, to_mnist
+from digitnet.data.preprocess import canvas_to_mnist
+from digitnet.data.strokes import read_canvas_json, render, to_mnist
 
 CHROMIUM = "/usr/bin/chromium"
 PAGE = """

@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from digitnet.model import Model
+from digitnet.network.model import Model
 
 try:
     import torch

@@ -1,16 +1,31 @@
 """digitnet: handwritten digits with a neural network written from scratch in NumPy.
 
-The stable public API, for the app and outside tools:
+The stable API, for the app and outside tools (everything else may move):
 
-- ``load_model(path=None)``: a model with ``predict_proba(x)`` and a ``metadata`` dict;
-  ``digitnet.card.card(model)`` reads that dict as a typed ``ModelCard``.
-- ``digitnet.preprocess.canvas_to_mnist(rgba)``: a drawing canvas's RGBA array to a 28x28 image.
+- ``Model``: a network with ``predict_proba(images)`` and a ``metadata`` dict (its model card;
+  ``digitnet.training.card.card(model)`` reads it as a typed ``ModelCard``).
+- ``load_model(path=None)`` and ``save_model(model, path)``: a weights file (default: the
+  shipped CNN).
+- ``canvas_to_mnist(rgba)`` and ``image_to_mnist(image)``: a drawing canvas's RGBA array, or a
+  photo, made into the 28x28 image the models read (None when there is no digit to read).
+
+Reading a drawing with these loads only the network and the preprocessing: no download, drawing
+collection, pen data, training or command line.
 """
 
-__version__ = "0.1.0"  # before the imports: digitnet.card reads it
+__version__ = "0.1.0"  # before the imports: digitnet.training.card reads it
 
+from digitnet.data.preprocess import canvas_to_mnist, image_to_mnist  # noqa: E402
 from digitnet.errors import DigitnetError  # noqa: E402
-from digitnet.model import Model  # noqa: E402
-from digitnet.weights import load_model, save_model  # noqa: E402
+from digitnet.network.model import Model  # noqa: E402
+from digitnet.network.weights import load_model, save_model  # noqa: E402
 
-__all__ = ["DigitnetError", "Model", "load_model", "save_model", "__version__"]
+__all__ = [
+    "DigitnetError",
+    "Model",
+    "canvas_to_mnist",
+    "image_to_mnist",
+    "load_model",
+    "save_model",
+    "__version__",
+]

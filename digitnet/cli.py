@@ -22,17 +22,18 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 import digitnet
-from digitnet import data, preprocess
-from digitnet.augment import AugmentConfig
-from digitnet.card import card, dev_split, write_card
+from digitnet.analysis.metrics import Evaluation, evaluate
+from digitnet.data import mnist, preprocess
+from digitnet.data.augment import AugmentConfig
+from digitnet.data.pendigits import PenDigits, find_pen_data, load_pen_data, pen_dev_set
 from digitnet.errors import DigitnetError
-from digitnet.metrics import Evaluation, evaluate
-from digitnet.model import Model
-from digitnet.optim import OPTIMIZERS, SCHEDULES
-from digitnet.pendigits import PenDigits, find_pen_data, load_pen_data, pen_dev_set
-from digitnet.spec import ACTIVATIONS, parse_spec
-from digitnet.train import BatchEvent, EpochEvent, TrainConfig, Trainer
-from digitnet.weights import save_model, spec_errors
+from digitnet.images import to_float
+from digitnet.network.model import Model
+from digitnet.network.optim import OPTIMIZERS, SCHEDULES
+from digitnet.network.spec import ACTIVATIONS, parse_spec
+from digitnet.network.weights import save_model, spec_errors
+from digitnet.training.card import card, dev_split, write_card
+from digitnet.training.trainer import BatchEvent, EpochEvent, TrainConfig, Trainer
 
 DEFAULTS = TrainConfig()
 DEFAULT_PEN_SHARE = 0.1  # 13 of 128, the shipped CNN's; benchmarks/bench_pen.py: its cost
@@ -225,12 +226,12 @@ def pen_source(args: argparse.Namespace) -> PenDigits | None:
     return PenDigits(load_pen_data(given))
 
 
-def load_training_data(args: argparse.Namespace, purpose: str = "train") -> data.Dataset:
+def load_training_data(args: argparse.Namespace, purpose: str = "train") -> mnist.Dataset:
     """MNIST's training digits, or the --kaggle-train CSV; ``purpose`` ("train" or "score")
     words the refusal of a CSV without labels."""
     if args.kaggle_train:
-        return data.load_dataset(args.kaggle_train, purpose=purpose)
-    return data.load_dataset("mnist", path=args.data, purpose=purpose)
+        return mnist.load_dataset(args.kaggle_train, purpose=purpose)
+    return mnist.load_dataset("mnist", path=args.data, purpose=purpose)
 
 
 def check_output(path: Path) -> None:
@@ -328,9 +329,9 @@ class Progress:
 
 
 def run_fine_tune(args: argparse.Namespace) -> None:
-    """``train --fine-tune MODEL --mine``: see ``digitnet.finetune``."""
-    from digitnet.drawings import DrawingStore
-    from digitnet.finetune import FineTuneConfig, fine_tune, load_base, split_drawings
+    """``train --fine-tune MODEL --mine``: see ``digitnet.training.finetune``."""
+    from digitnet.data.collection.store import DrawingStore
+    from digitnet.training.finetune import FineTuneConfig, fine_tune, load_base, split_drawings
 
     if not (args.fine_tune and args.mine):
         raise DigitnetError("--fine-tune MODEL and --mine go together: give both")
@@ -341,9 +342,9 @@ def run_fine_tune(args: argparse.Namespace) -> None:
     check_output(args.out)
     train, held = split_drawings(DrawingStore(), config)
     base = load_base(args.fine_tune)
-    mnist, pen = data.load_dataset("mnist", path=args.data), pen_source(args)
+    mnist_data, pen = mnist.load_dataset("mnist", path=args.data), pen_source(args)
     print(f"fine-tuning {card(base).name} on {len(train)} drawings, {len(held)} held back")
-    result = fine_tune(base, train, held, mnist, pen, config, name=args.name)
+    result = fine_tune(base, train, held, mnist_data, pen, config, name=args.name)
     print("\n".join(result.summary()))
     save_model(result.model, args.out)
     print(f"wrote {args.out}")
@@ -358,7 +359,7 @@ def run_train(args: argparse.Namespace) -> None:
     dataset = load_training_data(args)
     pen = pen_source(args)
     config = train_config(args, args.pen_share if pen else 0.0)
-    train_images, train_labels, dev_images, dev_labels = data.split_dev(
+    train_images, train_labels, dev_images, dev_labels = mnist.split_dev(
         dataset.images, dataset.labels, config.dev_size, config.seed
     )
     print(f"{model}; {len(train_images)} training and {len(dev_images)} dev images")
@@ -422,7 +423,7 @@ def evaluation_data(args: argparse.Namespace, model: Model) -> tuple[str, np.nda
         given = None if args.pen_data in (None, FIND_PEN_DATA) else args.pen_data
         return "pen digits", *pen_dev_set(load_pen_data(given))
     if args.split == "mine":
-        from digitnet.drawings import DrawingStore
+        from digitnet.data.collection.store import DrawingStore
 
         store = DrawingStore()
         images, labels = store.labelled_images()
@@ -437,9 +438,9 @@ def evaluation_data(args: argparse.Namespace, model: Model) -> tuple[str, np.nda
         if args.split == "dev":
             return (dataset.name, *dev_split(model, dataset))
         return dataset.name, dataset.images, dataset.labels
-    images, labels = data.load_mnist_test(args.data)
+    images, labels = mnist.load_mnist_test(args.data)
     if args.split == "drawn":
-        from digitnet.drawn import drawn_test_set
+        from digitnet.data.drawn import drawn_test_set
 
         images, labels, _ = drawn_test_set(images, labels, n=args.drawn_count)
     return "MNIST", images, labels
@@ -490,23 +491,23 @@ def run_predict(args: argparse.Namespace) -> None:
 
 def run_submit(args: argparse.Namespace) -> None:
     check_output(args.out)
-    images, _ = data.read_kaggle_csv(args.test)
+    images, _ = mnist.read_kaggle_csv(args.test)
     model = digitnet.load_model(args.weights)
-    labels = model.predict(data.to_float(images))
-    data.write_submission(args.out, labels)
+    labels = model.predict(to_float(images))
+    mnist.write_submission(args.out, labels)
     print(f"wrote {len(labels)} predictions to {args.out}")
 
 
 def run_download(args: argparse.Namespace) -> None:
-    from digitnet.download import download_mnist
-    from digitnet.pendigits import download_pen_data
+    from digitnet.data.download import download_mnist
+    from digitnet.data.pendigits import download_pen_data
 
     print(f"MNIST is in {download_mnist(args.to)}")
     print(f"the pen-drawn digits are in {download_pen_data(args.to).parent}")
 
 
 def run_drawings(args: argparse.Namespace) -> None:
-    from digitnet.drawings import DrawingStore, total
+    from digitnet.data.collection.store import DrawingStore, total
 
     store = DrawingStore()
     if args.action == "list":

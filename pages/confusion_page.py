@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from digitnet import Model
-from digitnet.metrics import Evaluation
+from digitnet.analysis.metrics import Evaluation
 from pages.common.data import Split, chosen_split, datasets
 from pages.common.examples import example_grid, examples_of
 from pages.common.models import chosen_model

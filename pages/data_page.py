@@ -1,10 +1,10 @@
 """Data: the digits the networks learn from and are measured on, browsed by digit as the network
 sees them (28 x 28, light on dark): MNIST's training and test sets, the pen drawings
-(``digitnet.pendigits``, its pen-train and pen-dev writers drawn on a canvas), and the drawings
-people saved on the Draw page (``digitnet.drawings``), when there are any. One digit, picked
-from the grid, is shown with what training's augmentation makes of it (``digitnet.augment``)
-and, for a pen digit, what the stroke augmentation makes of its strokes
-(``digitnet.stroke_augment``).
+(``digitnet.data.pendigits``, its pen-train and pen-dev writers drawn on a canvas), and the drawings
+people saved on the Draw page (``digitnet.data.collection.store``), when there are any. One digit,
+picked from the grid, is shown with what training's augmentation makes of it
+(``digitnet.data.augment``) and, for a pen digit, what the stroke augmentation makes of its strokes
+(``digitnet.data.stroke_augment``).
 """
 
 from __future__ import annotations
@@ -16,21 +16,21 @@ import numpy as np
 import streamlit as st
 
 from digitnet import DigitnetError
-from digitnet.augment import preview, tile
-from digitnet.data import to_float
-from digitnet.drawings import DrawingStore, default_path, total
-from digitnet.pendigits import (
+from digitnet.data.augment import preview
+from digitnet.data.collection.store import DrawingStore, default_path, total
+from digitnet.data.pendigits import (
     PEN_DEV_WRITERS,
     PEN_TRAIN_WRITERS,
     PenData,
     find_pen_data,
     load_pen_data,
 )
-from digitnet.preprocess import canvas_to_mnist
-from digitnet.stroke_augment import augment, place
-from digitnet.strokes import render_batch
+from digitnet.data.preprocess import canvas_to_mnist
+from digitnet.data.stroke_augment import augment, place
+from digitnet.data.strokes import render_batch
+from digitnet.images import to_float
 from pages.common.data import mnist
-from pages.common.pictures import enlarge
+from pages.common.pictures import enlarge, tile
 
 PAGE_SIZE = 60
 COLUMNS = 12

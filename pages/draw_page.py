@@ -21,8 +21,8 @@ import numpy as np
 import streamlit as st
 
 from digitnet import DigitnetError, Model
-from digitnet.preprocess import canvas_to_mnist, image_to_mnist
-from digitnet.strokes import read_canvas_json
+from digitnet.data.preprocess import canvas_to_mnist, image_to_mnist
+from digitnet.data.strokes import read_canvas_json
 from pages.common.collection import collection, session_id
 from pages.common.inside import show_inside
 from pages.common.models import chosen_model

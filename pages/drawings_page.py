@@ -17,8 +17,8 @@ import pandas as pd
 import streamlit as st
 
 from digitnet import DigitnetError, Model
-from digitnet.drawings import BadRows, DrawingStore, SavedDrawing, images_and_labels
-from digitnet.metrics import Evaluation
+from digitnet.analysis.metrics import Evaluation
+from digitnet.data.collection.store import BadRows, DrawingStore, SavedDrawing, images_and_labels
 from pages.common.collection import collection, session_id
 from pages.common.models import cached_evaluation, chosen_model
 from pages.common.pictures import enlarge

@@ -1,7 +1,7 @@
 """Explore: a map of how the network groups digits. Every test digit is placed by its last hidden
-layer (``Model.features``), by PCA or t-SNE (``digitnet.embedding``), coloured by its digit,
-misread ones marked; hovering shows the digit. The Draw page's latest drawing is a star on the
-PCA map. Maps are computed once per server for each model checksum.
+layer (``Model.features``), by PCA or t-SNE (``digitnet.analysis.embedding``), coloured by its
+digit, misread ones marked; hovering shows the digit. The Draw page's latest drawing is a star on
+the PCA map. Maps are computed once per server for each model checksum.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import streamlit as st
 from PIL import Image
 
 from digitnet import Model
-from digitnet.data import to_float
-from digitnet.embedding import Pca, fit_pca, tsne
+from digitnet.analysis.embedding import Pca, fit_pca, tsne
+from digitnet.images import to_float
 from pages.common import inside
 from pages.common.data import mnist_test_or_say
 from pages.common.models import chosen_model

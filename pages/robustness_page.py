@@ -1,6 +1,6 @@
 """Robustness: how accuracy falls as test digits are rotated, shifted, scaled, thickened or
-thinned, or covered in noise (``digitnet.robustness``), for the chosen model and a second one to
-compare. Curves are computed once per server for each model checksum.
+thinned, or covered in noise (``digitnet.analysis.robustness``), for the chosen model and a second
+one to compare. Curves are computed once per server for each model checksum.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from digitnet import DigitnetError, Model, robustness
-from digitnet.catalog import list_models
+from digitnet import DigitnetError, Model
+from digitnet.analysis import robustness
+from digitnet.training.catalog import list_models
 from pages.common.data import mnist_test_or_say
 from pages.common.models import CHOICE, cached_model, chosen_model
 

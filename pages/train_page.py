@@ -1,6 +1,6 @@
 """Train: choose the data, the network and every knob of the training, then watch it learn.
 
-The training runs in a background thread (digitnet.jobs.TrainingJob) that never touches the
+The training runs in a background thread (digitnet.training.jobs.TrainingJob) that never touches the
 page; a fragment polls it every POLL_SECONDS and redraws the live view. Polling is also what
 keeps the job alive: leave the page or close the tab, and its idle watchdog stops it.
 """
@@ -14,22 +14,23 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from digitnet import DigitnetError, Model, catalog
-from digitnet.augment import LIMITS, AugmentConfig, preview, tile
-from digitnet.card import card, write_card
-from digitnet.catalog import model_bytes, sanitize_name, save_user_model
+from digitnet import DigitnetError, Model
+from digitnet.analysis.metrics import evaluate
 from digitnet.cli import DEFAULT_PEN_SHARE
-from digitnet.data import Dataset
-from digitnet.jobs import JobProgress, TrainingJob, TrainingLimit
-from digitnet.metrics import evaluate
-from digitnet.optim import OPTIMIZERS, SCHEDULES
-from digitnet.pendigits import PenDigits
-from digitnet.spec import ACTIVATIONS, cnn_spec, mlp_spec, parse_sizes
-from digitnet.train import DigitSource, TrainConfig, TrainResult
+from digitnet.data.augment import LIMITS, AugmentConfig, preview
+from digitnet.data.mnist import Dataset
+from digitnet.data.pendigits import PenDigits
+from digitnet.network.optim import OPTIMIZERS, SCHEDULES
+from digitnet.network.spec import ACTIVATIONS, cnn_spec, mlp_spec, parse_sizes
+from digitnet.training import catalog
+from digitnet.training.card import card, write_card
+from digitnet.training.catalog import model_bytes, sanitize_name, save_user_model
+from digitnet.training.jobs import JobProgress, TrainingJob, TrainingLimit
+from digitnet.training.trainer import DigitSource, TrainConfig, TrainResult
 from pages.common.data import MNIST_NAME, cached_float_split, datasets
 from pages.common.finetune import fine_tune_section, pen_digits
 from pages.common.models import SESSION_SUFFIX, add_session_model, select_saved
-from pages.common.pictures import curves_chart, enlarge, first_layer_weights
+from pages.common.pictures import curves_chart, enlarge, first_layer_weights, tile
 from pages.common.server import server
 
 POLL_SECONDS = 1.0

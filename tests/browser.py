@@ -31,8 +31,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
-from digitnet.data import DATA_ENV
-from digitnet.drawings import DB_ENV, DrawingStore
+from digitnet.data.collection.store import DB_ENV, DrawingStore
+from digitnet.data.mnist import DATA_ENV
 from tests.conftest import ROOT
 
 CHROMIUM = "/usr/bin/chromium"

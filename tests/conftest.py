@@ -19,9 +19,9 @@ import pytest
 from PIL import Image
 
 from digitnet import Model, save_model
-from digitnet.data import DATA_ENV, find_mnist, load_mnist
-from digitnet.pendigits import PEN_ENV, find_pen_data
-from digitnet.train import TrainConfig, Trainer
+from digitnet.data.mnist import DATA_ENV, find_mnist, load_mnist
+from digitnet.data.pendigits import PEN_ENV, find_pen_data
+from digitnet.training.trainer import TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_MODEL = "fixture"

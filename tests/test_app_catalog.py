@@ -1,4 +1,5 @@
-"""digitnet.catalog: the models the app lists, and saving one under a name typed by a person."""
+"""digitnet.training.catalog: the models the app lists, and saving one under a name typed by a
+person."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import re
 import pytest
 
 from digitnet import DigitnetError, Model, load_model
-from digitnet.catalog import (
+from digitnet.network.weights import WEIGHTS_DIR
+from digitnet.training.catalog import (
     fingerprint,
     list_models,
     model_bytes,
@@ -15,7 +17,6 @@ from digitnet.catalog import (
     sanitize_name,
     save_user_model,
 )
-from digitnet.weights import WEIGHTS_DIR
 
 
 @pytest.mark.parametrize(
@@ -59,7 +60,7 @@ def test_saved_models_are_listed_after_the_shipped_ones(app_cache):
 
 
 def test_a_shipped_name_cannot_be_taken(app_cache, monkeypatch, tmp_path):
-    monkeypatch.setattr("digitnet.catalog.WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr("digitnet.training.catalog.WEIGHTS_DIR", tmp_path)
     (tmp_path / "cnn.npz").write_bytes(b"")
     with pytest.raises(DigitnetError, match="name of a shipped model"):
         save_user_model(Model("mlp:8"), "cnn")

@@ -13,9 +13,9 @@ import pytest
 from PIL import Image, ImageDraw
 
 from digitnet import Model, load_model, save_model
-from digitnet.drawings import DB_ENV, SCHEMA_VERSION, DrawingStore
-from digitnet.preprocess import canvas_to_mnist, image_to_mnist
-from digitnet.strokes import read_canvas_json, render
+from digitnet.data.collection.store import DB_ENV, SCHEMA_VERSION, DrawingStore
+from digitnet.data.preprocess import canvas_to_mnist, image_to_mnist
+from digitnet.data.strokes import read_canvas_json, render
 from pages.common.collection import SESSION_ID
 from pages.draw_page import CANVAS, EMPTYING, NO_DIGIT, NOT_SURE_BELOW
 from tests.conftest import canvas_state, digit_on_canvas
@@ -79,7 +79,7 @@ def test_it_works_at_once_with_the_shipped_weights_and_no_data(
     shipped = tmp_path / "weights"
     save_model(Model("cnn", seed=0), shipped / "cnn.npz")
     shutil.copy(fixture_model_file, shipped / "mlp.npz")
-    monkeypatch.setattr("digitnet.catalog.WEIGHTS_DIR", shipped)
+    monkeypatch.setattr("digitnet.training.catalog.WEIGHTS_DIR", shipped)
     app = open_app(model=None)
     assert not app.exception
     select = app.sidebar.selectbox(key="model_select")

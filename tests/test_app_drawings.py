@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from digitnet import load_model
-from digitnet.data import read_kaggle_csv
-from digitnet.drawings import DB_ENV, DrawingStore
+from digitnet.data.collection.store import DB_ENV, DrawingStore
+from digitnet.data.mnist import read_kaggle_csv
 from pages.common.collection import SESSION_ID
 from pages.drawings_page import EMPTY, SCOPES, csv_bytes
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from digitnet import load_model, save_model
-from digitnet.data import split_dev
-from digitnet.drawings import DrawingStore
-from digitnet.metrics import evaluate, per_class_report
-from digitnet.pendigits import PEN_ENV, load_pen_data, pen_dev_set
+from digitnet.analysis.metrics import evaluate, per_class_report
+from digitnet.data.collection.store import DrawingStore
+from digitnet.data.mnist import split_dev
+from digitnet.data.pendigits import PEN_ENV, load_pen_data, pen_dev_set
 from pages.common.data import PEN_DEV_NAME
 from tests.test_cli import write_pen_file
 from tests.test_drawings import canvas_drawing
@@ -179,7 +179,7 @@ def test_the_model_choice_is_shared_by_the_pages(open_app, app_cache, fixture_mo
 
 
 def test_examples_are_chosen_by_digit_and_ordered_most_confident_first():
-    from digitnet.metrics import Evaluation
+    from digitnet.analysis.metrics import Evaluation
     from pages.common.examples import examples_of
 
     probabilities = np.full((5, 10), 0.0)

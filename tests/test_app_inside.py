@@ -12,13 +12,13 @@ import pyarrow
 import pytest
 
 from digitnet import load_model
-from digitnet.catalog import list_models
-from digitnet.data import to_float
-from digitnet.drawings import DrawingStore
-from digitnet.embedding import fit_pca
-from digitnet.inside import DigitIndex
-from digitnet.preprocess import canvas_to_mnist
-from digitnet.robustness import robustness_curves
+from digitnet.analysis.embedding import fit_pca
+from digitnet.analysis.inside import DigitIndex
+from digitnet.analysis.robustness import robustness_curves
+from digitnet.data.collection.store import DrawingStore
+from digitnet.data.preprocess import canvas_to_mnist
+from digitnet.images import to_float
+from digitnet.training.catalog import list_models
 from pages.common.inside import LATEST_DRAWING, REFERENCE_DIGITS
 from tests.conftest import pen_data_folder
 from tests.test_app_draw import draw, drawing
@@ -146,7 +146,7 @@ def test_the_t_sne_map_is_computed_and_timed(open_app, mnist):
 def test_robustness_curves_for_the_model_and_the_other_shipped_one(
     open_app, mnist, fixture_model_file, model_label, monkeypatch
 ):
-    monkeypatch.setattr("digitnet.robustness.SUBSET", 100)
+    monkeypatch.setattr("digitnet.analysis.robustness.SUBSET", 100)
     app = open_app(ROBUSTNESS, model=model_label)
     assert not app.exception and not app.error
     compare = app.selectbox(key="compare_with")

@@ -1,12 +1,11 @@
 """The pages' pictures: digits enlarged pixel for pixel, and the library's one image grid
-(digitnet.augment.tile) used for weights on white as for augmented digits on grey."""
+(digitnet.data.augment.tile) used for weights on white as for augmented digits on grey."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from digitnet.augment import tile
-from pages.common.pictures import enlarge
+from pages.common.pictures import enlarge, tile
 
 
 def test_enlarge_makes_blocks_of_a_digit_and_of_a_stack():

@@ -12,14 +12,15 @@ import tomllib
 import numpy as np
 import pytest
 
-from digitnet import DigitnetError, catalog, load_model
-from digitnet.card import DevSplit, card
-from digitnet.catalog import fingerprint, models_dir, sanitize_name
-from digitnet.data import find_mnist
-from digitnet.jobs import JobProgress
-from digitnet.metrics import evaluate
-from digitnet.pendigits import PEN_ENV, load_pen_data
-from digitnet.train import BatchEvent
+from digitnet import DigitnetError, load_model
+from digitnet.analysis.metrics import evaluate
+from digitnet.data.mnist import find_mnist
+from digitnet.data.pendigits import PEN_ENV, load_pen_data
+from digitnet.training import catalog
+from digitnet.training.card import DevSplit, card
+from digitnet.training.catalog import fingerprint, models_dir, sanitize_name
+from digitnet.training.jobs import JobProgress
+from digitnet.training.trainer import BatchEvent
 from pages.common.server import server
 from pages.train_page import progress_text
 from tests.conftest import ROOT

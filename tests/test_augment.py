@@ -9,15 +9,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from digitnet.augment import (
-    AugmentConfig,
-    augment_batch,
-    change_thickness,
-    preview,
-    tile,
-    warp,
-)
+from digitnet.data.augment import AugmentConfig, augment_batch, change_thickness, preview, warp
 from digitnet.errors import DigitnetError
+from pages.common.pictures import tile
 
 OFF = AugmentConfig.none()
 

@@ -11,7 +11,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from digitnet.catalog import sanitize_name
+from digitnet.training.catalog import sanitize_name
 from tests.browser import (
     LATENCY_BOUND,
     PHONE,

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from benchmarks.canvas_match import digits
-from digitnet.strokes import Drawing, to_mnist
+from digitnet.data.strokes import Drawing, to_mnist
 from tests.browser import (
     canvas_origin,
     mouse_stroke,

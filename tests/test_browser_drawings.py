@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from digitnet.data import read_kaggle_csv
+from digitnet.data.mnist import read_kaggle_csv
 from tests.browser import (
     canvas_origin,
     mouse_stroke,

@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 import digitnet
-from digitnet.card import (
+from digitnet.analysis.metrics import evaluate
+from digitnet.data.mnist import Dataset, split_dev
+from digitnet.errors import DigitnetError
+from digitnet.network.model import Model
+from digitnet.network.weights import DEFAULT_WEIGHTS
+from digitnet.training.card import (
     CARD_VERSION,
     DataSource,
     DevSplit,
@@ -18,12 +23,7 @@ from digitnet.card import (
     dev_split,
     write_card,
 )
-from digitnet.data import Dataset, split_dev
-from digitnet.errors import DigitnetError
-from digitnet.metrics import evaluate
-from digitnet.model import Model
-from digitnet.train import TrainConfig, Trainer
-from digitnet.weights import DEFAULT_WEIGHTS
+from digitnet.training.trainer import TrainConfig, Trainer
 from tests.synthetic import synthetic_digits
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from digitnet import DigitnetError, Model, load_model
-from digitnet.catalog import (
+from digitnet.training.catalog import (
     MAX_NAME_LENGTH,
     NameTaken,
     fingerprint,
@@ -176,7 +176,7 @@ def test_saving_into_a_read_only_or_full_folder_is_one_line(cache, monkeypatch, 
         Path(path).write_bytes(b"half a model")
         raise OSError(code, "no")
 
-    monkeypatch.setattr("digitnet.catalog.save_model", fail_half_way)
+    monkeypatch.setattr("digitnet.training.catalog.save_model", fail_half_way)
     with pytest.raises(DigitnetError) as error:
         save_user_model(Model("mlp:8"), "mymodel")
     assert str(error.value) == f"cannot save the model in {models_dir()}: {reason}"
@@ -188,7 +188,7 @@ def test_saving_when_the_temporary_file_cannot_be_made_is_one_line(cache, monkey
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr("digitnet.catalog.tempfile.mkstemp", read_only)
+    monkeypatch.setattr("digitnet.training.catalog.tempfile.mkstemp", read_only)
     with pytest.raises(DigitnetError, match="is read-only$|the folder is read-only$"):
         save_user_model(Model("mlp:8"), "mymodel")
 
@@ -201,7 +201,7 @@ def test_a_failed_save_keeps_the_model_already_saved(cache, monkeypatch):
     def full(model, path):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("digitnet.catalog.save_model", full)
+    monkeypatch.setattr("digitnet.training.catalog.save_model", full)
     with pytest.raises(DigitnetError, match="the disk is full"):
         save_user_model(Model("mlp:8", seed=2), "mymodel", overwrite=True)
     assert path.read_bytes() == before and saved_files() == ["mymodel.npz"]
@@ -225,7 +225,7 @@ def test_without_hard_links_a_name_is_still_claimed_exclusively(cache, monkeypat
     def no_links(source, target):
         raise OSError(errno.EPERM, "Operation not permitted")
 
-    monkeypatch.setattr("digitnet.catalog.os.link", no_links)
+    monkeypatch.setattr("digitnet.training.catalog.os.link", no_links)
     first = Model("mlp:8", seed=1)
     path = save_user_model(first, "mymodel")
     with pytest.raises(NameTaken):

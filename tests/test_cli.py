@@ -14,12 +14,11 @@ import pytest
 from PIL import Image
 
 import digitnet
-from digitnet.card import DevSplit, card
+from digitnet.analysis.metrics import evaluate
 from digitnet.cli import DEFAULT_PEN_SHARE, build_parser, main
-from digitnet.data import load_dataset, split_dev, to_float
-from digitnet.drawings import DrawingStore
-from digitnet.metrics import evaluate
-from digitnet.pendigits import (
+from digitnet.data.collection.store import DrawingStore
+from digitnet.data.mnist import load_dataset, split_dev
+from digitnet.data.pendigits import (
     PEN_DEV_WRITERS,
     PEN_ENV,
     PEN_FILE,
@@ -29,6 +28,8 @@ from digitnet.pendigits import (
     load_pen_data,
     pen_dev_set,
 )
+from digitnet.images import to_float
+from digitnet.training.card import DevSplit, card
 from tests.conftest import ROOT
 from tests.test_drawings import canvas_drawing
 from tests.test_preprocess import blank_png

@@ -8,13 +8,13 @@ import itertools
 import numpy as np
 import pytest
 
-from digitnet.conv import BatchNorm, Conv2D, MaxPool2D
 from digitnet.errors import DigitnetError
-from digitnet.layers import Dense, softmax_cross_entropy
-from digitnet.model import Model
-from digitnet.optim import Adam
-from digitnet.spec import cnn_spec
-from digitnet.weights import load_model, save_model
+from digitnet.network.conv import BatchNorm, Conv2D, MaxPool2D
+from digitnet.network.layers import Dense, softmax_cross_entropy
+from digitnet.network.model import Model
+from digitnet.network.optim import Adam
+from digitnet.network.spec import cnn_spec
+from digitnet.network.weights import load_model, save_model
 from tests.gradcheck import check_layer
 
 

@@ -15,9 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from digitnet.cache import cache_dir
-from digitnet.data import (
-    IMAGE_SHAPE,
+from digitnet.data.cache import cache_dir
+from digitnet.data.mnist import (
     MNIST_FILES,
     find_mnist,
     load_dataset,
@@ -27,10 +26,10 @@ from digitnet.data import (
     read_idx_labels,
     read_kaggle_csv,
     split_dev,
-    to_float,
     write_submission,
 )
 from digitnet.errors import DigitnetError
+from digitnet.images import IMAGE_SHAPE, to_float
 
 # Published class counts (README of the data set), train then test.
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -271,15 +270,15 @@ def test_the_data_modules_import_one_way():
     """download.py knows mirrors and fetching, data.py files and parsing: data imports
     download, never the reverse. Importing data (for IMAGE_SIZE, say) does not pay for the
     HTTP libraries or pandas, which only a download or a CSV needs."""
-    source = (Path(__file__).resolve().parent.parent / "digitnet" / "download.py").read_text()
+    source = (Path(__file__).resolve().parent.parent / "digitnet" / "data" / "download.py").read_text()
     imported = {
         node.module
         for node in ast.walk(ast.parse(source))
         if isinstance(node, ast.ImportFrom) and node.module
     }
-    assert "digitnet.data" not in imported
+    assert "digitnet.data.mnist" not in imported
     script = (
-        "import sys, digitnet.data; "
+        "import sys, digitnet.data.mnist; "
         "assert not {'pooch', 'requests', 'pandas'} & set(sys.modules), sys.modules.keys()"
     )
     result = subprocess.run(

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitnet.data import MNIST_FILES, find_mnist, load_mnist, load_mnist_test
-from digitnet.download import download_mnist
+from digitnet.data.download import download_mnist
+from digitnet.data.mnist import MNIST_FILES, find_mnist, load_mnist, load_mnist_test
+from digitnet.data.pendigits import load_pen_data
 from digitnet.errors import DigitnetError
-from digitnet.pendigits import load_pen_data
 
 LABELS = "t10k-labels-idx1-ubyte"  # the smallest file: most tests need no more
 

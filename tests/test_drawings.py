@@ -15,9 +15,9 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from digitnet import drawings
-from digitnet.data import read_kaggle_csv
-from digitnet.drawings import BadRows, DrawingStore, images_and_labels, total
+from digitnet.data.collection import store as drawings
+from digitnet.data.collection.store import BadRows, DrawingStore, images_and_labels, total
+from digitnet.data.mnist import read_kaggle_csv
 from digitnet.errors import DigitnetError
 
 SPAWN = multiprocessing.get_context("spawn")  # a fresh interpreter, like a second app process

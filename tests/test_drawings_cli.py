@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from digitnet.cli import main
-from digitnet.data import read_kaggle_csv
-from digitnet.drawings import DrawingStore
+from digitnet.data.collection.store import DrawingStore
+from digitnet.data.mnist import read_kaggle_csv
 from tests.test_drawings import canvas_drawing, good_row, image_for, kaggle_csv
 
 

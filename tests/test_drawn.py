@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from digitnet.drawn import (
+from digitnet.data.drawn import (
     CANVAS_SIZE,
     HEIGHT_RANGE,
     STROKE_RANGE,
@@ -16,8 +16,8 @@ from digitnet.drawn import (
     drawn_test_set,
     skeletonize,
 )
+from digitnet.data.preprocess import stroke_width
 from digitnet.errors import DigitnetError
-from digitnet.preprocess import stroke_width
 
 
 def neighbour_counts(mask: np.ndarray) -> np.ndarray:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from digitnet.embedding import (
+from digitnet.analysis.embedding import (
     Pairs,
     conditional_affinities,
     exact_repulsion,

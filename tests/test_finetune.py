@@ -13,12 +13,14 @@ import numpy as np
 import pytest
 
 from digitnet import DigitnetError, load_model, save_model
-from digitnet.card import card, dev_split
-from digitnet.catalog import fingerprint
+from digitnet.analysis.metrics import evaluate
 from digitnet.cli import main
-from digitnet.data import load_dataset
-from digitnet.drawings import DrawingStore, images_and_labels
-from digitnet.finetune import (
+from digitnet.data.collection.store import DrawingStore, images_and_labels
+from digitnet.data.mnist import load_dataset
+from digitnet.data.pendigits import PEN_DEV_WRITERS, PenData, PenDigits, load_pen_data
+from digitnet.training.card import card, dev_split
+from digitnet.training.catalog import fingerprint
+from digitnet.training.finetune import (
     HELD_BACK_METRIC,
     FineTuneConfig,
     Mixture,
@@ -28,8 +30,6 @@ from digitnet.finetune import (
     mnist_digits,
     split_drawings,
 )
-from digitnet.metrics import evaluate
-from digitnet.pendigits import PEN_DEV_WRITERS, PenData, PenDigits, load_pen_data
 from tests.test_app_train import kaggle_csv
 
 SHORT = FineTuneConfig(steps=60, batch_size=32, learning_rate=1e-3)

@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 
 from digitnet import Model
-from digitnet.errors import DigitnetError
-from digitnet.inside import (
+from digitnet.analysis.inside import (
     DigitIndex,
     after_each_convolution,
     feature_maps,
     saliency,
     strongest_units,
 )
+from digitnet.errors import DigitnetError
 from tests.gradcheck import numeric_gradient, relative_error
 
 SMALL_CNN = {

@@ -1,12 +1,12 @@
-"""digitnet.jobs beyond what test_train.py covers: a failing job is shown and logged."""
+"""digitnet.training.jobs beyond what test_train.py covers: a failing job is shown and logged."""
 
 from __future__ import annotations
 
 import logging
 
-from digitnet.jobs import TrainingJob, TrainingLimit
-from digitnet.model import Model
-from digitnet.train import TrainConfig
+from digitnet.network.model import Model
+from digitnet.training.jobs import TrainingJob, TrainingLimit
+from digitnet.training.trainer import TrainConfig
 from tests.synthetic import synthetic_digits
 
 TRAIN = synthetic_digits(200, seed=0)
@@ -19,13 +19,13 @@ def test_a_failing_job_logs_its_traceback_and_keeps_one_line(caplog, monkeypatch
         raise RuntimeError("the disk caught fire")
 
     monkeypatch.setattr(job.trainer, "run", broken_run)
-    with caplog.at_level(logging.ERROR, logger="digitnet.jobs"):
+    with caplog.at_level(logging.ERROR, logger="digitnet.training.jobs"):
         job.start()
         job.join(10)
     progress = job.progress()
     assert progress.status == "failed"
     assert progress.error == "training failed: the disk caught fire"
-    (record,) = [r for r in caplog.records if r.name == "digitnet.jobs"]
+    (record,) = [r for r in caplog.records if r.name == "digitnet.training.jobs"]
     assert record.levelno == logging.ERROR
     assert record.exc_info[0] is RuntimeError  # the traceback is in the log
     assert "broken_run" in caplog.text

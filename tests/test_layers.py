@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from digitnet.errors import DigitnetError
-from digitnet.layers import (
+from digitnet.network.layers import (
     Dense,
     Dropout,
     Flatten,

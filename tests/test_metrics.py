@@ -1,14 +1,14 @@
 import numpy as np
 import pytest
 
-from digitnet.layers import softmax
-from digitnet.metrics import (
+from digitnet.analysis.metrics import (
     Evaluation,
     confusion_matrix,
     expected_calibration_error,
     fit_temperature,
     per_class_report,
 )
+from digitnet.network.layers import softmax
 
 
 def test_confusion_matrix_counts_pairs():

@@ -8,8 +8,8 @@ import pytest
 
 import digitnet
 from digitnet.errors import DigitnetError
-from digitnet.model import Model
-from digitnet.spec import mlp_spec, parse_spec
+from digitnet.network.model import Model
+from digitnet.network.spec import mlp_spec, parse_spec
 
 
 def test_short_spec_builds_the_expected_layers():

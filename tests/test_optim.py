@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from digitnet.errors import DigitnetError
-from digitnet.optim import SGD, Adam, make_optimizer, schedule_factor
+from digitnet.network.optim import SGD, Adam, make_optimizer, schedule_factor
 
 
 def quadratic_descent(optimizer_name, steps=300, **options):

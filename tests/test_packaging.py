@@ -61,7 +61,7 @@ def check_command(bin_dir: Path, tmp_path: Path, mnist) -> str:
     assert answer[0] == "seven.png: 7" and len(answer) == 4
     module = run([bin_dir / "python", "-m", "digitnet", "predict", "seven.png"], elsewhere).stdout
     assert module.splitlines() == answer
-    where = "import digitnet.weights as w; print(w.load_model().metadata['path'])"
+    where = "import digitnet.network.weights as w; print(w.load_model().metadata['path'])"
     return run([bin_dir / "python", "-c", where], elsewhere).stdout.strip()
 
 

@@ -16,8 +16,7 @@ import numpy as np
 import pytest
 
 import digitnet
-from digitnet.errors import DigitnetError
-from digitnet.pendigits import (
+from digitnet.data.pendigits import (
     PEN_DEV_WRITERS,
     PEN_FILE,
     PEN_TRAIN_WRITERS,
@@ -29,8 +28,9 @@ from digitnet.pendigits import (
     pen_dev_set,
     unlzw,
 )
-from digitnet.stroke_augment import place
-from digitnet.strokes import render_batch
+from digitnet.data.stroke_augment import place
+from digitnet.data.strokes import render_batch
+from digitnet.errors import DigitnetError
 from tests import test_download
 from tests.conftest import pen_data_folder
 
@@ -302,7 +302,7 @@ def test_augmented_pen_digits_stay_readable(pen, cnn):
     chosen = np.random.default_rng(0).choice(len(plain.strokes), 400, replace=False)
     drawings = place([plain.strokes[i] for i in chosen], np.random.default_rng(0))
     plain_images = np.stack(
-        [digitnet.preprocess.canvas_to_mnist(c) for c in render_batch(drawings)]
+        [digitnet.data.preprocess.canvas_to_mnist(c) for c in render_batch(drawings)]
     )
     unchanged = (cnn.predict_proba(plain_images).argmax(axis=1) == plain.labels[chosen]).mean()
     assert augmented > 0.88 and augmented > unchanged - 0.06

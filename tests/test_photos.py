@@ -13,8 +13,8 @@ from PIL import Image
 
 import digitnet
 from benchmarks.bench_photos import measure
-from digitnet.photos import photo_pairs
-from digitnet.preprocess import image_to_mnist
+from benchmarks.photos import photo_pairs
+from digitnet.data.preprocess import image_to_mnist
 from tests.test_preprocess import SHAPES, draw
 
 COUNT = 300

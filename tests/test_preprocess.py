@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from digitnet import preprocess
-from digitnet.errors import DigitnetError
-from digitnet.preprocess import (
+from digitnet.data import preprocess
+from digitnet.data.preprocess import (
     MAX_IMAGE_BYTES,
     canvas_to_mnist,
     image_to_mnist,
     read_image_file,
     stroke_width,
 )
+from digitnet.errors import DigitnetError
 
 SIZE = 280
 # Stroke paths of three digits in a unit box (x, y in [-0.5, 0.5]).
@@ -301,7 +301,8 @@ def test_small_png_of_a_huge_image_is_refused_before_decoding(tmp_path):
     path.write_bytes(blank_png(13_000, 13_000))
     # A fresh process: its peak memory and its stderr are this upload's alone.
     script = (
-        "import resource, sys; from digitnet.preprocess import image_to_mnist, read_image_file\n"
+        "import resource, sys\n"
+        "from digitnet.data.preprocess import image_to_mnist, read_image_file\n"
         "data = read_image_file(sys.argv[1])\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "try:\n    image_to_mnist(data)\nexcept Exception as error:\n    print(error)\n"

@@ -2,8 +2,7 @@ import numpy as np
 import pytest
 
 from digitnet import load_model
-from digitnet.errors import DigitnetError
-from digitnet.robustness import (
+from digitnet.analysis.robustness import (
     DISTORTIONS,
     NEUTRAL,
     noisy,
@@ -13,6 +12,7 @@ from digitnet.robustness import (
     shifted,
     thickened,
 )
+from digitnet.errors import DigitnetError
 
 
 def dots(count: int, row: int, column: int) -> np.ndarray:

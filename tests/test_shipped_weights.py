@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 import digitnet
-from digitnet.card import card, dev_split
-from digitnet.data import load_dataset
-from digitnet.metrics import evaluate
-from digitnet.pendigits import find_pen_data, load_pen_data, pen_dev_set
-from digitnet.preprocess import PREPROCESS_VERSION
-from digitnet.weights import DEFAULT_WEIGHTS, FAST_WEIGHTS
+from digitnet.analysis.metrics import evaluate
+from digitnet.data.mnist import load_dataset
+from digitnet.data.pendigits import find_pen_data, load_pen_data, pen_dev_set
+from digitnet.data.preprocess import PREPROCESS_VERSION
+from digitnet.network.weights import DEFAULT_WEIGHTS, FAST_WEIGHTS
+from digitnet.training.card import card, dev_split
 
 MAX_BYTES = 5 * 1024 * 1024
 

@@ -9,8 +9,8 @@ import tracemalloc
 import pytest
 
 from digitnet.errors import DigitnetError
-from digitnet.model import Model
-from digitnet.spec import MAX_PARAMETERS, build_layers, parse_sizes, parse_spec
+from digitnet.network.model import Model
+from digitnet.network.spec import MAX_PARAMETERS, build_layers, parse_sizes, parse_spec
 
 
 def dense(**options) -> dict:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from digitnet.data.stroke_augment import HEIGHT_RANGE, StrokeAugment, augment, place
 from digitnet.errors import DigitnetError
-from digitnet.stroke_augment import HEIGHT_RANGE, StrokeAugment, augment, place
 
 NOTHING = StrokeAugment(rotation=0, slant=0, aspect=0, jitter=0, smooth_chance=0, sparse_steps=(1,))
 

@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitnet.errors import DigitnetError
-from digitnet.preprocess import canvas_to_mnist
-from digitnet.strokes import (
+from digitnet.data.preprocess import canvas_to_mnist
+from digitnet.data.strokes import (
     MAX_POINTS,
     Drawing,
     read_canvas_json,
@@ -21,6 +20,7 @@ from digitnet.strokes import (
     render_batch,
     to_mnist,
 )
+from digitnet.errors import DigitnetError
 
 DATA = Path(__file__).parent / "data"
 

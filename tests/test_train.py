@@ -3,13 +3,13 @@ import threading
 import numpy as np
 import pytest
 
-from digitnet.augment import AugmentConfig
-from digitnet.data import to_float
+from digitnet.data.augment import AugmentConfig
 from digitnet.errors import DigitnetError
-from digitnet.jobs import TrainingJob, TrainingLimit
-from digitnet.layers import softmax_cross_entropy
-from digitnet.model import Model
-from digitnet.train import PREFETCH_THREAD, BatchEvent, EpochEvent, TrainConfig, Trainer
+from digitnet.images import to_float
+from digitnet.network.layers import softmax_cross_entropy
+from digitnet.network.model import Model
+from digitnet.training.jobs import TrainingJob, TrainingLimit
+from digitnet.training.trainer import PREFETCH_THREAD, BatchEvent, EpochEvent, TrainConfig, Trainer
 from tests.synthetic import synthetic_digits
 
 TRAIN = synthetic_digits(1200, seed=0)
@@ -250,7 +250,7 @@ def recorded_batches(monkeypatch, trainer):
         return softmax_cross_entropy(logits, labels)
 
     monkeypatch.setattr(trainer.model, "forward", spy_forward)
-    monkeypatch.setattr("digitnet.train.softmax_cross_entropy", spy_loss)
+    monkeypatch.setattr("digitnet.training.trainer.softmax_cross_entropy", spy_loss)
     return seen
 
 

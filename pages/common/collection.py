@@ -1,12 +1,13 @@
 """The drawings people save, as the Draw and My drawings pages share them: the collection
-(``digitnet.drawings.DrawingStore``, one SQLite file) and this browser session's anonymous id,
-which marks the drawings saved here so "this session" can be shown apart from everyone's."""
+(``digitnet.data.collection.store.DrawingStore``, one SQLite file) and this browser session's
+anonymous id, which marks the drawings saved here so "this session" can be shown apart from
+everyone's."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from digitnet.drawings import DrawingStore, new_session_id
+from digitnet.data.collection.store import DrawingStore, new_session_id
 
 SESSION_ID = "drawing_session"
 

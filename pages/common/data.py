@@ -15,19 +15,19 @@ import numpy as np
 import streamlit as st
 
 from digitnet import DigitnetError, Model
-from digitnet.card import card, dev_split
-from digitnet.data import (
+from digitnet.analysis.metrics import Evaluation
+from digitnet.data.collection.store import DrawingStore, total
+from digitnet.data.mnist import (
     DATA_ENV,
     Dataset,
     find_mnist,
     load_dataset,
     mnist_cache_dir,
     split_dev,
-    to_float,
 )
-from digitnet.drawings import DrawingStore, total
-from digitnet.metrics import Evaluation
-from digitnet.pendigits import find_pen_data, load_pen_data, pen_dev_set
+from digitnet.data.pendigits import find_pen_data, load_pen_data, pen_dev_set
+from digitnet.images import to_float
+from digitnet.training.card import card, dev_split
 from pages.common.models import cached_evaluation
 
 UPLOADED = "uploaded_dataset"  # session state: the Dataset of this session's train.csv
@@ -114,7 +114,7 @@ def datasets(key: str, purpose: str = "train") -> dict[str, Dataset]:
 
 def offer_data(key: str, purpose: str) -> None:
     if st.button("Download MNIST", key=f"{key}-download", type="primary"):
-        from digitnet.download import download_mnist  # pooch and requests, needed this once
+        from digitnet.data.download import download_mnist  # pooch and requests, needed this once
 
         try:
             with st.spinner("Downloading MNIST..."):

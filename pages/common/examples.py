@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from digitnet.metrics import Evaluation
+from digitnet.analysis.metrics import Evaluation
 from pages.common.data import Split
 from pages.common.pictures import enlarge, probability_chart
 

@@ -14,12 +14,12 @@ import pandas as pd
 import streamlit as st
 
 from digitnet import DigitnetError, Model
-from digitnet.card import card
-from digitnet.data import Dataset
-from digitnet.drawings import DrawingStore, SavedDrawing
-from digitnet.finetune import FineTuneConfig, FineTuneResult, fine_tune, split_drawings
-from digitnet.jobs import TrainingLimit
-from digitnet.pendigits import PenDigits, find_pen_data, load_pen_data
+from digitnet.data.collection.store import DrawingStore, SavedDrawing
+from digitnet.data.mnist import Dataset
+from digitnet.data.pendigits import PenDigits, find_pen_data, load_pen_data
+from digitnet.training.card import card
+from digitnet.training.finetune import FineTuneConfig, FineTuneResult, fine_tune, split_drawings
+from digitnet.training.jobs import TrainingLimit
 from pages.common.data import mnist
 from pages.common.models import add_session_model, chosen_model
 

@@ -1,7 +1,7 @@
 """The Draw page's "Inside the network" view, drawn after the prediction for every stroke: which
 pixels pushed the answer (saliency), what each layer does with the drawing (a CNN's feature
 maps, the hidden units' activity, an MLP's strongest units and their weights), and the training
-digits the network finds most alike. The computing is ``digitnet.inside``'s; here are the
+digits the network finds most alike. The computing is ``digitnet.analysis.inside``'s; here are the
 pictures and the words.
 
 Also the colours the other views share: signed values red (for) and blue (against) on white,
@@ -14,18 +14,17 @@ import numpy as np
 import streamlit as st
 
 from digitnet import Model
-from digitnet.augment import tile
-from digitnet.data import to_float
-from digitnet.inside import (
+from digitnet.analysis.inside import (
     DigitIndex,
     after_each_convolution,
     feature_maps,
     saliency,
     strongest_units,
 )
-from digitnet.layers import LeakyReLU, ReLU, Sigmoid, Tanh
+from digitnet.images import to_float
+from digitnet.network.layers import LeakyReLU, ReLU, Sigmoid, Tanh
 from pages.common.data import mnist
-from pages.common.pictures import enlarge
+from pages.common.pictures import enlarge, tile
 
 LATEST_DRAWING = "latest_drawing"  # session state: the Draw page's last 28x28, for the map
 REFERENCE_DIGITS = 10_000  # training digits searched for the nearest ones

@@ -15,9 +15,9 @@ import numpy as np
 import streamlit as st
 
 from digitnet import DigitnetError, Model, load_model
-from digitnet.card import describe
-from digitnet.catalog import ModelEntry, fingerprint, list_models
-from digitnet.metrics import Evaluation, evaluate
+from digitnet.analysis.metrics import Evaluation, evaluate
+from digitnet.training.card import describe
+from digitnet.training.catalog import ModelEntry, fingerprint, list_models
 
 CHOICE = "model_choice"
 SELECT_KEY = "model_select"

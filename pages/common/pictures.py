@@ -116,3 +116,18 @@ def curves_chart(
             },
         },
     }
+
+
+def tile(images: np.ndarray, columns: int, gap: int = 2, background: float = 0.5) -> np.ndarray:
+    """One picture of a stack of same-sized (k, h, w) images, row-major, ``gap`` pixels of
+    ``background`` between them, in the images' dtype: a grid for st.image or a PNG (the default
+    grey separates light-on-black digits like MNIST's; invert them for paper)."""
+    count, height, width = images.shape
+    rows = -(-count // columns)
+    step_y, step_x = height + gap, width + gap
+    cells = np.full((rows * columns, step_y, step_x), background, dtype=images.dtype)
+    cells[:count, :height, :width] = images
+    picture = cells.reshape(rows, columns, step_y, step_x).transpose(0, 2, 1, 3)
+    return picture.reshape(rows * step_y, columns * step_x)[
+        : rows * step_y - gap, : columns * step_x - gap
+    ]

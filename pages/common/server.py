@@ -14,7 +14,7 @@ import streamlit as st
 from threadpoolctl import threadpool_limits
 
 from digitnet import DigitnetError
-from digitnet.jobs import TrainingLimit
+from digitnet.training.jobs import TrainingLimit
 
 MAX_TRAININGS_ENV = "DIGITNET_MAX_TRAININGS"
 DEFAULT_MAX_TRAININGS = 2  # one per core on the 2-core machine it was measured on

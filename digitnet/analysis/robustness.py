@@ -5,7 +5,7 @@ MLP's weights are tied to pixel positions.
 
 Every distortion is exact and repeatable (no random amounts): rotation and shift alternate
 their direction from digit to digit (+/- angle; right, down, left, up), so a curve does not
-favour one side. The warps and the stroke thickness are ``digitnet.augment``'s own.
+favour one side. The warps and the stroke thickness are ``digitnet.data.augment``'s own.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from digitnet import augment
-from digitnet.data import to_float
+from digitnet.data import augment
 from digitnet.errors import DigitnetError
-from digitnet.model import Model
+from digitnet.images import to_float
+from digitnet.network.model import Model
 
 # name -> (unit, values); each list holds the undistorted value (NEUTRAL), so every curve has
 # its start.

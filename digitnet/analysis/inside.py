@@ -1,7 +1,7 @@
 """What the network does inside, for one drawing: which pixels mattered (saliency), which
 training digits it finds most alike, and pictures of its hidden layers.
 
-Everything takes a model and a 28x28 float image in [0, 1] (``digitnet.data.to_float`` or the
+Everything takes a model and a 28x28 float image in [0, 1] (``digitnet.images.to_float`` or the
 canvas preprocessing gives one) and returns plain arrays that a page can draw. Nothing here
 writes to the model (see ``Model.activations``), so sessions may share one.
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from digitnet.conv import Conv2D
 from digitnet.errors import DigitnetError
-from digitnet.layers import Flatten, LeakyReLU, ReLU, Sigmoid, Tanh
-from digitnet.model import Model
+from digitnet.network.conv import Conv2D
+from digitnet.network.layers import Flatten, LeakyReLU, ReLU, Sigmoid, Tanh
+from digitnet.network.model import Model
 
 # Looked at on drawn digits for both shipped models: noise 0.15 left the CNN's map speckled,
 # 0.3 gives smooth regions, 0.5 looks the same as 0.3; 16 samples look like 32 and take the

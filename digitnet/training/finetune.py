@@ -20,28 +20,20 @@ from pathlib import Path
 
 import numpy as np
 
-from digitnet.augment import AugmentConfig, augment_batch
-from digitnet.card import card, dev_split, write_card
-from digitnet.catalog import fingerprint, list_models
-from digitnet.data import Dataset, split_dev
-from digitnet.drawings import DrawingStore, SavedDrawing, images_and_labels
+from digitnet.analysis.metrics import Evaluation, evaluate
+from digitnet.data.augment import AugmentConfig, augment_batch
+from digitnet.data.collection.store import DrawingStore, SavedDrawing, images_and_labels
+from digitnet.data.mnist import Dataset, split_dev
+from digitnet.data.pendigits import PEN_DEV_WRITERS, TRAIN_CANVAS, PenData
+from digitnet.data.preprocess import canvas_to_mnist
+from digitnet.data.stroke_augment import StrokeAugment, augment, place
+from digitnet.data.strokes import render_batch, to_mnist
 from digitnet.errors import DigitnetError
-from digitnet.metrics import Evaluation, evaluate
-from digitnet.model import Model
-from digitnet.pendigits import PEN_DEV_WRITERS, TRAIN_CANVAS, PenData
-from digitnet.preprocess import canvas_to_mnist
-from digitnet.stroke_augment import StrokeAugment, augment, place
-from digitnet.strokes import render_batch, to_mnist
-from digitnet.train import (
-    BatchEvent,
-    DigitSource,
-    Event,
-    TrainConfig,
-    Trainer,
-    copy_weights,
-    load_weights,
-)
-from digitnet.weights import load_model
+from digitnet.network.model import Model, copy_weights, load_weights
+from digitnet.network.weights import load_model
+from digitnet.training.card import card, dev_split, write_card
+from digitnet.training.catalog import fingerprint, list_models
+from digitnet.training.trainer import BatchEvent, DigitSource, Event, TrainConfig, Trainer
 
 MIN_TO_TRAIN = 5  # drawings on the training side, at the least
 MIN_HELD_BACK = 3  # drawings held back to measure on, at the least

@@ -1,7 +1,7 @@
 """Drawn digits for a robustness check: MNIST test digits thinned to a skeleton and re-drawn on a
 280x280 canvas the way a person draws in the app, with a round brush 10 to 26 px wide, 45% to 85%
-of the canvas tall, anywhere on it, by the one stroke renderer (`digitnet.strokes`), returned as
-the canvas returns them (RGBA).
+of the canvas tall, anywhere on it, by the one stroke renderer (`digitnet.data.strokes`),
+returned as the canvas returns them (RGBA).
 
 A model can reach 99% on MNIST and still fail on the canvas, because drawings differ from scanned
 pen strokes in width, size and position. Run through `canvas_to_mnist`, this set measures what
@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitnet.data import IMAGE_SHAPE
+from digitnet.data.preprocess import canvas_to_mnist
+from digitnet.data.stroke_augment import HEIGHT_RANGE, REFERENCE_CANVAS, STROKE_RANGE
+from digitnet.data.strokes import BACKGROUNDS, Drawing, render
 from digitnet.errors import DigitnetError
-from digitnet.preprocess import canvas_to_mnist
-from digitnet.stroke_augment import HEIGHT_RANGE, REFERENCE_CANVAS, STROKE_RANGE
-from digitnet.strokes import BACKGROUNDS, Drawing, render
+from digitnet.images import IMAGE_SHAPE
 
 CANVAS_SIZE = REFERENCE_CANVAS
 # Digits are upsampled this much (bilinear) before thinning: the skeleton of a smooth outline is
@@ -87,7 +87,7 @@ def digit_skeletons(images: np.ndarray) -> np.ndarray:
 def drawn_digits(
     images: np.ndarray, seed: int = 0, background: str = "transparent"
 ) -> Iterator[tuple[np.ndarray, DrawnParams]]:
-    """Each digit re-drawn on its own (280, 280, 4) uint8 canvas by `digitnet.strokes.render`,
+    """Each digit re-drawn on its own (280, 280, 4) uint8 canvas by `digitnet.data.strokes.render`,
     with how it was drawn: black ink on a transparent canvas (the ink is the alpha channel) or on
     white, or white ink on black. An iterator: 2,000 canvases would take 600 MB at once."""
     if background not in BACKGROUNDS:

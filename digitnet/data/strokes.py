@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from digitnet.data.preprocess import canvas_to_mnist
 from digitnet.errors import DigitnetError
-from digitnet.preprocess import canvas_to_mnist
 
 # Backgrounds a canvas can have, and the ink drawn on each: the app's black ink on white, the
 # canvas's default transparent background (RGBA zeros; the ink is the alpha), white ink on black.

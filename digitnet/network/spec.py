@@ -18,12 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from digitnet.conv import BatchNorm, Conv2D, MaxPool2D, as_channels_last, pair, same_padding
-from digitnet.data import IMAGE_SHAPE
 from digitnet.errors import DigitnetError
-from digitnet.layers import Dense, Dropout, Flatten, Layer, LeakyReLU, ReLU, Sigmoid, Tanh
-
-NUM_CLASSES = 10
+from digitnet.images import IMAGE_SHAPE, NUM_CLASSES
+from digitnet.network.conv import BatchNorm, Conv2D, MaxPool2D, as_channels_last, pair, same_padding
+from digitnet.network.layers import Dense, Dropout, Flatten, Layer, LeakyReLU, ReLU, Sigmoid, Tanh
 
 LAYER_TYPES: dict[str, type[Layer]] = {
     "dense": Dense,

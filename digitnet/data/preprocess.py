@@ -17,8 +17,8 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from digitnet.data import IMAGE_SIZE
 from digitnet.errors import DigitnetError
+from digitnet.images import IMAGE_SIZE
 
 # Bumped whenever the output for the same canvas changes: a model records the version it was
 # trained and measured with.

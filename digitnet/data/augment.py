@@ -185,21 +185,6 @@ def change_thickness(images: np.ndarray, strength: np.ndarray | float) -> np.nda
     return _change_thickness(images, strength, _scratch.arrays(len(images))).copy()
 
 
-def tile(images: np.ndarray, columns: int, gap: int = 2, background: float = 0.5) -> np.ndarray:
-    """One picture of a stack of same-sized (k, h, w) images, row-major, ``gap`` pixels of
-    ``background`` between them, in the images' dtype: a grid for st.image or a PNG (the default
-    grey separates light-on-black digits like MNIST's; invert them for paper)."""
-    count, height, width = images.shape
-    rows = -(-count // columns)
-    step_y, step_x = height + gap, width + gap
-    cells = np.full((rows * columns, step_y, step_x), background, dtype=images.dtype)
-    cells[:count, :height, :width] = images
-    picture = cells.reshape(rows, columns, step_y, step_x).transpose(0, 2, 1, 3)
-    return picture.reshape(rows * step_y, columns * step_x)[
-        : rows * step_y - gap, : columns * step_x - gap
-    ]
-
-
 def _check_batch(images: np.ndarray) -> np.ndarray:
     images = np.asarray(images)
     if images.ndim != 3 or images.shape[1:] != (SIDE, SIDE):

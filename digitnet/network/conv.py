@@ -1,5 +1,5 @@
 """Convolutional layers: Conv2D, MaxPool2D and BatchNorm, in NumPy, following the layer protocol
-of ``digitnet.layers``.
+of ``digitnet.network.layers``.
 
 Images are channels-last (NHWC) inside the network: a (n, 28, 28) batch is read as one channel
 without a copy, a window of a channels-last image is contiguous along (kernel column, channel),
@@ -22,7 +22,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from digitnet.errors import DigitnetError
-from digitnet.layers import Layer, Shape, init_weights
+from digitnet.network.layers import Layer, Shape, init_weights
 
 
 def as_channels_last(shape: Shape, layer: str) -> Shape:

@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from digitnet.conv import BatchNorm, Conv2D, MaxPool2D
-from digitnet.data import IMAGE_SHAPE
 from digitnet.errors import DigitnetError
-from digitnet.layers import Dense, Dropout, Flatten, Layer, softmax
-from digitnet.spec import NUM_CLASSES, build_layers, parse_spec
+from digitnet.images import IMAGE_SHAPE, NUM_CLASSES
+from digitnet.network.conv import BatchNorm, Conv2D, MaxPool2D
+from digitnet.network.layers import Dense, Dropout, Flatten, Layer, softmax
+from digitnet.network.spec import build_layers, parse_spec
 
 # Images per forward pass when predicting: a convolution's window copy grows with the batch, and
 # measured here, 1000 at a time took 870 MB at peak for the CNN, 256 at a time 400 MB, as fast.
@@ -189,3 +189,14 @@ def as_images(x: np.ndarray) -> np.ndarray:
     if x.dtype != np.float32 and x.dtype != np.float64:
         x = x.astype(np.float32)
     return x
+
+
+def copy_weights(model: Model) -> list[np.ndarray]:
+    """A copy of every array of the model (weights and BatchNorm statistics)."""
+    return [array.copy() for array in model.arrays().values()]
+
+
+def load_weights(model: Model, arrays: list[np.ndarray]) -> None:
+    """Puts arrays from ``copy_weights`` back into the same model, in place."""
+    for target, saved in zip(model.arrays().values(), arrays, strict=True):
+        target[...] = saved

@@ -1,6 +1,6 @@
 """The models a person can pick: the shipped weights, and the models they trained and saved.
 
-Saved models live in ``models/`` under digitnet's cache folder (``digitnet.cache.cache_dir``:
+Saved models live in ``models/`` under digitnet's cache folder (``digitnet.data.cache.cache_dir``:
 ``DIGITNET_CACHE``, else ``~/.cache/digitnet``), never next to the code, so a read-only install
 still works. A name typed by a person becomes a file name only through ``sanitize_name``: it can
 never be a path.
@@ -17,10 +17,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from digitnet.cache import cache_dir
+from digitnet.data.cache import cache_dir
 from digitnet.errors import DigitnetError
-from digitnet.model import Model
-from digitnet.weights import WEIGHTS_DIR, load_model, save_model
+from digitnet.network.model import Model
+from digitnet.network.weights import WEIGHTS_DIR, load_model, save_model
 
 MAX_NAME_LENGTH = 60
 # Hex digits of the name's SHA-256 appended when sanitising changed it.

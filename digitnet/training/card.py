@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 
 import digitnet
-from digitnet.data import Dataset, split_dev
+from digitnet.analysis.metrics import Evaluation
+from digitnet.data.mnist import Dataset, split_dev
+from digitnet.data.preprocess import PREPROCESS_VERSION
 from digitnet.errors import DigitnetError
-from digitnet.metrics import Evaluation
-from digitnet.model import Model
-from digitnet.preprocess import PREPROCESS_VERSION
-from digitnet.train import TrainConfig, TrainResult
+from digitnet.network.model import Model
+from digitnet.training.trainer import TrainConfig, TrainResult
 
 CARD_VERSION = 1
 

@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from digitnet.cache import mnist_cache_dir
+from digitnet.data.cache import mnist_cache_dir
 from digitnet.errors import DigitnetError
 from digitnet.files import atomic_path
 

@@ -25,14 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
-from digitnet.cache import cache_dir
-from digitnet.data import IMAGE_SHAPE, read_payload
-from digitnet.download import ChecksumMismatch, describe_failure, urls_from_env
+from digitnet.data.cache import cache_dir
+from digitnet.data.download import ChecksumMismatch, describe_failure, urls_from_env
+from digitnet.data.mnist import read_payload
+from digitnet.data.preprocess import canvas_to_mnist
+from digitnet.data.stroke_augment import StrokeAugment, augment, place
+from digitnet.data.strokes import render_batch
 from digitnet.errors import DigitnetError
 from digitnet.files import atomic_path
-from digitnet.preprocess import canvas_to_mnist
-from digitnet.stroke_augment import StrokeAugment, augment, place
-from digitnet.strokes import render_batch
+from digitnet.images import IMAGE_SHAPE
 
 PEN_FILE = "pendigits-orig.tra"
 PEN_SHA256 = "a66225d68d7d68591e62944df1ad33b3f5aa608e2df2505844b41f5568a80da4"

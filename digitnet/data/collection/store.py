@@ -10,7 +10,7 @@ from a newer digitnet) gives one line saying what to do and is never rewritten o
 Rules for what a drawing may hold (absurd input is thinned or refused, never stored as is):
 strokes hold at most ``MAX_POINTS`` points in all (more are thinned evenly, stroke by stroke)
 and at most ``MAX_STROKES`` strokes; points are clipped to the canvas grown by its longer side
-on every side (a stroke that leaves the canvas still renders as drawn, as ``digitnet.strokes``
+on every side (a stroke that leaves the canvas still renders as drawn, as ``digitnet.data.strokes``
 allows, and a point a mile away cannot be stored); a NaN or infinite point, a canvas over
 ``MAX_CANVAS`` pixels a side, or a photo over ``MAX_PHOTO_BYTES`` is refused.
 """
@@ -34,10 +34,11 @@ from urllib.parse import quote
 
 import numpy as np
 
-from digitnet import cache, data
+from digitnet.data import cache, mnist
+from digitnet.data.preprocess import PREPROCESS_VERSION
 from digitnet.errors import DigitnetError
 from digitnet.files import atomic_path
-from digitnet.preprocess import PREPROCESS_VERSION
+from digitnet.images import IMAGE_SHAPE, to_float
 
 DB_ENV = "DIGITNET_DB"
 DB_NAME = "drawings.sqlite"
@@ -158,7 +159,7 @@ class BadRows(DigitnetError):
 
 def images_and_labels(drawings: Sequence[SavedDrawing]) -> tuple[np.ndarray, np.ndarray]:
     """The drawings as the model takes them: images (n, 28, 28) float32 and labels (n,) uint8."""
-    images = np.zeros((len(drawings), *data.IMAGE_SHAPE), np.float32)
+    images = np.zeros((len(drawings), *IMAGE_SHAPE), np.float32)
     for index, drawing in enumerate(drawings):
         images[index] = drawing.image
     return images, np.array([d.label for d in drawings], dtype=np.uint8)
@@ -293,12 +294,12 @@ class DrawingStore:
                 fmt="%d",
                 delimiter=",",
                 comments="",
-                header=",".join(data.KAGGLE_TRAIN_COLUMNS),
+                header=",".join(mnist.KAGGLE_TRAIN_COLUMNS),
             )
         return len(labels)
 
     def import_csv(
-        self, source: data.Upload, name: str | None = None, session: str = "import"
+        self, source: mnist.Upload, name: str | None = None, session: str = "import"
     ) -> int:
         """Adds every row of a Kaggle train.csv (a path, bytes or an upload) as a drawing with
         no strokes (source "import"), in one transaction. Every row is checked first: bad rows
@@ -306,7 +307,7 @@ class DrawingStore:
         images, labels = _read_all_rows(source, name)
         session = _checked_session(session)
         created = datetime.now(UTC).isoformat(timespec="milliseconds")
-        floats = data.to_float(images)
+        floats = to_float(images)
         rows = [
             {
                 "created": created,
@@ -526,8 +527,8 @@ def _checked_session(session: object) -> str:
 
 
 def _image_blob(image: np.ndarray) -> bytes:
-    image = data.to_float(image)
-    if image.shape != data.IMAGE_SHAPE:
+    image = to_float(image)
+    if image.shape != IMAGE_SHAPE:
         raise DigitnetError(f"the image must be 28x28, got {image.shape}")
     if not (np.isfinite(image).all() and image.min() >= 0 and image.max() <= 1):
         raise DigitnetError("the image must hold values from 0 to 1 (no NaN)")
@@ -621,7 +622,7 @@ def _drawing(row: tuple, photo: bytes | None = None) -> SavedDrawing:
         session=session,
         source=source,
         label=label,
-        image=np.frombuffer(image, np.float32).reshape(data.IMAGE_SHAPE),
+        image=np.frombuffer(image, np.float32).reshape(IMAGE_SHAPE),
         prediction=prediction,
         probabilities=None if probabilities is None else np.frombuffer(probabilities, np.float32),
         model_checksum=checksum,
@@ -634,12 +635,12 @@ def _drawing(row: tuple, photo: bytes | None = None) -> SavedDrawing:
     )
 
 
-def _read_all_rows(source: data.Upload, name: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """A Kaggle train.csv's images and labels, read by ``data.read_kaggle_csv``; when it finds
+def _read_all_rows(source: mnist.Upload, name: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """A Kaggle train.csv's images and labels, read by ``mnist.read_kaggle_csv``; when it finds
     a bad row, that row is set aside and the rest read again, so every bad row is named."""
-    raw, name = data._read_source(source, name)
+    raw, name = mnist._read_source(source, name)
     try:
-        images, labels = data.read_kaggle_csv(raw, name)
+        images, labels = mnist.read_kaggle_csv(raw, name)
     except DigitnetError as error:
         if _bad_line(error) is None:  # the file as a whole (encoding, header): one line
             raise
@@ -671,7 +672,7 @@ def _every_bad_row(raw: bytes, name: str, first: DigitnetError) -> list[str]:
         if len(found) >= MAX_REPORTED_ROWS or not kept:
             break
         try:
-            data.read_kaggle_csv("\n".join([lines[0], *(lines[i] for i in kept)]).encode(), name)
+            mnist.read_kaggle_csv("\n".join([lines[0], *(lines[i] for i in kept)]).encode(), name)
             break
         except DigitnetError as next_error:
             error = next_error

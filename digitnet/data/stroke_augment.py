@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from digitnet.data.strokes import Drawing
 from digitnet.errors import DigitnetError
-from digitnet.strokes import Drawing
 
 # How a person draws on the app's 280 px canvas: the digit's ink 45% to 85% of the canvas tall,
 # a round brush 10 to 26 px across (both scale with the canvas).

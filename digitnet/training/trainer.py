@@ -17,13 +17,13 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from digitnet.augment import AugmentConfig, augment_batch
-from digitnet.data import IMAGE_SHAPE, IMAGE_SIZE, to_float
+from digitnet.analysis.metrics import fit_temperature
+from digitnet.data.augment import AugmentConfig, augment_batch
 from digitnet.errors import DigitnetError
-from digitnet.layers import softmax_cross_entropy
-from digitnet.metrics import fit_temperature
-from digitnet.model import Model
-from digitnet.optim import (
+from digitnet.images import IMAGE_SHAPE, IMAGE_SIZE, to_float
+from digitnet.network.layers import softmax_cross_entropy
+from digitnet.network.model import Model, copy_weights, load_weights
+from digitnet.network.optim import (
     check_learning_rate,
     check_optimizer,
     check_schedule,
@@ -480,14 +480,3 @@ class _EpochTotals:
         self.correct += int((logits.argmax(axis=1) == labels).sum())
         self.seen += len(labels)
         self.last_loss = loss
-
-
-def copy_weights(model: Model) -> list[np.ndarray]:
-    """A copy of every array of the model (weights and BatchNorm statistics)."""
-    return [array.copy() for array in model.arrays().values()]
-
-
-def load_weights(model: Model, arrays: list[np.ndarray]) -> None:
-    """Puts arrays from ``copy_weights`` back into the same model, in place."""
-    for target, saved in zip(model.arrays().values(), arrays, strict=True):
-        target[...] = saved

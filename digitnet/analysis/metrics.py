@@ -8,11 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from digitnet.data import to_float
-from digitnet.layers import softmax
-from digitnet.model import Model
-
-NUM_CLASSES = 10
+from digitnet.images import NUM_CLASSES, to_float
+from digitnet.network.layers import softmax
+from digitnet.network.model import Model
 
 
 def confusion_matrix(true: np.ndarray, predicted: np.ndarray) -> np.ndarray:

@@ -20,13 +20,13 @@ import numpy as np
 
 from digitnet.errors import DigitnetError
 from digitnet.files import atomic_path
-from digitnet.model import Model
+from digitnet.network.model import Model
 
 
 def _shipped_weights_dir() -> Path:
     """Inside the package once installed (a wheel maps weights/ there); else weights/ at the top
     of the checkout, which a plain or editable checkout uses."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # digitnet/, above digitnet/network/
     installed = package / "_weights"
     return installed if installed.is_dir() else package.parent / "weights"
 

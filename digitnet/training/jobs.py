@@ -11,8 +11,8 @@ The thread never touches the UI: it records events under a lock, and the page re
 The process-wide settings a server wants (one BLAS thread per training) are the app's to make:
 a library does not change the whole process it is imported into.
 
-A job that fails logs its traceback (logger ``digitnet.jobs``) for whoever runs the server, and
-keeps a one-line message for the page.
+A job that fails logs its traceback (logger ``digitnet.training.jobs``) for whoever runs the server,
+and keeps a one-line message for the page.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from digitnet.errors import DigitnetError
-from digitnet.model import Model
-from digitnet.train import (
+from digitnet.network.model import Model
+from digitnet.training.trainer import (
     BatchEvent,
     DigitSource,
     EpochEvent,

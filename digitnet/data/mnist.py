@@ -6,7 +6,7 @@ as uint8 (n, 28, 28) and labels as uint8 (n,); ``to_float`` makes the float32 th
 
 MNIST is looked for, in this order, at a path given explicitly, at ``DIGITNET_DATA``, in the
 cache (``DIGITNET_CACHE``, else ``$XDG_CACHE_HOME/digitnet`` or ``~/.cache/digitnet``, with
-``mnist/`` under it), and is otherwise downloaded into the cache (``digitnet.download``) by
+``mnist/`` under it), and is otherwise downloaded into the cache (``digitnet.data.download``) by
 ``load_mnist`` or ``load_mnist_test``: the one place that decides between finding and fetching.
 """
 
@@ -26,18 +26,15 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
-from digitnet.cache import mnist_cache_dir
-from digitnet.download import MNIST_FILES, MNIST_SPLITS, download_mnist
+from digitnet.data.cache import mnist_cache_dir
+from digitnet.data.download import MNIST_FILES, MNIST_SPLITS, download_mnist
 from digitnet.errors import DigitnetError
 from digitnet.files import atomic_path
+from digitnet.images import IMAGE_SHAPE, IMAGE_SIZE, PIXELS
 
 if TYPE_CHECKING:
     import pandas as pd
 
-# The side of every image the models see, MNIST's: the one place the number 28 is written.
-IMAGE_SIZE = 28
-IMAGE_SHAPE = (IMAGE_SIZE, IMAGE_SIZE)
-PIXELS = IMAGE_SIZE * IMAGE_SIZE
 GZIP_MAGIC = b"\x1f\x8b"
 IDX_UBYTE = 0x08
 DATA_ENV = "DIGITNET_DATA"
@@ -294,7 +291,7 @@ def read_kaggle_csv(
 
 def _parse_csv(text: str, dtype: type | None) -> pd.DataFrame:
     # pandas is imported here, not at the top: it takes a quarter of a second, and only CSVs
-    # need it, while IMAGE_SIZE and the MNIST readers are imported by every part of digitnet.
+    # need it, while the MNIST readers are imported by every part of the data.
     import pandas as pd
 
     # Quotes are plain characters, so each row is exactly one line of the file. With inferred
@@ -482,14 +479,3 @@ def split_dev(
     held_out = np.zeros(len(images), dtype=bool)
     held_out[np.random.default_rng(seed).permutation(len(images))[:dev_size]] = True
     return images[~held_out], labels[~held_out], images[held_out], labels[held_out]
-
-
-def to_float(images: np.ndarray) -> np.ndarray:
-    """uint8 pixels 0-255 as the float32 in [0, 1] the model takes (floats pass through as
-    float32, taken to be scaled already)."""
-    images = np.asarray(images)
-    if images.dtype == np.uint8:
-        return np.divide(images, np.float32(255), dtype=np.float32)
-    if np.issubdtype(images.dtype, np.floating):
-        return images.astype(np.float32, copy=False)
-    raise DigitnetError(f"images must be uint8 0-255 or floats in [0, 1], got {images.dtype}")
