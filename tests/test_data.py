@@ -270,7 +270,9 @@ def test_the_data_modules_import_one_way():
     """download.py knows mirrors and fetching, data.py files and parsing: data imports
     download, never the reverse. Importing data (for IMAGE_SIZE, say) does not pay for the
     HTTP libraries or pandas, which only a download or a CSV needs."""
-    source = (Path(__file__).resolve().parent.parent / "digitnet" / "data" / "download.py").read_text()
+    source = (
+        Path(__file__).resolve().parent.parent / "digitnet" / "data" / "download.py"
+    ).read_text()
     imported = {
         node.module
         for node in ast.walk(ast.parse(source))
