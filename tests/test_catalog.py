@@ -13,10 +13,12 @@ import numpy as np
 import pytest
 
 from digitnet import DigitnetError, Model, load_model
+from digitnet.network.weights import WEIGHTS_DIR, save_model
 from digitnet.training.catalog import (
     MAX_NAME_LENGTH,
     NameTaken,
     fingerprint,
+    load_named,
     models_dir,
     sanitize_name,
     save_user_model,
@@ -233,3 +235,33 @@ def test_without_hard_links_a_name_is_still_claimed_exclusively(cache, monkeypat
     assert save_user_model(first, "mymodel") == path
     assert fingerprint(load_model(path)) == fingerprint(first)
     assert saved_files() == ["mymodel.npz"]
+
+
+# --- load_named: the one place a typed name or path becomes a model ---------------------------
+
+
+def test_load_named_takes_a_path_a_shipped_name_and_a_saved_name(cache, tmp_path):
+    file = save_model(Model("mlp:8", seed=1), tmp_path / "file.npz")
+    saved = Model("mlp:8", seed=2)
+    save_user_model(saved, "mine")
+    assert fingerprint(load_named(str(file))) == fingerprint(load_model(file))
+    assert fingerprint(load_named(file)) == fingerprint(load_model(file))
+    assert fingerprint(load_named("mlp")) == fingerprint(load_model(WEIGHTS_DIR / "mlp.npz"))
+    assert fingerprint(load_named("mine")) == fingerprint(saved)
+    assert fingerprint(load_named(None)) == fingerprint(load_model())
+
+
+def test_load_named_prefers_a_file_to_a_name(cache, tmp_path, monkeypatch):
+    local = Model("mlp:8", seed=3)
+    save_model(local, tmp_path / "mlp")  # a file called like the shipped model, in the cwd
+    monkeypatch.chdir(tmp_path)
+    assert fingerprint(load_named("mlp")) == fingerprint(local)
+
+
+def test_load_named_unknown_is_one_line_listing_the_names(cache):
+    save_user_model(Model("mlp:8", seed=1), "mine")
+    with pytest.raises(DigitnetError) as error:
+        load_named("nope")
+    assert str(error.value) == (
+        "nope: no such weights file or model; give a .npz file or a model name (cnn, mlp, mine)"
+    )

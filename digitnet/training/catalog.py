@@ -52,6 +52,23 @@ def list_models() -> list[ModelEntry]:
     ]
 
 
+def load_named(name_or_path: str | os.PathLike | None = None) -> Model:
+    """The model a person named: a weights file if ``name_or_path`` is one, else the shipped or
+    saved model of that name (a shipped one first, as ``list_models`` orders them); None gives
+    the shipped default. Anything else is one line listing the names there are."""
+    if name_or_path is None or Path(name_or_path).is_file():
+        return load_model(name_or_path)
+    entries = list_models()
+    found = next((entry for entry in entries if entry.name == str(name_or_path)), None)
+    if found is None:
+        names = ", ".join(entry.name for entry in entries) or "none"
+        raise DigitnetError(
+            f"{name_or_path}: no such weights file or model; give a .npz file or a model "
+            f"name ({names})"
+        )
+    return load_model(found.path)
+
+
 class NameTaken(DigitnetError):
     """Another model is already saved under this name: the person chooses another name or
     saves again with ``overwrite=True``."""
