@@ -40,8 +40,10 @@ def check_layer(layer, x: np.ndarray, training: bool = False, reseed=None) -> No
         return float((layer.forward(x, training) * weights).sum())
 
     reseed()
-    layer.forward(x, training)
-    grad_x = layer.backward(weights)
+    layer.forward(x.copy(), training)
+    # Copies: a backward that works in place on its gradient (ReLU's does, for speed) must not
+    # change the weights the finite differences use, nor an x that it kept from forward.
+    grad_x = layer.backward(weights.copy())
     analytic = {name: layer.grads[name].copy() for name in layer.params}
     assert grad_x.shape == x.shape
     assert relative_error(grad_x, numeric_gradient(loss, x)) < 1e-6, "input gradient"

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import ast
 import gzip
 import hashlib
 import io
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -264,33 +261,6 @@ def test_the_test_split_is_found_in_a_cache_without_the_training_files(isolated)
     assert find_mnist() is None
     images, labels = load_mnist_test(download=False)
     assert images.shape == (4, *IMAGE_SHAPE) and labels.shape == (4,)
-
-
-def test_the_data_modules_import_one_way():
-    """download.py knows mirrors and fetching, data.py files and parsing: data imports
-    download, never the reverse. Importing data (for IMAGE_SIZE, say) does not pay for the
-    HTTP libraries or pandas, which only a download or a CSV needs."""
-    source = (
-        Path(__file__).resolve().parent.parent / "digitnet" / "data" / "download.py"
-    ).read_text()
-    imported = {
-        node.module
-        for node in ast.walk(ast.parse(source))
-        if isinstance(node, ast.ImportFrom) and node.module
-    }
-    assert "digitnet.data.mnist" not in imported
-    script = (
-        "import sys, digitnet.data.mnist; "
-        "assert not {'pooch', 'requests', 'pandas'} & set(sys.modules), sys.modules.keys()"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=Path(__file__).resolve().parent.parent,
-    )
-    assert result.returncode == 0, result.stderr
 
 
 # --- Kaggle CSVs -------------------------------------------------------------------------------
