@@ -1,9 +1,9 @@
-"""The saved drawings: what goes in comes out, and nothing is lost or half-written whatever
-happens to the file or the program."""
+"""The store of saved drawings: what goes in comes out, and nothing is lost or half-written
+whatever happens to the file or the program. The helpers here (a drawing, a Kaggle CSV) serve
+the other collection tests too."""
 
 from __future__ import annotations
 
-import io
 import multiprocessing
 import os
 import signal
@@ -16,8 +16,7 @@ import numpy as np
 import pytest
 
 from digitnet.data.collection import store as drawings
-from digitnet.data.collection.store import BadRows, DrawingStore, images_and_labels, total
-from digitnet.data.mnist import read_kaggle_csv
+from digitnet.data.collection.store import DrawingStore, images_and_labels, total
 from digitnet.errors import DigitnetError
 
 SPAWN = multiprocessing.get_context("spawn")  # a fresh interpreter, like a second app process
@@ -57,6 +56,15 @@ def single_line(error: pytest.ExceptionInfo) -> str:
 @pytest.fixture
 def store(tmp_path) -> DrawingStore:
     return DrawingStore(tmp_path / "drawings.sqlite")
+
+
+def kaggle_csv(rows: list[str]) -> bytes:
+    header = ",".join(["label", *(f"pixel{i}" for i in range(784))])
+    return ("\n".join([header, *rows]) + "\n").encode()
+
+
+def good_row(label: int) -> str:
+    return ",".join([str(label), *["0"] * 783, "255"])
 
 
 # --- what goes in comes out --------------------------------------------------------------------
@@ -173,7 +181,7 @@ def test_session_ids_are_random_and_anonymous():
     assert first != second and len(first) == 32 and int(first, 16) >= 0
 
 
-# --- delete, export, import ----------------------------------------------------------------------
+# --- delete ------------------------------------------------------------------------------------
 
 
 def test_delete_removes_exactly_the_given_drawings(store):
@@ -193,150 +201,6 @@ def test_delete_all_empties_the_collection_and_ids_are_never_reused(store):
     ids = [store.add(**canvas_drawing(n)) for n in range(3)]
     assert store.delete_all() == 3 and store.list() == []
     assert store.add(**canvas_drawing(9)) > max(ids)
-
-
-def test_export_then_import_gives_the_same_digits(store, tmp_path):
-    for number in range(5):
-        store.add(**canvas_drawing(number, label=number))
-    assert store.export_csv(tmp_path / "mine.csv") == 5
-    images, labels = read_kaggle_csv(tmp_path / "mine.csv")
-    np.testing.assert_array_equal(labels, range(5))
-    expected = np.rint(np.stack([image_for(n) for n in range(5)]) * 255).astype(np.uint8)
-    np.testing.assert_array_equal(images, expected)
-    other = DrawingStore(tmp_path / "other.sqlite")
-    assert other.import_csv(tmp_path / "mine.csv") == 5
-    imported = other.list()
-    assert {d.source for d in imported} == {"import"}
-    assert all(d.strokes is None and d.prediction is None for d in imported)
-    np.testing.assert_allclose(other.labelled_images()[0], expected / 255, atol=1e-7)
-    assert not list(tmp_path.glob(".mine.csv.*"))  # no temporary file left behind
-
-
-def test_export_of_an_empty_collection_writes_nothing(store, tmp_path):
-    with pytest.raises(DigitnetError, match="no drawings to export"):
-        store.export_csv(tmp_path / "mine.csv")
-    assert not (tmp_path / "mine.csv").exists()
-
-
-def kaggle_csv(rows: list[str]) -> bytes:
-    header = ",".join(["label", *(f"pixel{i}" for i in range(784))])
-    return ("\n".join([header, *rows]) + "\n").encode()
-
-
-def good_row(label: int) -> str:
-    return ",".join([str(label), *["0"] * 783, "255"])
-
-
-def test_an_import_names_every_bad_row_and_imports_nothing(store):
-    store.add(**canvas_drawing())
-    rows = [good_row(1), good_row(12), good_row(2), "x" + good_row(3)[1:], good_row(4)]
-    rows.append(",".join(["5", *["0"] * 700]))  # cut short
-    with pytest.raises(BadRows) as error:
-        store.import_csv(kaggle_csv(rows), name="mine.csv")
-    assert error.value.problems == [
-        "mine.csv, line 3: label '12' is not a digit 0-9; fix or remove that row",
-        "mine.csv, line 5: column label holds 'x', which is not a number; fix or remove that row",
-        "mine.csv, line 7: the last row is cut short (701 of 785 values); the file looks "
-        "truncated, get a complete copy",
-    ]
-    assert str(error.value).endswith("mine.csv: 3 bad row(s); nothing was imported")
-    assert len(store.list()) == 1
-
-
-def test_an_import_stops_naming_bad_rows_at_the_cap(store):
-    rows = [good_row(1), *[good_row(10)] * 30]
-    with pytest.raises(BadRows) as error:
-        store.import_csv(kaggle_csv(rows), name="many.csv")
-    assert len(error.value.problems) == drawings.MAX_REPORTED_ROWS
-    assert error.value.problems[-1].startswith(f"many.csv, line {drawings.MAX_REPORTED_ROWS + 2}:")
-    assert "stopped looking" in str(error.value) and store.list() == []
-
-
-def test_an_import_of_a_bad_header_is_one_line(store):
-    with pytest.raises(DigitnetError) as error:
-        store.import_csv(b"label,pixels\n1,2\n", name="odd.csv")
-    assert single_line(error).startswith("odd.csv, line 1: the header has 2 columns")
-
-
-def test_an_import_of_a_test_csv_without_labels_is_refused(store):
-    header = ",".join(f"pixel{i}" for i in range(784))
-    with pytest.raises(DigitnetError, match="no label column"):
-        store.import_csv(f"{header}\n{','.join(['0'] * 784)}\n".encode(), name="test.csv")
-    assert store.list() == []
-
-
-def test_an_uploaded_file_imports_under_its_own_name(store):
-    upload = io.BytesIO(kaggle_csv([good_row(8), good_row(80)]))
-    upload.name = "upload.csv"
-    with pytest.raises(BadRows, match="upload.csv, line 3: label '80'"):
-        store.import_csv(upload)
-    assert store.import_csv(io.BytesIO(kaggle_csv([good_row(8)])), session="class-7b") == 1
-    assert store.list()[0].session == "class-7b"
-
-
-# --- absurd input ------------------------------------------------------------------------------
-
-
-def test_a_drawing_of_100000_points_is_thinned_to_the_cap(store):
-    path = np.stack([np.linspace(0, 279, 100_000), np.linspace(0, 279, 100_000)], axis=1)
-    strokes = [path[:60_000], path[60_000:]]
-    drawing = store.get(store.add(**canvas_drawing(strokes=strokes)))
-    counts = [len(stroke) for stroke in drawing.strokes]
-    assert sum(counts) <= drawings.MAX_POINTS and min(counts) > 1000
-    np.testing.assert_array_equal(drawing.strokes[0][0], [0, 0])  # the shape stays: same start
-
-
-def test_points_far_outside_the_canvas_are_clipped_to_one_canvas_side_around_it(store):
-    # A stroke may leave the canvas and come back (kept, so it renders as drawn); a point
-    # farther than the canvas's longer side (280) beyond its edge is clipped to that distance.
-    strokes = [np.array([[-50, 10], [140, 140], [900, 300.5], [1e12, -1e12]])]
-    drawing = store.get(store.add(**canvas_drawing(strokes=strokes, canvas_height=200)))
-    expected = [[-50, 10], [140, 140], [560, 300.5], [560, -280]]
-    np.testing.assert_array_equal(drawing.strokes[0], expected)
-
-
-@pytest.mark.parametrize(
-    ("changes", "message"),
-    [
-        ({"strokes": [np.array([[1.0, np.nan]])]}, "NaN or infinite point"),
-        ({"strokes": [np.array([[1.0, np.inf]])]}, "NaN or infinite point"),
-        ({"strokes": [np.zeros((1, 2))] * 501}, "at most 500 strokes"),
-        ({"strokes": [np.zeros((4, 3))]}, r"each stroke must be an \(n, 2\) array"),
-        ({"strokes": [np.zeros(3)]}, r"each stroke must be an \(n, 2\) array"),
-        ({"strokes": [["a", "b"]]}, r"each stroke must be an \(n, 2\) array"),
-        ({"brush_width": "18"}, "brush width"),
-        ({"canvas_width": 100_000}, "canvas width must be 1 to 4096"),
-        ({"canvas_height": None}, "canvas height must be 1 to 4096"),
-        ({"brush_width": float("nan")}, "brush width"),
-        ({"label": 10}, "label must be a digit 0-9"),
-        ({"label": True}, "label must be a digit 0-9"),
-        ({"prediction": -1}, "prediction must be a digit 0-9"),
-        ({"image": np.zeros((28, 27), np.float32)}, "must be 28x28"),
-        ({"image": np.full((28, 28), np.nan, np.float32)}, "values from 0 to 1"),
-        ({"image": np.full((28, 28), 3.0, np.float32)}, "values from 0 to 1"),
-        ({"probabilities": np.ones(10)}, "must sum to 1"),
-        ({"probabilities": np.ones(3) / 3}, "ten finite numbers"),
-        ({"session": ""}, "session id"),
-        ({"session": "x" * 65}, "session id"),
-        ({"photo": b"jpeg"}, "its strokes or its photo"),
-        ({"strokes": None}, "its strokes or its photo"),
-    ],
-)
-def test_a_drawing_with_absurd_values_is_refused_and_nothing_is_saved(store, changes, message):
-    with pytest.raises(DigitnetError, match=message) as error:
-        store.add(**canvas_drawing(**changes))
-    single_line(error)
-    assert store.list() == []
-
-
-def test_a_huge_photo_is_refused_with_the_cap(store):
-    values = canvas_drawing(strokes=None, canvas_width=None, canvas_height=None, brush_width=None)
-    with pytest.raises(DigitnetError, match="the photo must be its file's bytes, got BytesIO"):
-        store.add(**values, photo=io.BytesIO(b"png"))
-    with pytest.raises(DigitnetError, match=r"the photo is 2\.5 MB; at most 2 MB") as error:
-        store.add(**values, photo=bytes(int(2.5 * 2**20)))
-    single_line(error)
-    assert store.add(**values, photo=bytes(2 * 2**20)) == 1  # exactly at the cap is kept
 
 
 # --- nothing lost --------------------------------------------------------------------------------
@@ -421,29 +285,6 @@ def test_the_app_killed_mid_write_leaves_only_whole_drawings(store):
     for drawing in saved:
         np.testing.assert_array_equal(drawing.image, image_for(int(drawing.model_checksum[9:])))
     assert store.add(**canvas_drawing(0)) == saved[-1].id + 1
-
-
-def import_forever(path: str, csv: str) -> None:
-    store = DrawingStore(path, timeout=30)
-    while True:
-        store.import_csv(csv)
-
-
-def test_the_app_killed_during_imports_leaves_whole_imports_only(store, tmp_path):
-    batch = 1500
-    (tmp_path / "batch.csv").write_bytes(kaggle_csv([good_row(n % 10) for n in range(batch)]))
-    writer = SPAWN.Process(
-        target=import_forever, args=(str(store.path), str(tmp_path / "batch.csv"))
-    )
-    writer.start()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and total(store.counts_by_digit().values()).drawings < batch:
-        time.sleep(0.02)
-    time.sleep(0.3)  # into the next import: reading the file, or inserting its rows
-    os.kill(writer.pid, signal.SIGKILL)
-    writer.join()
-    saved = total(store.counts_by_digit().values()).drawings
-    assert saved >= batch and saved % batch == 0
 
 
 def test_a_corrupt_file_gives_one_line_and_is_left_untouched(store):

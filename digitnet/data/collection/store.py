@@ -1,5 +1,6 @@
 """The drawings people saved ("Right" / "No, it's a ..."): one SQLite file, and the only module
-that speaks SQL.
+that speaks SQL: the schema and its migrations, the connections, and adding, reading, counting,
+splitting and deleting drawings.
 
 The file is ``DIGITNET_DB``, else ``drawings.sqlite`` in the data folder (``cache.cache_dir()``).
 It is opened afresh for every operation (so threads and processes each get their own
@@ -7,20 +8,14 @@ connection), in WAL mode (readers never wait for a writer), and every write is o
 a crash leaves whole drawings or none. A file digitnet cannot use (corrupt, locked, read-only, or
 from a newer digitnet) gives one line saying what to do and is never rewritten or deleted.
 
-Rules for what a drawing may hold (absurd input is thinned or refused, never stored as is):
-strokes hold at most ``MAX_POINTS`` points in all (more are thinned evenly, stroke by stroke)
-and at most ``MAX_STROKES`` strokes; points are clipped to the canvas grown by its longer side
-on every side (a stroke that leaves the canvas still renders as drawn, as ``digitnet.data.strokes``
-allows, and a point a mile away cannot be stored); a NaN or infinite point, a canvas over
-``MAX_CANVAS`` pixels a side, or a photo over ``MAX_PHOTO_BYTES`` is refused.
+What a drawing may hold is checked by ``checks`` before anything is written; the CSV import and
+export are in ``transfer``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 import os
-import re
 import sqlite3
 import time
 import uuid
@@ -35,21 +30,14 @@ from urllib.parse import quote
 import numpy as np
 
 from digitnet.data import cache, mnist
+from digitnet.data.collection import checks, transfer
 from digitnet.data.preprocess import PREPROCESS_VERSION
 from digitnet.errors import DigitnetError
-from digitnet.files import atomic_path
-from digitnet.images import IMAGE_SHAPE, to_float
+from digitnet.images import IMAGE_SHAPE
 
 DB_ENV = "DIGITNET_DB"
 DB_NAME = "drawings.sqlite"
 BUSY_TIMEOUT = 5.0  # seconds a save waits for another session's save before giving up
-MAX_POINTS = 5_000
-MAX_STROKES = 500
-MAX_CANVAS = 4_096
-MAX_BRUSH = 200.0
-MAX_PHOTO_BYTES = 2 * 1024 * 1024
-MAX_REPORTED_ROWS = 20  # bad rows an import names before it stops looking
-_CSV_LINE = re.compile(r", line (\d+): ")
 T = TypeVar("T")
 
 # Migration i takes a file from schema version i to i + 1 (``PRAGMA user_version``). Never edit
@@ -147,16 +135,6 @@ def total(counts: Iterable[DigitCount]) -> DigitCount:
     )
 
 
-class BadRows(DigitnetError):
-    """An import refused: ``problems`` holds one line per bad row (the message joins them)."""
-
-    def __init__(self, problems: list[str], name: str) -> None:
-        self.problems = problems
-        more = " (and maybe more: stopped looking)" if len(problems) >= MAX_REPORTED_ROWS else ""
-        summary = f"{name}: {len(problems)} bad row(s){more}; nothing was imported"
-        super().__init__("\n".join([*problems, summary]))
-
-
 def images_and_labels(drawings: Sequence[SavedDrawing]) -> tuple[np.ndarray, np.ndarray]:
     """The drawings as the model takes them: images (n, 28, 28) float32 and labels (n,) uint8."""
     images = np.zeros((len(drawings), *IMAGE_SHAPE), np.float32)
@@ -194,20 +172,42 @@ class DrawingStore:
         if (strokes is None) == (photo is None):
             raise DigitnetError("a drawing is saved with its strokes or its photo (one of them)")
         row = {
-            "created": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "session": _checked_session(session),
+            "created": _now(),
+            "session": checks.session(session),
             "source": "canvas" if strokes is not None else "photo",
-            "label": _checked_digit(label, "label"),
-            "prediction": None if prediction is None else _checked_digit(prediction, "prediction"),
-            "probabilities": _probabilities_blob(probabilities),
+            "label": checks.digit(label, "label"),
+            "prediction": None if prediction is None else checks.digit(prediction, "prediction"),
+            "probabilities": _bytes(checks.probabilities(probabilities)),
             "model_checksum": model_checksum,
             "preprocess_version": preprocess_version,
-            "image": _image_blob(image),
-            "photo": _checked_photo(photo),
+            "image": checks.image(image).tobytes(),
+            "photo": checks.photo(photo),
         }
         if strokes is not None:
-            row.update(_checked_canvas(strokes, canvas_width, canvas_height, brush_width))
+            points, width, height, brush = checks.canvas(
+                strokes, canvas_width, canvas_height, brush_width
+            )
+            row["strokes"] = _strokes_blob(points)
+            row.update(canvas_width=width, canvas_height=height, brush_width=brush)
         return self._insert([row])[0]
+
+    def add_imported(self, images: np.ndarray, labels: np.ndarray, session: str) -> int:
+        """Saves labelled images (n, 28, 28) that have no strokes (source "import"), all in one
+        transaction, and returns how many. Bad values raise DigitnetError and save nothing."""
+        images, labels = checks.labelled_rows(images, labels)
+        session, created = checks.session(session), _now()
+        rows = [
+            {
+                "created": created,
+                "session": session,
+                "source": "import",
+                "label": int(label),
+                "image": image.tobytes(),
+                "preprocess_version": None,
+            }
+            for image, label in zip(images, labels)
+        ]
+        return len(self._insert(rows))
 
     def get(self, drawing_id: int) -> SavedDrawing:
         with self._reading() as connection:
@@ -280,46 +280,14 @@ class DrawingStore:
         return self._write(lambda c: c.execute("DELETE FROM drawings").rowcount, "deleted")
 
     def export_csv(self, path: str | os.PathLike, session: str | None = None) -> int:
-        """Writes the drawings as a Kaggle train.csv (label,pixel0..pixel783, 0-255), atomically,
-        and returns how many."""
-        images, labels = self.labelled_images(session)
-        if not len(labels):
-            raise DigitnetError(f"no drawings to export in {self.path}; nothing was written")
-        pixels = np.rint(images.reshape(len(labels), -1) * 255).astype(np.uint8)
-        table = np.column_stack([labels, pixels])
-        with atomic_path(path) as temporary:
-            np.savetxt(
-                temporary,
-                table,
-                fmt="%d",
-                delimiter=",",
-                comments="",
-                header=",".join(mnist.KAGGLE_TRAIN_COLUMNS),
-            )
-        return len(labels)
+        """Writes the drawings as a Kaggle train.csv: ``transfer.export_csv``."""
+        return transfer.export_csv(self, path, session)
 
     def import_csv(
         self, source: mnist.Upload, name: str | None = None, session: str = "import"
     ) -> int:
-        """Adds every row of a Kaggle train.csv (a path, bytes or an upload) as a drawing with
-        no strokes (source "import"), in one transaction. Every row is checked first: bad rows
-        raise ``BadRows`` naming each (up to ``MAX_REPORTED_ROWS``) and nothing is imported."""
-        images, labels = _read_all_rows(source, name)
-        session = _checked_session(session)
-        created = datetime.now(UTC).isoformat(timespec="milliseconds")
-        floats = to_float(images)
-        rows = [
-            {
-                "created": created,
-                "session": session,
-                "source": "import",
-                "label": int(label),
-                "image": image.tobytes(),
-                "preprocess_version": None,
-            }
-            for image, label in zip(floats, labels)
-        ]
-        return len(self._insert(rows))
+        """Adds every row of a Kaggle train.csv, all or none: ``transfer.import_csv``."""
+        return transfer.import_csv(self, source, name, session)
 
     def list(
         self, digit: int | None = None, wrong_only: bool = False, session: str | None = None
@@ -482,7 +450,7 @@ class DrawingStore:
             raise DigitnetError(f"{self.path}: {text}: {advice} (nothing was {done})") from None
 
 
-# --- checks and encodings ----------------------------------------------------------------------
+# --- the file, and the columns' encodings -------------------------------------------------------
 
 
 def _why_read_only(path: Path) -> str | None:
@@ -505,7 +473,7 @@ def _filters(
     conditions, parameters = [], []
     if digit is not None:
         conditions.append("label = ?")
-        parameters.append(_checked_digit(digit, "digit"))
+        parameters.append(checks.digit(digit, "digit"))
     if wrong_only:
         conditions.append("prediction IS NOT NULL AND prediction != label")
     if session is not None:
@@ -514,88 +482,12 @@ def _filters(
     return ("WHERE " + " AND ".join(conditions) if conditions else ""), parameters
 
 
-def _checked_digit(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not 0 <= value <= 9:
-        raise DigitnetError(f"the {what} must be a digit 0-9, got {value!r}")
-    return int(value)
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def _checked_session(session: object) -> str:
-    if not isinstance(session, str) or not 0 < len(session) <= 64:
-        raise DigitnetError(f"the session id must be a text of 1 to 64 characters, got {session!r}")
-    return session
-
-
-def _image_blob(image: np.ndarray) -> bytes:
-    image = to_float(image)
-    if image.shape != IMAGE_SHAPE:
-        raise DigitnetError(f"the image must be 28x28, got {image.shape}")
-    if not (np.isfinite(image).all() and image.min() >= 0 and image.max() <= 1):
-        raise DigitnetError("the image must hold values from 0 to 1 (no NaN)")
-    return image.tobytes()
-
-
-def _probabilities_blob(probabilities: np.ndarray | None) -> bytes | None:
-    if probabilities is None:
-        return None
-    values = np.asarray(probabilities, dtype=np.float32)
-    if values.shape != (10,) or not np.isfinite(values).all() or values.min() < 0:
-        raise DigitnetError("the probabilities must be ten finite numbers from 0 to 1")
-    if abs(float(values.sum()) - 1) > 1e-3:
-        raise DigitnetError(f"the ten probabilities must sum to 1, got {values.sum():.4f}")
-    return values.tobytes()
-
-
-def _checked_photo(photo: bytes | None) -> bytes | None:
-    if photo is not None and not isinstance(photo, bytes):
-        raise DigitnetError(f"the photo must be its file's bytes, got {type(photo).__name__}")
-    if photo is not None and len(photo) > MAX_PHOTO_BYTES:
-        raise DigitnetError(
-            f"the photo is {len(photo) / 2**20:.1f} MB; at most {MAX_PHOTO_BYTES / 2**20:g} MB "
-            "can be saved with a drawing: save a smaller photo"
-        )
-    return photo
-
-
-def _checked_canvas(
-    strokes: Sequence[np.ndarray], width: int | None, height: int | None, brush: float | None
-) -> dict:
-    """The canvas columns of a drawing, after the module's rules (see its docstring)."""
-    for value, what in ((width, "canvas width"), (height, "canvas height")):
-        if not isinstance(value, int | np.integer) or not 0 < value <= MAX_CANVAS:
-            raise DigitnetError(f"the {what} must be 1 to {MAX_CANVAS} pixels, got {value!r}")
-    if not (isinstance(brush, int | float) and math.isfinite(brush) and 0 < brush <= MAX_BRUSH):
-        raise DigitnetError(
-            f"the brush width must be above 0 and at most {MAX_BRUSH:g}, got {brush!r}"
-        )
-    arrays = [stroke for stroke in map(_points, strokes) if len(stroke)]
-    if len(arrays) > MAX_STROKES:
-        raise DigitnetError(f"a drawing holds at most {MAX_STROKES} strokes, got {len(arrays)}")
-    if not all(np.isfinite(stroke).all() for stroke in arrays):
-        raise DigitnetError("a stroke holds a NaN or infinite point; the drawing was not saved")
-    total = sum(len(stroke) for stroke in arrays)
-    if total > MAX_POINTS:  # every step-th point of each stroke: the shape stays, evenly thinner
-        step = math.ceil(total / (MAX_POINTS - len(arrays)))
-        arrays = [stroke[::step] for stroke in arrays]
-    margin = max(width, height)
-    return {
-        "strokes": _strokes_blob(
-            [np.clip(stroke, -margin, [width + margin, height + margin]) for stroke in arrays]
-        ),
-        "canvas_width": int(width),
-        "canvas_height": int(height),
-        "brush_width": float(brush),
-    }
-
-
-def _points(stroke: object) -> np.ndarray:
-    try:
-        points = np.asarray(stroke, dtype=np.float64)
-    except (TypeError, ValueError):
-        points = None
-    if points is None or (points.size and (points.ndim != 2 or points.shape[1] != 2)):
-        raise DigitnetError("each stroke must be an (n, 2) array of x, y points in canvas pixels")
-    return points.reshape(-1, 2)
+def _bytes(values: np.ndarray | None) -> bytes | None:
+    return None if values is None else values.tobytes()
 
 
 def _strokes_blob(strokes: list[np.ndarray]) -> bytes:
@@ -633,48 +525,3 @@ def _drawing(row: tuple, photo: bytes | None = None) -> SavedDrawing:
         brush_width=brush,
         photo=photo,
     )
-
-
-def _read_all_rows(source: mnist.Upload, name: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """A Kaggle train.csv's images and labels, read by ``mnist.read_kaggle_csv``; when it finds
-    a bad row, that row is set aside and the rest read again, so every bad row is named."""
-    raw, name = mnist._read_source(source, name)
-    try:
-        images, labels = mnist.read_kaggle_csv(raw, name)
-    except DigitnetError as error:
-        if _bad_line(error) is None:  # the file as a whole (encoding, header): one line
-            raise
-        raise BadRows(_every_bad_row(raw, name, error), name) from None
-    if labels is None:
-        raise DigitnetError(
-            f"{name}: no label column (a test.csv?); drawings need labels: import a train.csv "
-            "(label,pixel0,...,pixel783)"
-        )
-    return images, labels
-
-
-def _bad_line(error: DigitnetError) -> int | None:
-    """The line of the row an error of ``read_kaggle_csv`` names, None if it names no row."""
-    found = _CSV_LINE.search(str(error))
-    return int(found[1]) if found and int(found[1]) > 1 else None
-
-
-def _every_bad_row(raw: bytes, name: str, first: DigitnetError) -> list[str]:
-    """One line per bad row (up to ``MAX_REPORTED_ROWS``), numbered as in the original file and
-    in its order."""
-    text = raw.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n").rstrip("\n")
-    lines = text.split("\n")
-    kept = list(range(1, len(lines)))  # indices into lines of the rows still being read
-    found, error = {}, first
-    while (line := _bad_line(error)) is not None:
-        original = kept.pop(line - 2) + 1
-        found[original] = str(error).replace(f", line {line}: ", f", line {original}: ", 1)
-        if len(found) >= MAX_REPORTED_ROWS or not kept:
-            break
-        try:
-            mnist.read_kaggle_csv("\n".join([lines[0], *(lines[i] for i in kept)]).encode(), name)
-            break
-        except DigitnetError as next_error:
-            error = next_error
-    problems = [found[line] for line in sorted(found)]
-    return problems if _bad_line(error) is not None or not kept else [*problems, str(error)]
