@@ -1,6 +1,11 @@
-"""Installable: the wheel (and an editable install) give a `digitnet` command that works from any
-folder with the shipped weights. Built from a copy of the sources, offline, so the checkout is
-left as it was (setuptools writes build/ and *.egg-info beside the sources)."""
+"""Installable the way a user installs it: the wheel (and an editable install) give a `digitnet`
+command that works from any folder with the shipped weights.
+
+Each install goes into a new virtual environment that holds only what its own pip put there
+(pip with build isolation: setuptools as pyproject.toml asks for it, and the dependencies, from
+the package index), so neither the environment running the tests nor its setuptools can stand in
+for what the project declares. The sources are copied first, so the checkout is left as it was
+(setuptools writes build/ and *.egg-info beside the sources)."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -16,39 +22,59 @@ from PIL import Image
 from tests.conftest import ROOT
 
 SOURCES = ("pyproject.toml", "README.md", "digitnet", "weights")
+IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
 
 
 def run(command: list, cwd: Path) -> subprocess.CompletedProcess:
-    """A command with no path back to the checkout (no PYTHONPATH) and no network index."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PIP_NO_INDEX": "1"}
+    """A command with no path back to the checkout (no PYTHONPATH) and no hint of the
+    environment running the tests."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    env.pop("VIRTUAL_ENV", None)
     result = subprocess.run(
         [str(part) for part in command],
         cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
     return result
 
 
-@pytest.fixture
-def source(tmp_path) -> Path:
-    copy = tmp_path / "source"
-    copy.mkdir()
+def copy_sources(folder: Path) -> Path:
+    folder.mkdir()
     for name in SOURCES:
         if (ROOT / name).is_dir():
-            shutil.copytree(ROOT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(ROOT / name, folder / name, ignore=IGNORED)
         else:
-            shutil.copy(ROOT / name, copy / name)
-    return copy
+            shutil.copy(ROOT / name, folder / name)
+    return folder
 
 
-def fresh_venv(tmp_path: Path) -> Path:
-    """A new environment that sees this one's packages (numpy and co., and pip) but not digitnet."""
-    run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", "venv"], tmp_path)
-    return tmp_path / "venv" / "bin"
+def fresh_venv(folder: Path) -> Path:
+    """`python -m venv`, as the README does: its own pip, nothing else (the base interpreter's,
+    even when the tests run in a venv of their own)."""
+    run([sys.executable, "-m", "venv", folder], folder.parent)
+    return folder / "bin"
+
+
+def pip_install(bin_dir: Path, *arguments) -> None:
+    """`pip install`, with the dependencies; not byte-compiled, which would double its time."""
+    install = ["install", "-q", "--no-compile", *arguments]
+    run([bin_dir / "python", "-m", "pip", *install], bin_dir.parent)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> tuple[Path, Path]:
+    """`pip wheel .` from a copy of the sources by a fresh venv's pip, with build isolation: the
+    wheel, and that venv's bin/ (digitnet not installed in it yet)."""
+    folder = tmp_path_factory.mktemp("wheel")
+    source = copy_sources(folder / "source")
+    bin_dir = fresh_venv(folder / "venv")
+    run([bin_dir / "python", "-m", "pip", "wheel", "-q", "--no-deps", "-w", "dist", source], folder)
+    shutil.rmtree(source)  # what is installed from the wheel must need nothing from them
+    return next((folder / "dist").glob("digitnet-*.whl")), bin_dir
 
 
 def check_command(bin_dir: Path, tmp_path: Path, mnist) -> str:
@@ -65,19 +91,30 @@ def check_command(bin_dir: Path, tmp_path: Path, mnist) -> str:
     return run([bin_dir / "python", "-c", where], elsewhere).stdout.strip()
 
 
-def test_the_wheel_gives_a_digitnet_command_that_works_from_any_folder(source, tmp_path, mnist):
-    pip = [sys.executable, "-m", "pip", "wheel", source, "--no-deps", "--no-build-isolation"]
-    run([*pip, "-w", tmp_path / "dist", "-q"], tmp_path)
-    wheel = next((tmp_path / "dist").glob("digitnet-*.whl"))
-    bin_dir = fresh_venv(tmp_path)
-    run([bin_dir / "python", "-m", "pip", "install", "--no-deps", "-q", wheel], tmp_path)
-    shutil.rmtree(source)  # the installed command must need nothing from the sources
+def test_the_wheel_holds_every_module_and_the_shipped_weights(built):
+    """pyproject.toml names the packages one by one: a new subpackage must be added there."""
+    names = set(zipfile.ZipFile(built[0]).namelist())
+    modules = {
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "digitnet").rglob("*.py")
+        if "__pycache__" not in path.parts
+    }
+    assert "digitnet/data/collection/__init__.py" in modules  # subpackages' subpackages too
+    missing = sorted(modules - names)
+    assert missing == [], f"not in the wheel: {missing}; list their packages in pyproject.toml"
+    weights = {f"digitnet/_weights/{name}" for name in ("cnn.npz", "mlp.npz", "README.md")}
+    assert weights <= names
+
+
+def test_the_wheel_gives_a_digitnet_command_that_works_from_any_folder(built, tmp_path, mnist):
+    wheel, bin_dir = built
+    pip_install(bin_dir, wheel)  # with its dependencies, from the package index
     weights = Path(check_command(bin_dir, tmp_path, mnist))
     assert weights.name == "cnn.npz" and "site-packages" in weights.parts
 
 
-def test_an_editable_install_uses_the_checkout_weights(source, tmp_path, mnist):
-    bin_dir = fresh_venv(tmp_path)
-    install = ["install", "--no-deps", "--no-build-isolation", "-q", "-e", source]
-    run([bin_dir / "python", "-m", "pip", *install], tmp_path)
+def test_an_editable_install_uses_the_checkout_weights(tmp_path, mnist):
+    source = copy_sources(tmp_path / "source")
+    bin_dir = fresh_venv(tmp_path / "venv")
+    pip_install(bin_dir, "-e", source)
     assert Path(check_command(bin_dir, tmp_path, mnist)) == source / "weights" / "cnn.npz"
