@@ -19,10 +19,9 @@ import time
 
 import numpy as np
 
-from digitnet.cli import DEFAULT_PEN_SHARE
 from digitnet.data.augment import AugmentConfig
 from digitnet.data.mnist import load_mnist
-from digitnet.data.pendigits import PenDigits
+from digitnet.data.pendigits import DEFAULT_PEN_SHARE, PenDigits
 from digitnet.data.preprocess import canvas_to_mnist
 from digitnet.data.stroke_augment import augment
 from digitnet.data.strokes import render_batch

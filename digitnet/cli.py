@@ -1,6 +1,7 @@
-"""The command line: ``digitnet train | evaluate | predict | submit | download``.
+"""The command line: ``digitnet train | evaluate | predict | submit | download | drawings``.
 
-Also ``python -m digitnet ...``.
+Also ``python -m digitnet ...``. ``digitnet --help`` lists the commands, ``digitnet COMMAND
+--help`` one command's flags.
 
 Every user mistake (a bad file, a bad flag value) ends in one line on stderr and exit status 2,
 never a traceback.
@@ -14,7 +15,9 @@ import os
 import sys
 import tempfile
 import warnings
+from collections.abc import Callable
 from dataclasses import fields
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -25,18 +28,25 @@ import digitnet
 from digitnet.analysis.metrics import Evaluation, evaluate
 from digitnet.data import mnist, preprocess
 from digitnet.data.augment import AugmentConfig
-from digitnet.data.pendigits import PenDigits, find_pen_data, load_pen_data, pen_dev_set
+from digitnet.data.pendigits import (
+    DEFAULT_PEN_SHARE,
+    PenDigits,
+    find_pen_data,
+    load_pen_data,
+    pen_dev_set,
+)
 from digitnet.errors import DigitnetError
 from digitnet.images import to_float
 from digitnet.network.model import Model
 from digitnet.network.optim import OPTIMIZERS, SCHEDULES
 from digitnet.network.spec import ACTIVATIONS, parse_spec
 from digitnet.network.weights import save_model, spec_errors
-from digitnet.training.card import card, dev_split, write_card
-from digitnet.training.trainer import BatchEvent, EpochEvent, TrainConfig, Trainer
+from digitnet.training.card import card, dev_split
+from digitnet.training.catalog import load_named
+from digitnet.training.pipeline import Event, StageEvent, TrainingRun
+from digitnet.training.trainer import BatchEvent, TrainConfig
 
 DEFAULTS = TrainConfig()
-DEFAULT_PEN_SHARE = 0.1  # 13 of 128, the shipped CNN's; benchmarks/bench_pen.py: its cost
 SPLITS = ("test", "dev", "drawn", "pen-dev", "mine")
 # The splits whose errors are worth reading one digit at a time: drawings, not scans.
 DRAWING_SPLITS = ("drawn", "pen-dev", "mine")
@@ -70,17 +80,31 @@ def add_data_flags(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="digitnet", description=__doc__.split("\n")[0], formatter_class=HelpFormat
+        prog="digitnet",
+        description="Handwritten digits with a from-scratch NumPy network: train one, score it, "
+        "read images of digits, and get the data.",
+        formatter_class=HelpFormat,
     )
     parser.add_argument("--version", action="version", version=digitnet.__version__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(
+        dest="command",
+        required=True,
+        title="commands",
+        metavar="COMMAND",
+        help="run 'digitnet COMMAND --help' for its flags",
+    )
 
-    def command(name: str, help: str) -> argparse.ArgumentParser:
-        return commands.add_parser(name, help=help, description=help, formatter_class=HelpFormat)
+    def command(name: str, help: str, description: str | None = None) -> argparse.ArgumentParser:
+        """A command: ``help`` is its line in ``digitnet --help`` (short enough for one line),
+        ``description`` (default: the same) heads its own --help."""
+        return commands.add_parser(
+            name, help=help, description=description or help, formatter_class=HelpFormat
+        )
 
+    weights_help = "a .npz file, or a shipped or saved model's name (default: the shipped model)"
     add_train_flags(command("train", "train a network and save its weights"))
-    evaluate_command = command("evaluate", "accuracy, per-class scores, confusion")
-    evaluate_command.add_argument("weights", nargs="?", help="a .npz (default: the shipped model)")
+    evaluate_command = command("evaluate", "score a model: accuracy, per-digit scores, confusion")
+    evaluate_command.add_argument("weights", nargs="?", help=weights_help)
     add_data_flags(evaluate_command)
     evaluate_command.add_argument(
         "--split",
@@ -101,22 +125,39 @@ def build_parser() -> argparse.ArgumentParser:
         "for --split pen-dev (default: $DIGITNET_PEN_DATA, then the cache, then a download)",
     )
 
-    predict = command("predict", "read a PNG or JPEG of one digit")
-    predict.add_argument("image", type=Path, help="the PNG or JPEG")
-    predict.add_argument("--weights", help="a .npz (default: the shipped model)")
+    predict = command(
+        "predict",
+        "read the digit in PNG or JPEG images",
+        "read the digit in each PNG or JPEG image: for one image, its top three digits; for "
+        "several, one line each (a file that cannot be read gets its one-line error on stderr, "
+        "the others are still read, and the exit status is 2)",
+    )
+    predict.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="a PNG or JPEG")
+    predict.add_argument("--weights", help=weights_help)
 
     submit = command("submit", "write a Kaggle submission")
     submit.add_argument("--test", type=Path, required=True, help="Kaggle test.csv")
     submit.add_argument("--out", type=Path, required=True, help="submission.csv to write")
-    submit.add_argument("--weights", help="a .npz (default: the shipped model)")
+    submit.add_argument("--weights", help=weights_help)
 
     download = command(
-        "download", "download MNIST and the pen-drawn digits (for --pen-data) into the cache"
+        "download",
+        "get MNIST and the pen-drawn digits, if not found",
+        "get MNIST and the pen-drawn digits (for --pen-data): says where each already is "
+        "($DIGITNET_DATA and $DIGITNET_PEN_DATA, then the cache) and downloads into the cache "
+        "only what is missing",
     )
-    download.add_argument("--to", type=Path, help="one folder for both (default: the cache)")
+    download.add_argument(
+        "--to",
+        type=Path,
+        help="one folder for both, downloading what it lacks (default: where they are found, "
+        "else the cache)",
+    )
 
-    drawings = commands.add_parser(
-        "drawings", help="the saved drawings ($DIGITNET_DB): list, export, import, delete"
+    drawings = command(
+        "drawings",
+        "the drawings saved in the app: list, export, import, delete",
+        "the drawings saved in the app ($DIGITNET_DB): list, export, import, delete",
     )
     actions = drawings.add_subparsers(dest="action", required=True)
     list_command = actions.add_parser("list", help="drawings per digit, the model's accuracy")
@@ -301,7 +342,10 @@ class Progress:
             disable=not sys.stderr.isatty(),
         )
 
-    def __call__(self, event: BatchEvent | EpochEvent) -> None:
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, StageEvent):  # after the last batch: scoring, the card, saving
+            self.bar.set_description(event.text)
+            return
         if isinstance(event, BatchEvent):
             if self.bar.total is None:
                 self.bar.total = self.epochs * event.batches_per_epoch
@@ -344,9 +388,9 @@ def run_fine_tune(args: argparse.Namespace) -> None:
     base = load_base(args.fine_tune)
     mnist_data, pen = mnist.load_dataset("mnist", path=args.data), pen_source(args)
     print(f"fine-tuning {card(base).name} on {len(train)} drawings, {len(held)} held back")
-    result = fine_tune(base, train, held, mnist_data, pen, config, name=args.name)
+    save = partial(save_model, path=args.out)
+    result = fine_tune(base, train, held, mnist_data, pen, config, name=args.name, save=save)
     print("\n".join(result.summary()))
-    save_model(result.model, args.out)
     print(f"wrote {args.out}")
 
 
@@ -359,48 +403,34 @@ def run_train(args: argparse.Namespace) -> None:
     dataset = load_training_data(args)
     pen = pen_source(args)
     config = train_config(args, args.pen_share if pen else 0.0)
-    train_images, train_labels, dev_images, dev_labels = mnist.split_dev(
-        dataset.images, dataset.labels, config.dev_size, config.seed
+    progress = Progress(config.epochs)
+    run = TrainingRun(
+        model,
+        config,
+        dataset,
+        name=args.name or args.out.stem,
+        architecture=args.arch,
+        extra=pen,
+        on_event=progress,
     )
-    print(f"{model}; {len(train_images)} training and {len(dev_images)} dev images")
+    train_count, dev_count = len(run.split.train_labels), len(run.split.dev_labels)
+    print(f"{model}; {train_count} training and {dev_count} dev images")
     if pen:
         print(
             f"plus pen digits by {len(set(pen.data.writers.tolist()))} writers "
             f"({len(pen.data.labels)} digits, drawn with stroke augmentation): "
             f"{round(config.extra_share * config.batch_size)} of every {config.batch_size}"
         )
-    progress = Progress(config.epochs)
     try:
-        trainer = Trainer(
-            model,
-            config,
-            train_images,
-            train_labels,
-            dev_images,
-            dev_labels,
-            on_event=progress,
-            extra=pen,
-        )
-        result = trainer.run()
+        outcome = run.run(save=partial(save_model, path=args.out))
     finally:
         progress.close()
-    if result.status == "diverged":
-        raise DigitnetError(f"{result.message} (now {args.lr}); no weights were written")
-    test = None
-    if dataset.test_images is not None:
-        test = evaluate(model, dataset.test_images, dataset.test_labels)
+    if not outcome.usable:
+        raise DigitnetError(f"{outcome.result.message} (now {args.lr}); no weights were written")
+    if "test" in outcome.scores:
+        test = outcome.scores["test"]
         print(f"test accuracy {test.accuracy:.2%}, calibration error {test.calibration_error:.2%}")
-    write_card(
-        model,
-        name=args.name or args.out.stem,
-        architecture=args.arch,
-        config=config,
-        dataset=dataset,
-        result=result,
-        test_evaluation=test,
-    )
-    save_model(model, args.out)
-    print(f"{result.status} in {result.seconds:.0f} s; wrote {args.out}")
+    print(f"{outcome.result.status} in {outcome.result.seconds:.0f} s; wrote {args.out}")
 
 
 def print_evaluation(title: str, evaluation: Evaluation) -> None:
@@ -447,7 +477,7 @@ def evaluation_data(args: argparse.Namespace, model: Model) -> tuple[str, np.nda
 
 
 def run_evaluate(args: argparse.Namespace) -> None:
-    model = digitnet.load_model(args.weights)
+    model = load_named(args.weights)
     name, images, labels = evaluation_data(args, model)
     evaluation = evaluate(model, images, labels)
     print_evaluation(f"{card(model).name} on {name} {args.split}", evaluation)
@@ -477,33 +507,108 @@ def read_image(path: Path) -> np.ndarray | None:
         raise DigitnetError(f"{path}: {str(error).removeprefix('upload ')}") from None
 
 
-def run_predict(args: argparse.Namespace) -> None:
-    image = read_image(args.image)
+def run_predict(args: argparse.Namespace) -> int:
+    """One image: its digit, then its top three with their probabilities, a line each. Several:
+    one line each, ``a.png: 7 (98.1%), then 1 (1.2%), 9 (0.3%)``. An image that cannot be read
+    gets its one-line error on stderr and the others are still read; exit status 2 if any
+    failed."""
+    model = load_named(args.weights)
+    failed = 0
+    for path in args.images:
+        try:
+            probabilities = predict_image(model, path)
+        except DigitnetError as error:
+            failed += 1
+            sys.stdout.flush()  # the error lands after the lines before it, even in one pipe
+            print(f"error: {error}", file=sys.stderr)
+            continue
+        top = np.argsort(-probabilities)[:3]
+        if len(args.images) == 1:
+            print(f"{path}: {top[0]}")
+            for digit in top:
+                print(f"  {digit}: {probabilities[digit]:.1%}")
+        else:
+            first, *others = (f"{digit} ({probabilities[digit]:.1%})" for digit in top)
+            print(f"{path}: {first}, then {', '.join(others)}")
+    return 2 if failed else 0
+
+
+def predict_image(model: Model, path: Path) -> np.ndarray:
+    """The model's ten probabilities for the digit in an image file."""
+    image = read_image(path)
     if image is None:
-        raise DigitnetError(f"{args.image}: no digit found (the image looks blank)")
-    model = digitnet.load_model(args.weights)
-    probabilities = model.predict_proba(image[None])[0]
-    top = np.argsort(-probabilities)[:3]
-    print(f"{args.image}: {top[0]}")
-    for digit in top:
-        print(f"  {digit}: {probabilities[digit]:.1%}")
+        raise DigitnetError(f"{path}: no digit found (the image looks blank)")
+    return model.predict_proba(image[None])[0]
 
 
 def run_submit(args: argparse.Namespace) -> None:
     check_output(args.out)
     images, _ = mnist.read_kaggle_csv(args.test)
-    model = digitnet.load_model(args.weights)
+    model = load_named(args.weights)
     labels = model.predict(to_float(images))
     mnist.write_submission(args.out, labels)
     print(f"wrote {len(labels)} predictions to {args.out}")
 
 
 def run_download(args: argparse.Namespace) -> None:
-    from digitnet.data.download import download_mnist
-    from digitnet.data.pendigits import download_pen_data
+    """MNIST and the pen digits where digitnet looks for them, each downloaded only if missing:
+    data found through $DIGITNET_DATA or $DIGITNET_PEN_DATA are left where they are, else the
+    cache gets what it lacks (``--to DIR``: DIR does). Ends with one line each saying where."""
+    from digitnet.data.cache import mnist_cache_dir
+    from digitnet.data.download import MNIST_FILES, download_mnist
+    from digitnet.data.pendigits import PEN_ENV, PEN_FILE, download_pen_data, pen_cache_dir
 
-    print(f"MNIST is in {download_mnist(args.to)}")
-    print(f"the pen-drawn digits are in {download_pen_data(args.to).parent}")
+    if args.to is None and (found := found_through(mnist.DATA_ENV, mnist.find_mnist)):
+        folder, where = found, f" (${mnist.DATA_ENV}): nothing to download"
+    else:
+        folder = args.to or mnist_cache_dir()
+        missing = [name for name in MNIST_FILES if not has_mnist_file(folder, name)]
+        where = download_note(args.to, bool(missing))
+        if missing:
+            print(f"downloading {', '.join(missing)} into {folder}")
+            download_mnist(folder, files=missing)
+    lines = [f"MNIST is in {folder}{where}"]
+    if args.to is None and (found := found_through(PEN_ENV, find_pen_data)):
+        folder, where = found.parent, f" (${PEN_ENV}): nothing to download"
+    else:
+        folder = args.to or pen_cache_dir()
+        missing = not has_pen_file(folder)
+        where = download_note(args.to, missing)
+        if missing:
+            print(f"downloading {PEN_FILE} into {folder}")
+            download_pen_data(folder)
+    lines.append(f"the pen-drawn digits are in {folder}{where}")
+    print("\n".join(lines))
+
+
+def found_through(variable: str, find: Callable[[], Path | None]) -> Path | None:
+    """What ``find`` finds when the environment ``variable`` is set, else None. Set, it must
+    point at the data: an error names what is missing, never a download somewhere else."""
+    if not os.environ.get(variable):
+        return None
+    try:
+        return find()
+    except DigitnetError as error:
+        raise DigitnetError(f"{error} (or unset {variable} to download into the cache)") from None
+
+
+def download_note(to: Path | None, downloaded: bool) -> str:
+    """What follows "... is in FOLDER" when ``to`` or the cache was filled in."""
+    return ("" if to else " (the cache)") + ("" if downloaded else ": nothing to download")
+
+
+def has_mnist_file(folder: Path, name: str) -> bool:
+    try:
+        return mnist.find_mnist(folder, files=(name,)) is not None
+    except DigitnetError:
+        return False
+
+
+def has_pen_file(folder: Path) -> bool:
+    try:
+        return find_pen_data(folder) is not None
+    except DigitnetError:
+        return False
 
 
 def run_drawings(args: argparse.Namespace) -> None:
@@ -553,7 +658,7 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        COMMANDS[args.command](args)
+        status = COMMANDS[args.command](args)  # None, or the status of a command that goes on
     except DigitnetError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -563,4 +668,4 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`| head`): not an error worth a traceback
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (Python's recipe: no flush at exit)
         return 0
-    return 0
+    return status or 0

@@ -15,17 +15,16 @@ import pandas as pd
 import streamlit as st
 
 from digitnet import DigitnetError, Model
-from digitnet.analysis.metrics import evaluate
-from digitnet.cli import DEFAULT_PEN_SHARE
 from digitnet.data.augment import LIMITS, AugmentConfig, preview
 from digitnet.data.mnist import Dataset
-from digitnet.data.pendigits import PenDigits
+from digitnet.data.pendigits import DEFAULT_PEN_SHARE, PenDigits
 from digitnet.network.optim import OPTIMIZERS, SCHEDULES
 from digitnet.network.spec import ACTIVATIONS, cnn_spec, mlp_spec, parse_sizes
 from digitnet.training import catalog
-from digitnet.training.card import card, write_card
+from digitnet.training.card import card
 from digitnet.training.catalog import model_bytes, sanitize_name, save_user_model
 from digitnet.training.jobs import JobProgress, TrainingJob, TrainingLimit
+from digitnet.training.pipeline import Split, TrainingRun
 from digitnet.training.trainer import DigitSource, TrainConfig, TrainResult
 from pages.common.data import MNIST_NAME, cached_float_split, datasets
 from pages.common.finetune import fine_tune_section, pen_digits
@@ -42,7 +41,6 @@ ERROR = "train_error"
 DONE = "train_done"  # (job, sidebar label, .npz bytes) once a job's end has been handled
 TAKEN = "train_name_taken"  # the name a Save found taken, until Replace or another name
 ACTIVE = ("running", "paused")
-TRAINED_ON = "train_dataset"  # the Dataset of the session's job, for its model card
 PEN_CHOICE = f"{MNIST_NAME} + pen drawings"
 DEFAULTS = TrainConfig()
 
@@ -230,33 +228,29 @@ def start_training(
     limit: TrainingLimit,
     extra: DigitSource | None,
 ) -> None:
-    """The Start button's callback: builds and starts the job, or keeps the reason it cannot.
-    ``extra`` (pen drawings) supplies ``config.extra_share`` of every batch."""
+    """The Start button's callback: starts the training pipeline in a job, or keeps the reason
+    it cannot. ``extra`` (pen drawings) supplies ``config.extra_share`` of every batch."""
     st.session_state.pop(ERROR, None)
     current = st.session_state.get(JOB)
     if current is not None and current.running:  # a second click before the page redrew
         return
     try:
-        train_images, train_labels, dev_images, dev_labels = cached_float_split(
-            dataset.checksum, config.dev_size, config.seed, dataset
-        )
-        model.metadata["architecture"] = name
-        job = TrainingJob(
+        split = Split(*cached_float_split(dataset.checksum, config.dev_size, config.seed, dataset))
+        run = TrainingRun(
             model,
             config,
-            train_images,
-            train_labels,
-            dev_images,
-            dev_labels,
-            limit=limit,
+            dataset,
+            name=f"{name} {time.strftime('%H:%M:%S')}",
+            architecture=name,
+            split=split,
             extra=extra,
         )
+        job = TrainingJob(run, limit=limit)
         job.start()
     except DigitnetError as error:
         st.session_state[ERROR] = str(error)
         return
     st.session_state[JOB] = job
-    st.session_state[TRAINED_ON] = dataset
 
 
 def smoothed(losses: list[float]) -> dict[str, list[float]]:
@@ -273,6 +267,8 @@ def progress_text(progress: JobProgress) -> str:
     latest = progress.latest
     if latest is None:
         return "Starting..."
+    if progress.stage is not None and progress.status == "running":
+        return progress.stage.text  # the batches are done: scoring, the card
     # A time left only while it runs: a stopped or finished training has none.
     eta = f"ETA {latest.eta_seconds:,.0f} s · " if progress.status == "running" else ""
     return (
@@ -377,33 +373,14 @@ def outcome(job: TrainingJob) -> None:
         show_curves(job, progress)
         return
     if st.session_state.get(DONE, (None,))[0] is not job:
-        name = f"{job.model.metadata['architecture']} {time.strftime('%H:%M:%S')}"
-        write_model_card(job, name, st.session_state[TRAINED_ON])
-        st.session_state[DONE] = (job, add_session_model(job.model, name), model_bytes(job.model))
+        label = add_session_model(job.model, job.run.name)
+        st.session_state[DONE] = (job, label, model_bytes(job.model))
         st.rerun()  # to show it in the sidebar
     st.success(f"Training {result.status} in {result.seconds:.1f} s{scores(result, job.model)}.")
     _, label, payload = st.session_state[DONE]
     st.caption(f"It is selected in the sidebar as **{label}**, for the other pages too.")
     keep_or_download(job.model, file_stem(label.removesuffix(SESSION_SUFFIX)), payload)
     show_curves(job, progress)
-
-
-def write_model_card(job: TrainingJob, name: str, dataset: Dataset) -> None:
-    """The model card of a training that ended usable (finished or stopped), with its accuracy
-    on the data set's test split when it has one (MNIST's: a few seconds for a CNN)."""
-    test = None
-    if dataset.test_images is not None:
-        with st.spinner(f"Scoring it on {dataset.name}'s test set..."):
-            test = evaluate(job.model, dataset.test_images, dataset.test_labels)
-    write_card(
-        job.model,
-        name=name,
-        architecture=job.model.metadata["architecture"],
-        config=job.config,
-        dataset=dataset,
-        result=job.progress().result,
-        test_evaluation=test,
-    )
 
 
 def scores(result: TrainResult, model: Model) -> str:

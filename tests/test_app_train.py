@@ -447,7 +447,7 @@ def test_the_progress_line_gives_a_time_left_only_while_training_runs():
     )
 
     def line(status: str) -> str:
-        return progress_text(JobProgress(status, [], [], latest, None, None))
+        return progress_text(JobProgress(status, [], [], latest, None, None, None))
 
     assert line("running") == (
         "running · epoch 17, batch 110/454 · 77,165 samples/s · ETA 63 s · learning rate 0.00094"

@@ -24,13 +24,7 @@ from digitnet.training.card import (
     write_card,
 )
 from digitnet.training.trainer import TrainConfig, Trainer
-from tests.synthetic import synthetic_digits
-
-
-def synthetic_dataset(n: int = 600) -> Dataset:
-    images, labels = synthetic_digits(n)
-    test_images, test_labels = synthetic_digits(100, seed=1)
-    return Dataset("synthetic", "memory", "c" * 64, images, labels, test_images, test_labels)
+from tests.synthetic import synthetic_dataset
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +46,7 @@ def trained():
         config=config,
         dataset=dataset,
         result=result,
-        test_evaluation=test,
+        scores={"test": test},
     )
     return model, dataset, made, test, result
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,10 +15,12 @@ import pytest
 from PIL import Image
 
 import digitnet
+import tests.test_download as download_tests
 from digitnet.analysis.metrics import evaluate
-from digitnet.cli import DEFAULT_PEN_SHARE, build_parser, main
+from digitnet.cli import build_parser, main
+from digitnet.data.pendigits import DEFAULT_PEN_SHARE
 from digitnet.data.collection.store import DrawingStore
-from digitnet.data.mnist import load_dataset, split_dev
+from digitnet.data.mnist import load_dataset, load_mnist, split_dev
 from digitnet.data.pendigits import (
     PEN_DEV_WRITERS,
     PEN_ENV,
@@ -30,6 +33,7 @@ from digitnet.data.pendigits import (
 )
 from digitnet.images import to_float
 from digitnet.training.card import DevSplit, card
+from digitnet.training.catalog import save_user_model
 from tests.conftest import ROOT
 from tests.test_drawings import canvas_drawing
 from tests.test_preprocess import blank_png
@@ -474,3 +478,188 @@ def test_evaluate_mine_scores_the_saved_drawings(trained, mnist, tmp_path, monke
     )
     assert f"on saved drawings mine: accuracy {evaluation.accuracy:.2%} on 30 images" in out
     assert_per_digit_errors(out, evaluation.confusion)
+
+
+# --- Models by name, several images, the top-level help, download only what is missing --------
+
+
+def test_predict_evaluate_and_submit_take_shipped_and_saved_model_names(
+    trained, kaggle_files, mnist, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("DIGITNET_CACHE", str(tmp_path / "cache"))
+    save_user_model(digitnet.load_model(trained), "small")
+    seven = tmp_path / "seven.png"
+    Image.fromarray(255 - mnist.test_images[0]).save(seven)  # a 7, dark on white
+    for name in ("mlp", "small"):
+        assert main(["predict", str(seven), "--weights", name]) == 0
+        assert capsys.readouterr().out.splitlines()[0] == f"{seven}: 7"
+    assert main(["evaluate", "mlp"]) == 0
+    assert "mlp on MNIST test: accuracy 9" in capsys.readouterr().out
+    assert main(["evaluate", "small", "--kaggle-train", str(kaggle_files[0])]) == 0
+    assert "small on train.csv test: accuracy" in capsys.readouterr().out
+    out = tmp_path / "submission.csv"
+    arguments = ["submit", "--test", str(kaggle_files[1]), "--out", str(out), "--weights", "mlp"]
+    assert main(arguments) == 0
+    assert len(out.read_text().splitlines()) == 201
+
+
+@pytest.mark.parametrize("command", [["predict", "x.png", "--weights"], ["evaluate"]])
+def test_an_unknown_model_name_is_one_line_listing_the_names(
+    command, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("DIGITNET_CACHE", str(tmp_path / "cache"))
+    code, out, err = run_quietly([*command, "nope"], tmp_path, monkeypatch, capsys)
+    assert code == 2 and out == ""
+    assert err == (
+        "error: nope: no such weights file or model; give a .npz file or a model name (cnn, mlp)\n"
+    )
+
+
+def write_digit(path: Path, image: np.ndarray) -> str:
+    Image.fromarray(255 - image).save(path)  # dark on white, as a photo or a scan
+    return path.name
+
+
+def test_predict_reads_several_images_one_line_each(trained, mnist, tmp_path, monkeypatch, capsys):
+    names = [write_digit(tmp_path / f"{i}.png", mnist.test_images[i]) for i in range(3)]
+    arguments = ["predict", *names, "--weights", str(trained)]
+    code, out, err = run_quietly(arguments, tmp_path, monkeypatch, capsys)
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    assert [line.split(":")[0] for line in lines] == names
+    model = digitnet.load_model(trained)
+    for line, image in zip(lines, mnist.test_images[:3]):
+        probabilities = model.predict_proba(to_float(image)[None])[0]
+        first, second, third = np.argsort(-probabilities)[:3]
+        shares = [f"{probabilities[d]:.1%}" for d in (first, second, third)]
+        assert line.split(": ", 1)[1] == (
+            f"{first} ({shares[0]}), then {second} ({shares[1]}), {third} ({shares[2]})"
+        )
+    assert [int(line.split(": ")[1][0]) for line in lines] == mnist.test_labels[:3].tolist()
+
+
+def test_predict_goes_on_past_a_bad_image_and_exits_2(
+    trained, mnist, tmp_path, monkeypatch, capsys
+):
+    seven = write_digit(tmp_path / "seven.png", mnist.test_images[0])
+    two = write_digit(tmp_path / "two.png", mnist.test_images[1])
+    (tmp_path / "bad.jpg").write_text("not a photo")
+    (tmp_path / "blank.png").write_bytes(blank_png(100, 100))
+    arguments = ["predict", seven, "bad.jpg", "missing.png", "blank.png", two]
+    code, out, err = run_quietly(
+        [*arguments, "--weights", str(trained)], tmp_path, monkeypatch, capsys
+    )
+    assert code == 2
+    assert [line[: len("seven.png: 7")] for line in out.splitlines()] == [
+        "seven.png: 7",
+        "two.png: 2 (",
+    ]
+    assert err.splitlines() == [
+        "error: bad.jpg: not a readable PNG or JPEG image",
+        "error: missing.png: cannot read (No such file or directory)",
+        "error: blank.png: no digit found (the image looks blank)",
+    ]
+
+
+def test_top_level_help_lists_every_command_in_plain_text(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "80")
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert "``" not in out and "{" not in out
+    listed = out.split("\ncommands:\n")[1].splitlines()[1:]  # after the COMMAND line
+    names = [line.split()[0] for line in listed if line.startswith("    ")]
+    assert names == list(digitnet.cli.COMMANDS)
+    for line in listed:
+        name, description = line.split(maxsplit=1)
+        assert line.startswith(f"    {name}  ") and len(description) > 10, line
+
+
+# A real HTTP server on 127.0.0.1 serving a temporary folder: (base URL, folder).
+http_server = download_tests.server
+
+
+def serve_files(server: tuple[str, Path], files: list[Path]) -> str:
+    """Puts copies of ``files`` on the test server and returns their folder's URL."""
+    url, root = server
+    (root / "files").mkdir()
+    for file in files:
+        shutil.copy(file, root / "files" / file.name)
+    return f"{url}/files/"
+
+
+@pytest.fixture
+def empty_cache(tmp_path, monkeypatch) -> Path:
+    """An empty DIGITNET_CACHE, and download mirrors that nobody listens on."""
+    monkeypatch.setenv("DIGITNET_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("DIGITNET_MNIST_MIRRORS", "http://127.0.0.1:9/")
+    monkeypatch.setenv("DIGITNET_PEN_MIRRORS", f"http://127.0.0.1:9/{PEN_FILE}.gz")
+    return tmp_path / "cache"
+
+
+def test_download_with_both_variables_set_downloads_nothing(empty_cache, capsys):
+    assert main(["download"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"MNIST is in {os.environ['DIGITNET_DATA']} ($DIGITNET_DATA): nothing to download",
+        f"the pen-drawn digits are in {os.environ[PEN_ENV]} ($DIGITNET_PEN_DATA): "
+        "nothing to download",
+    ]
+    assert not empty_cache.exists()
+
+
+def test_download_fetches_only_the_pen_file_when_mnist_is_set(
+    empty_cache, http_server, monkeypatch, capsys
+):
+    pen_file = Path(os.environ[PEN_ENV]) / f"{PEN_FILE}.gz"
+    url = serve_files(http_server, [pen_file])
+    monkeypatch.setenv("DIGITNET_PEN_MIRRORS", f"{url}{PEN_FILE}.gz")
+    monkeypatch.delenv(PEN_ENV)
+    assert main(["download"]) == 0
+    cached = empty_cache / "pendigits"
+    assert capsys.readouterr().out.splitlines() == [
+        f"downloading {PEN_FILE} into {cached}",
+        f"MNIST is in {os.environ['DIGITNET_DATA']} ($DIGITNET_DATA): nothing to download",
+        f"the pen-drawn digits are in {cached} (the cache)",
+    ]
+    assert sorted(path.name for path in empty_cache.rglob("*.gz")) == [f"{PEN_FILE}.gz"]
+    assert load_pen_data(download=False).checksum == load_pen_data(pen_file).checksum
+
+
+def test_download_fills_in_only_the_files_the_cache_lacks(
+    empty_cache, mnist, http_server, monkeypatch, capsys
+):
+    source = Path(mnist.source)
+    train = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte"]
+    cached = empty_cache / "mnist"
+    cached.mkdir(parents=True)
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        shutil.copy(source / f"{name}.gz", cached)  # what `evaluate` left there
+    shutil.copytree(os.environ[PEN_ENV], empty_cache / "pendigits")
+    monkeypatch.setenv(
+        "DIGITNET_MNIST_MIRRORS", serve_files(http_server, [source / f"{n}.gz" for n in train])
+    )
+    monkeypatch.delenv("DIGITNET_DATA")
+    monkeypatch.delenv(PEN_ENV)
+    assert main(["download"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"downloading {', '.join(train)} into {cached}",
+        f"MNIST is in {cached} (the cache)",
+        f"the pen-drawn digits are in {empty_cache / 'pendigits'} (the cache): nothing to download",
+    ]
+    assert load_mnist().checksum == mnist.checksum and load_mnist().source == str(cached)
+    assert main(["download"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"MNIST is in {cached} (the cache): nothing to download"
+    )
+
+
+def test_download_with_a_variable_pointing_at_no_data_is_one_line(
+    empty_cache, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("DIGITNET_DATA", str(tmp_path))
+    code, out, err = run_quietly(["download"], tmp_path, monkeypatch, capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith(f"error: DIGITNET_DATA={tmp_path}: missing train-images-idx3-ubyte")
+    assert err.endswith("(or unset DIGITNET_DATA to download into the cache)\n")
+    assert not empty_cache.exists()

@@ -155,7 +155,8 @@ def test_mnist_digits_keep_the_base_models_dev_digits_out(mnist_dataset, fixture
     assert len(images) == len(labels) == 10 * config.mnist_per_batch
     assert not {image.tobytes() for image in images} & {d.tobytes() for d in dev_images}
     without_dev = mnist_digits(load_model(fixture_model_file), mnist_dataset, config)
-    assert len(without_dev[0]) == 10 * config.mnist_per_batch and len(without_dev[2]) == 0
+    assert len(without_dev.train_images) == 10 * config.mnist_per_batch
+    assert len(without_dev.dev_images) == 0
 
 
 # --- one-line refusals -------------------------------------------------------------------------

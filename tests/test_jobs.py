@@ -7,13 +7,15 @@ import logging
 from digitnet.network.model import Model
 from digitnet.training.jobs import TrainingJob, TrainingLimit
 from digitnet.training.trainer import TrainConfig
-from tests.synthetic import synthetic_digits
+from tests.synthetic import synthetic_digits, synthetic_run
 
 TRAIN = synthetic_digits(200, seed=0)
 
 
 def test_a_failing_job_logs_its_traceback_and_keeps_one_line(caplog, monkeypatch):
-    job = TrainingJob(Model("mlp:8"), TrainConfig(epochs=1), *TRAIN, limit=TrainingLimit(1))
+    job = TrainingJob(
+        synthetic_run(Model("mlp:8"), TrainConfig(epochs=1), *TRAIN), limit=TrainingLimit(1)
+    )
 
     def broken_run():
         raise RuntimeError("the disk caught fire")
@@ -34,7 +36,7 @@ def test_a_failing_job_logs_its_traceback_and_keeps_one_line(caplog, monkeypatch
 
 
 def test_a_job_without_a_limit_runs(monkeypatch):
-    job = TrainingJob(Model("mlp:8"), TrainConfig(epochs=1), *TRAIN)
+    job = TrainingJob(synthetic_run(Model("mlp:8"), TrainConfig(epochs=1), *TRAIN))
     job.start()
     job.join(30)
     assert job.progress().status == "finished"

@@ -10,7 +10,7 @@ from digitnet.network.layers import softmax_cross_entropy
 from digitnet.network.model import Model
 from digitnet.training.jobs import TrainingJob, TrainingLimit
 from digitnet.training.trainer import PREFETCH_THREAD, BatchEvent, EpochEvent, TrainConfig, Trainer
-from tests.synthetic import synthetic_digits
+from tests.synthetic import synthetic_digits, synthetic_run
 
 TRAIN = synthetic_digits(1200, seed=0)
 DEV = synthetic_digits(300, seed=1)
@@ -180,8 +180,8 @@ def test_the_edges_of_the_config_ranges_are_accepted():
 def test_job_runs_in_the_background_and_respects_the_server_limit():
     limit = TrainingLimit(1)
     config = TrainConfig(epochs=50, learning_rate=0.01)
-    first = TrainingJob(Model("mlp:16"), config, *TRAIN, *DEV, limit=limit)
-    second = TrainingJob(Model("mlp:16"), config, *TRAIN, *DEV, limit=limit)
+    first = TrainingJob(synthetic_run(Model("mlp:16"), config, *TRAIN, *DEV), limit=limit)
+    second = TrainingJob(synthetic_run(Model("mlp:16"), config, *TRAIN, *DEV), limit=limit)
     first.start()
     with pytest.raises(DigitnetError, match="1 trainings are already running"):
         second.start()
@@ -198,7 +198,9 @@ def test_job_runs_in_the_background_and_respects_the_server_limit():
 
 def test_job_nobody_watches_stops_itself():
     config = TrainConfig(epochs=1000, learning_rate=0.01)
-    job = TrainingJob(Model("mlp:16"), config, *TRAIN, limit=TrainingLimit(1), idle_timeout=0.3)
+    job = TrainingJob(
+        synthetic_run(Model("mlp:16"), config, *TRAIN), limit=TrainingLimit(1), idle_timeout=0.3
+    )
     job.start()
     job.join(20)
     assert not job.running
@@ -208,7 +210,9 @@ def test_job_nobody_watches_stops_itself():
 
 def test_paused_job_nobody_watches_stops_too():
     config = TrainConfig(epochs=1000, learning_rate=0.01)
-    job = TrainingJob(Model("mlp:16"), config, *TRAIN, limit=TrainingLimit(1), idle_timeout=0.5)
+    job = TrainingJob(
+        synthetic_run(Model("mlp:16"), config, *TRAIN), limit=TrainingLimit(1), idle_timeout=0.5
+    )
     job.start()
     job.pause()
     job.join(20)

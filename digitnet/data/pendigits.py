@@ -48,6 +48,9 @@ TABLET_SIZE = 500  # coordinates lie in 0..500; the tablet's y axis points up
 WRITERS = tuple(range(1, 31))
 PEN_DEV_WRITERS = (3, 10, 15, 17, 19, 26)  # sorted(default_rng(9).permutation(1..30)[:6])
 PEN_TRAIN_WRITERS = tuple(w for w in WRITERS if w not in PEN_DEV_WRITERS)
+# The share of every training batch that is pen digits: 13 of 128, the shipped CNN's
+# (benchmarks/bench_pen.py measures its cost).
+DEFAULT_PEN_SHARE = 0.1
 # Pen-train digits are drawn for training on a canvas this small (transparent, like the
 # canvas's default): canvas_to_mnist gives nearly the same image as at 280 px, 5 times faster.
 TRAIN_CANVAS = 64

@@ -1,13 +1,14 @@
 """The model card: what a network is, what it was trained on and how well it does, as one typed
 record that travels in its weights file.
 
-The CLI and the app both write it with ``write_card``; ``card`` reads it back from any model,
+The training pipeline writes it with ``write_card``; ``card`` reads it back from any model,
 including files written before the card existed (their loose metadata is mapped onto it), so
 every model can say which digits it never saw (``dev_split``) and how it scored.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -76,15 +77,15 @@ def write_card(
     config: TrainConfig,
     dataset: Dataset,
     result: TrainResult,
-    test_evaluation: Evaluation | None = None,
+    scores: Mapping[str, Evaluation] | None = None,
 ) -> ModelCard:
     """The card of a model just trained by ``result``, stored in its metadata (and returned).
-    ``test_evaluation``: its score on the data set's test split, when there is one."""
+    ``scores``: its evaluations by split ("test": the data set's test split, when it has one)."""
     metrics = {}
     if result.best_dev_accuracy is not None:
         metrics["dev"] = Score(result.best_dev_accuracy)
-    if test_evaluation is not None:
-        metrics["test"] = Score(test_evaluation.accuracy, test_evaluation.calibration_error)
+    for split, evaluation in (scores or {}).items():
+        metrics[split] = Score(evaluation.accuracy, evaluation.calibration_error)
     made = ModelCard(
         spec=model.spec,
         name=name,

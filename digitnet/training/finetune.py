@@ -20,20 +20,21 @@ from pathlib import Path
 
 import numpy as np
 
-from digitnet.analysis.metrics import Evaluation, evaluate
+from digitnet.analysis.metrics import evaluate
 from digitnet.data.augment import AugmentConfig, augment_batch
 from digitnet.data.collection.store import DrawingStore, SavedDrawing, images_and_labels
 from digitnet.data.mnist import Dataset, split_dev
-from digitnet.data.pendigits import PEN_DEV_WRITERS, TRAIN_CANVAS, PenData
+from digitnet.data.pendigits import DEFAULT_PEN_SHARE, PEN_DEV_WRITERS, TRAIN_CANVAS, PenData
 from digitnet.data.preprocess import canvas_to_mnist
 from digitnet.data.stroke_augment import StrokeAugment, augment, place
 from digitnet.data.strokes import render_batch, to_mnist
 from digitnet.errors import DigitnetError
 from digitnet.network.model import Model, copy_weights, load_weights
 from digitnet.network.weights import load_model
-from digitnet.training.card import card, dev_split, write_card
+from digitnet.training.card import card, dev_split
 from digitnet.training.catalog import fingerprint, list_models
-from digitnet.training.trainer import BatchEvent, DigitSource, Event, TrainConfig, Trainer
+from digitnet.training.pipeline import Event, Split, StageEvent, TrainingRun
+from digitnet.training.trainer import BatchEvent, DigitSource, TrainConfig
 
 MIN_TO_TRAIN = 5  # drawings on the training side, at the least
 MIN_HELD_BACK = 3  # drawings held back to measure on, at the least
@@ -53,7 +54,7 @@ class FineTuneConfig:
     batch_size: int = 64
     learning_rate: float = 2e-4
     mine_share: float = 0.25
-    pen_share: float = 0.1  # as `digitnet train`'s --pen-share
+    pen_share: float = DEFAULT_PEN_SHARE
     held_back: float = 0.4
     seed: int = 0
 
@@ -210,11 +211,13 @@ def fine_tune(
     config: FineTuneConfig = FineTuneConfig(),
     name: str | None = None,
     progress: Progress | None = None,
+    save: Callable[[Model], Path] | None = None,
 ) -> FineTuneResult:
     """A copy of ``base`` fine-tuned on ``train`` (from ``split_drawings``) mixed with MNIST's
     training digits and ``pen`` (pen-train digits, a ``PenDigits``; None: without), scored on
-    ``held`` and MNIST test before and after. ``base`` itself is never changed. The copy's
-    card is written (named ``name``, default "<base> + my drawings")."""
+    ``held`` and MNIST test before and after, through the training pipeline (its card named
+    ``name``, default "<base> + my drawings"; ``save`` as the pipeline's). ``base`` itself is
+    never changed."""
     if mnist.test_images is None:
         raise DigitnetError(
             f"fine-tuning mixes in MNIST and checks MNIST test, not {mnist.name}: use MNIST"
@@ -225,35 +228,30 @@ def fine_tune(
     progress(0.0, "Scoring the model before fine-tuning...")
     before_mine = evaluate(base, held_images, held_labels).accuracy
     before_test = evaluate(base, mnist.test_images, mnist.test_labels).accuracy
-    model = copy_model(base)
-    digits = mnist_digits(base, mnist, config)  # train images, labels, dev images, labels
-    dev_size = len(digits[2])
-    train_config = config.train_config(dev_size)
-    extra = extra_digits(train, pen, config)
-    report = partial(_report, progress=progress)
-    result = Trainer(model, train_config, *digits, on_event=report, extra=extra).run()
-    if result.status == "diverged":
-        raise DigitnetError(f"fine-tuning {result.message} (it was {config.learning_rate:g})")
-    progress(0.9, "Scoring the fine-tuned model...")
-    after_mine = evaluate(model, held_images, held_labels)
-    after_test = evaluate(model, mnist.test_images, mnist.test_labels)
     made = card(base)
-    name = name or f"{made.name}{NAME_SUFFIX}"
-    write_card(
-        model,
-        name=name,
+    split = mnist_digits(base, mnist, config)
+    run = TrainingRun(
+        copy_model(base),
+        config.train_config(len(split.dev_labels)),
+        mnist,
+        name=name or f"{made.name}{NAME_SUFFIX}",
         architecture=made.architecture,
-        config=train_config,
-        dataset=mnist,
-        result=result,
-        test_evaluation=after_test,
+        split=split,
+        extra=extra_digits(train, pen, config),
+        score_on={HELD_BACK_METRIC: (held_images, held_labels)},
+        notes=_fine_tuning_notes(base, len(split.dev_labels)),
+        on_event=partial(_report, progress=progress),
     )
-    _note_fine_tuning(model, base, after_mine, dev_size, extra.name)
+    outcome = run.run(save=save)
+    if not outcome.usable:
+        raise DigitnetError(
+            f"fine-tuning {outcome.result.message} (it was {config.learning_rate:g})"
+        )
     progress(1.0, "Done.")
     return FineTuneResult(
-        model=model,
-        held_back=BeforeAfter(before_mine, after_mine.accuracy),
-        mnist_test=BeforeAfter(before_test, after_test.accuracy),
+        model=run.model,
+        held_back=BeforeAfter(before_mine, outcome.scores[HELD_BACK_METRIC].accuracy),
+        mnist_test=BeforeAfter(before_test, outcome.scores["test"].accuracy),
         trained_on=len(train),
         held_back_count=len(held),
         seconds=time.perf_counter() - started,
@@ -269,8 +267,8 @@ def copy_model(model: Model) -> Model:
     return twin
 
 
-def mnist_digits(base: Model, mnist: Dataset, config: FineTuneConfig) -> tuple[np.ndarray, ...]:
-    """(train images, train labels, dev images, dev labels) of MNIST: as many training digits
+def mnist_digits(base: Model, mnist: Dataset, config: FineTuneConfig) -> Split:
+    """MNIST's digits to fine-tune with: as many training digits
     as ``config.steps`` batches take, none of them the dev digits ``base`` held out of its
     training (if it was trained on this MNIST), so the fine-tuned model has not seen those
     either and its card's dev split stays true."""
@@ -289,7 +287,7 @@ def mnist_digits(base: Model, mnist: Dataset, config: FineTuneConfig) -> tuple[n
         )
     count = min(len(images), config.steps * config.mnist_per_batch)
     chosen = np.random.default_rng([config.seed, 3]).choice(len(images), count, replace=False)
-    return images[chosen], labels[chosen], dev_images, dev_labels
+    return Split(images[chosen], labels[chosen], dev_images, dev_labels)
 
 
 def extra_digits(
@@ -349,26 +347,21 @@ def _usable(drawing: SavedDrawing) -> bool:
 
 
 def _report(event: Event, progress: Progress) -> None:
-    """The Trainer's batches as the middle of the progress (scoring takes the ends)."""
+    """The pipeline's events as one progress: the batches are its middle, scoring its end."""
     if isinstance(event, BatchEvent):
         progress(0.1 + 0.8 * event.progress, f"Fine-tuning: step {event.batch + 1}")
+    elif isinstance(event, StageEvent):
+        progress(0.9, event.text)
 
 
-def _note_fine_tuning(
-    model: Model, base: Model, held: Evaluation, dev_size: int, extra: str
-) -> None:
-    """Adds to the card what ``write_card`` cannot know: the model it started from, the score
-    on the held-back drawings, the digits mixed in, and the dev split (the base's, which it
-    never saw either)."""
+def _fine_tuning_notes(base: Model, dev_size: int) -> dict:
+    """What the card of a fine-tuned model says beyond the pipeline's: the model it started
+    from, and the dev split (the base's, which it never saw either)."""
     made = card(base)
-    model.metadata["training"]["extra_source"] = extra
-    model.metadata["fine_tuned_from"] = {
-        "name": made.name,
-        "checksum": base.metadata.get("checksum") or fingerprint(base),
+    return {
+        "fine_tuned_from": {
+            "name": made.name,
+            "checksum": base.metadata.get("checksum") or fingerprint(base),
+        },
+        "dev_split": {"size": dev_size, "seed": made.dev_split.seed},
     }
-    model.metadata["metrics"][HELD_BACK_METRIC] = {
-        "accuracy": held.accuracy,
-        "calibration_error": held.calibration_error,
-    }
-    model.metadata["dev_split"] = {"size": dev_size, "seed": made.dev_split.seed}
-    model.metadata["checksum"] = fingerprint(model)  # names it for caches, apart from its base

@@ -22,19 +22,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from digitnet.errors import DigitnetError
 from digitnet.network.model import Model
-from digitnet.training.trainer import (
-    BatchEvent,
-    DigitSource,
-    EpochEvent,
-    Event,
-    TrainConfig,
-    Trainer,
-    TrainResult,
-)
+from digitnet.training.pipeline import Event, Outcome, StageEvent, TrainingRun
+from digitnet.training.trainer import BatchEvent, EpochEvent, TrainConfig, Trainer, TrainResult
 
 DEFAULT_IDLE_TIMEOUT = 30.0
 logger = logging.getLogger(__name__)
@@ -68,45 +59,48 @@ class JobProgress:
     batch_losses: list[float]
     epochs: list[EpochEvent]
     latest: BatchEvent | None
-    result: TrainResult | None
+    stage: StageEvent | None  # after the last batch: scoring, the card
+    outcome: Outcome | None
     error: str | None
+
+    @property
+    def result(self) -> TrainResult | None:
+        return None if self.outcome is None else self.outcome.result
 
 
 @dataclass
 class TrainingJob:
-    """A Trainer run in a thread. ``limit`` is shared by the jobs of one server (None: no limit,
-    for a script or a test)."""
+    """A ``TrainingRun`` (the one training pipeline) run in a thread. ``limit`` is shared by
+    the jobs of one server (None: no limit, for a script or a test)."""
 
-    model: Model
-    config: TrainConfig
-    train_images: np.ndarray
-    train_labels: np.ndarray
-    dev_images: np.ndarray | None = None
-    dev_labels: np.ndarray | None = None
+    run: TrainingRun
     limit: TrainingLimit | None = None
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT
-    extra: DigitSource | None = None  # digits mixed into every batch (TrainConfig.extra_share)
     _batch_losses: list[float] = field(default_factory=list, init=False)
     _epochs: list[EpochEvent] = field(default_factory=list, init=False)
     _latest: BatchEvent | None = field(default=None, init=False)
-    _result: TrainResult | None = field(default=None, init=False)
+    _stage: StageEvent | None = field(default=None, init=False)
+    _outcome: Outcome | None = field(default=None, init=False)
     _error: str | None = field(default=None, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _thread: threading.Thread | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self.trainer = Trainer(
-            self.model,
-            self.config,
-            self.train_images,
-            self.train_labels,
-            self.dev_images,
-            self.dev_labels,
-            on_event=self._on_event,
-            stop_when=self._nobody_watching,
-            extra=self.extra,
-        )
+        self.run.on_event = self._on_event
+        self.run.trainer.stop_when = self._nobody_watching
         self.touch()
+
+    @property
+    def model(self) -> Model:
+        return self.run.model
+
+    @property
+    def config(self) -> TrainConfig:
+        return self.run.config
+
+    @property
+    def trainer(self) -> Trainer:
+        return self.run.trainer
 
     def start(self) -> None:
         """Raises DigitnetError when the server is at its limit of running trainings."""
@@ -114,16 +108,16 @@ class TrainingJob:
             raise DigitnetError("this training has already been started")
         if self.limit is not None:
             self.limit.acquire()
-        self._thread = threading.Thread(target=self._run, name="digitnet-training", daemon=True)
+        self._thread = threading.Thread(target=self._work, name="digitnet-training", daemon=True)
         self._thread.start()
 
-    def _run(self) -> None:
+    def _work(self) -> None:
         try:
-            result = self.trainer.run()
+            outcome = self.run.run()
             with self._lock:
-                self._result = result
+                self._outcome = outcome
         except Exception as error:  # shown on the page and logged; the server must go on
-            logger.exception("training of %s failed", self.model.metadata.get("architecture"))
+            logger.exception("training of %s failed", self.run.architecture)
             with self._lock:
                 self._error = f"training failed: {error}"
         finally:
@@ -135,8 +129,10 @@ class TrainingJob:
             if isinstance(event, BatchEvent):
                 self._batch_losses.append(event.loss)
                 self._latest = event
-            else:
+            elif isinstance(event, EpochEvent):
                 self._epochs.append(event)
+            else:
+                self._stage = event
 
     def touch(self) -> None:
         """The page is still watching."""
@@ -170,8 +166,8 @@ class TrainingJob:
         with self._lock:
             if self._error is not None:
                 status = "failed"
-            elif self._result is not None:
-                status = self._result.status
+            elif self._outcome is not None:
+                status = self._outcome.result.status
             else:
                 status = "paused" if self.trainer.paused else "running"
             return JobProgress(
@@ -179,6 +175,7 @@ class TrainingJob:
                 batch_losses=list(self._batch_losses),
                 epochs=list(self._epochs),
                 latest=self._latest,
-                result=self._result,
+                stage=self._stage,
+                outcome=self._outcome,
                 error=self._error,
             )
