@@ -18,10 +18,10 @@ import digitnet
 import tests.test_download as download_tests
 from digitnet.analysis.metrics import evaluate
 from digitnet.cli import build_parser, main
-from digitnet.data.pendigits import DEFAULT_PEN_SHARE
 from digitnet.data.collection.store import DrawingStore
 from digitnet.data.mnist import load_dataset, load_mnist, split_dev
 from digitnet.data.pendigits import (
+    DEFAULT_PEN_SHARE,
     PEN_DEV_WRITERS,
     PEN_ENV,
     PEN_FILE,
@@ -528,8 +528,9 @@ def test_predict_reads_several_images_one_line_each(trained, mnist, tmp_path, mo
     lines = out.splitlines()
     assert [line.split(":")[0] for line in lines] == names
     model = digitnet.load_model(trained)
-    for line, image in zip(lines, mnist.test_images[:3]):
-        probabilities = model.predict_proba(to_float(image)[None])[0]
+    for line, name in zip(lines, names):
+        image = digitnet.image_to_mnist((tmp_path / name).read_bytes())  # as a photo is read
+        probabilities = model.predict_proba(image[None])[0]
         first, second, third = np.argsort(-probabilities)[:3]
         shares = [f"{probabilities[d]:.1%}" for d in (first, second, third)]
         assert line.split(": ", 1)[1] == (
