@@ -18,17 +18,12 @@ import streamlit as st
 from digitnet import DigitnetError
 from digitnet.data.augment import preview
 from digitnet.data.collection.store import DrawingStore, default_path, total
-from digitnet.data.pendigits import (
-    PEN_DEV_WRITERS,
-    PEN_TRAIN_WRITERS,
-    PenData,
-    find_pen_data,
-    load_pen_data,
-)
+from digitnet.data.pendigits import PEN_DEV_WRITERS, PEN_TRAIN_WRITERS, PenData, find_pen_data
 from digitnet.data.preprocess import canvas_to_mnist
 from digitnet.data.stroke_augment import augment, place
 from digitnet.data.strokes import render_batch
 from digitnet.images import to_float
+from pages.common.caches import cached_pen_data
 from pages.common.data import mnist
 from pages.common.pictures import enlarge, tile
 
@@ -47,11 +42,6 @@ PEN_ABOUT = (
     "Digits written on a tablet by {writers} people (UCI pendigits), kept as strokes and drawn "
     "here on a canvas, then read as the Draw page reads a drawing."
 )
-
-
-@st.cache_resource(show_spinner="Loading the pen digits...")
-def cached_pen_data(path: str) -> PenData:
-    return load_pen_data(path, download=False)
 
 
 @st.cache_resource(max_entries=40, show_spinner="Drawing the pen digits...")

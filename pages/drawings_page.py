@@ -20,8 +20,9 @@ from digitnet import DigitnetError, Model
 from digitnet.analysis.metrics import Evaluation
 from digitnet.data.collection.store import DrawingStore, SavedDrawing, images_and_labels
 from digitnet.data.collection.transfer import BadRows
+from pages.common.caches import cached_evaluation
 from pages.common.collection import collection, session_id
-from pages.common.models import cached_evaluation, chosen_model
+from pages.common.models import chosen_model
 from pages.common.pictures import enlarge
 
 ANY = "any"

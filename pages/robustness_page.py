@@ -13,8 +13,9 @@ import streamlit as st
 from digitnet import DigitnetError, Model
 from digitnet.analysis import robustness
 from digitnet.training.catalog import list_models
+from pages.common.caches import cached_model
 from pages.common.data import mnist_test_or_say
-from pages.common.models import CHOICE, cached_model, chosen_model
+from pages.common.models import CHOICE, chosen_model
 
 SHIPPED = ("cnn", "mlp")
 COLOURS = ("#d62728", "#1f77b4")

@@ -156,7 +156,7 @@ def test_confusion_matrix_report_and_cell_examples(open_app, test_evaluation):
 
 
 def test_predictions_are_computed_once_per_model_and_split(open_app, fixture_model_file, mnist):
-    from pages.common.models import cached_evaluation
+    from pages.common.caches import cached_evaluation
 
     model = load_model(fixture_model_file)
     first = cached_evaluation(

@@ -1,6 +1,6 @@
 """The digits for the Train, Mistakes and Confusion pages: MNIST, loaded once per server and
-read-only, or a Kaggle train.csv uploaded in this session; and, when there is neither, what is
-missing and the two ways to get it (download, upload).
+read-only (``caches``), or a Kaggle train.csv uploaded in this session; and, when there is
+neither, what is missing and the two ways to get it (download, upload).
 """
 
 from __future__ import annotations
@@ -17,18 +17,16 @@ import streamlit as st
 from digitnet import DigitnetError, Model
 from digitnet.analysis.metrics import Evaluation
 from digitnet.data.collection.store import DrawingStore, total
-from digitnet.data.mnist import (
-    DATA_ENV,
-    Dataset,
-    find_mnist,
-    load_dataset,
-    mnist_cache_dir,
-    split_dev,
-)
-from digitnet.data.pendigits import find_pen_data, load_pen_data, pen_dev_set
-from digitnet.images import to_float
+from digitnet.data.mnist import DATA_ENV, Dataset, find_mnist, load_dataset, mnist_cache_dir
+from digitnet.data.pendigits import find_pen_data
 from digitnet.training.card import card, dev_split
-from pages.common.models import cached_evaluation
+from pages.common.caches import (
+    cached_evaluation,
+    cached_float_split,
+    cached_mnist,
+    cached_pen_data,
+    cached_pen_dev,
+)
 
 UPLOADED = "uploaded_dataset"  # session state: the Dataset of this session's train.csv
 UPLOADED_ID = "uploaded_dataset_id"  # which upload it was parsed from, so it is parsed once
@@ -44,27 +42,6 @@ class Split:
     key: str
     images: np.ndarray
     labels: np.ndarray
-
-
-@st.cache_resource(show_spinner="Loading MNIST...")
-def cached_mnist(folder: str) -> Dataset:
-    """MNIST once per server (its arrays are read-only, so sessions share them)."""
-    return load_dataset("mnist", path=folder)
-
-
-@st.cache_resource(max_entries=2, show_spinner="Preparing the training data...")
-def cached_float_split(
-    checksum: str, dev_size: int, seed: int, _dataset: Dataset
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(train images, train labels, dev images, dev labels), the images float32, read-only and
-    shared: a training then copies nothing (the Trainer takes float32 as it is)."""
-    train_images, train_labels, dev_images, dev_labels = split_dev(
-        _dataset.images, _dataset.labels, dev_size, seed
-    )
-    arrays = (to_float(train_images), train_labels, to_float(dev_images), dev_labels)
-    for array in arrays:
-        array.setflags(write=False)
-    return arrays
 
 
 def mnist() -> Dataset | None:
@@ -165,7 +142,7 @@ def evaluation_splits(
             splits[f"{name} (all {len(dataset.images):,})"] = ready(everything)
     pen = pen_data_file()
     if pen is not None:
-        splits[PEN_DEV_NAME] = partial(cached_pen_dev, str(pen))
+        splits[PEN_DEV_NAME] = partial(pen_dev, str(pen))
     saved = saved_drawings_count()
     if saved:
         splits[f"{MINE_NAME} ({saved:,})"] = my_drawings
@@ -201,14 +178,10 @@ def pen_data_file() -> Path | None:
         return None
 
 
-@st.cache_resource(show_spinner="Drawing the unseen writers' pen digits on the canvas...")
-def cached_pen_dev(path: str) -> Split:
-    """The pen-dev split, drawn once per server (about ten seconds) and shared read-only."""
-    data = load_pen_data(path, download=False)
-    images, labels = pen_dev_set(data)
-    images.setflags(write=False)
-    labels.setflags(write=False)
-    return Split(f"pen-dev:{data.checksum[:16]}", images, labels)
+def pen_dev(path: str) -> Split:
+    """The pen-dev split, drawn once per server and shared read-only (``caches``)."""
+    images, labels = cached_pen_dev(path)
+    return Split(f"pen-dev:{cached_pen_data(path).checksum[:16]}", images, labels)
 
 
 def saved_drawings_count() -> int:

@@ -16,21 +16,16 @@ import streamlit as st
 from digitnet import DigitnetError, Model
 from digitnet.data.collection.store import DrawingStore, SavedDrawing
 from digitnet.data.mnist import Dataset
-from digitnet.data.pendigits import PenDigits, find_pen_data, load_pen_data
+from digitnet.data.pendigits import PenDigits, find_pen_data
 from digitnet.training.card import card
 from digitnet.training.finetune import FineTuneConfig, FineTuneResult, fine_tune, split_drawings
 from digitnet.training.jobs import TrainingLimit
+from pages.common.caches import cached_pen_digits
 from pages.common.data import mnist
 from pages.common.models import add_session_model, chosen_model
 
 CONFIG = FineTuneConfig()
 RESULT = "finetune_result"  # (FineTuneResult, its sidebar label) of this session's last run
-
-
-@st.cache_resource(show_spinner="Loading the pen digits...")
-def cached_pen_digits(path: str) -> PenDigits:
-    """The pen-train digits, read once per server."""
-    return PenDigits(load_pen_data(path, download=False))
 
 
 def pen_digits() -> PenDigits | None:

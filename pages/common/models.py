@@ -1,8 +1,8 @@
-"""The sidebar's model chooser, drawn by the router for every page, and the caches behind it.
+"""The sidebar's model chooser, drawn by the router for every page.
 
-Models and their predictions are cached per server (st.cache_resource), keyed by file and
-checksum, so a hundred sessions on the shipped model hold one copy of it. The choice itself is
-kept in session state under ``CHOICE``: a widget's own state is per page, the choice is not.
+The models are loaded once per server (``caches.cached_model``), keyed by file, so a hundred
+sessions on the shipped model hold one copy of it. The choice itself is kept in session state
+under ``CHOICE``: a widget's own state is per page, the choice is not.
 The router draws the chooser (``sidebar()``) before the page runs; the page gets the model it
 chose with ``chosen_model()``.
 """
@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
 
-from digitnet import DigitnetError, Model, load_model
-from digitnet.analysis.metrics import Evaluation, evaluate
+from digitnet import DigitnetError, Model
 from digitnet.training.card import describe
 from digitnet.training.catalog import ModelEntry, fingerprint, list_models
+from pages.common.caches import cached_model
 
 CHOICE = "model_choice"
 SELECT_KEY = "model_select"
@@ -25,24 +24,6 @@ SESSION_MODELS = "session_models"
 SESSION_SUFFIX = " (this session)"
 PENDING = "model_pending"
 CHOSEN = "chosen_model"  # the model the sidebar chose in this run, for the page
-
-
-@st.cache_resource(max_entries=16, show_spinner=False)
-def cached_model(path: str, modified: float) -> Model:
-    """One copy per server of each weights file (``modified`` reloads a replaced file). A
-    DigitnetError is not cached, so a fixed file loads on the next try."""
-    return load_model(path)
-
-
-@st.cache_resource(max_entries=32, show_spinner="Classifying the examples...")
-def cached_evaluation(
-    checksum: str, data_key: str, _model: Model, _images: np.ndarray, _labels: np.ndarray
-) -> Evaluation:
-    """A model's predictions on a data split, computed once per server for each (model
-    checksum, split) pair; the arrays are not hashed (the keys name them)."""
-    evaluation = evaluate(_model, _images, _labels)
-    evaluation.probabilities.setflags(write=False)
-    return evaluation
 
 
 def add_session_model(model: Model, name: str) -> str:
