@@ -26,7 +26,8 @@ from digitnet.training.catalog import model_bytes, sanitize_name, save_user_mode
 from digitnet.training.jobs import JobProgress, TrainingJob, TrainingLimit
 from digitnet.training.pipeline import Split, TrainingRun
 from digitnet.training.trainer import DigitSource, TrainConfig, TrainResult
-from pages.common.data import MNIST_NAME, cached_float_split, datasets
+from pages.common.caches import cached_float_split
+from pages.common.data import MNIST_NAME, datasets
 from pages.common.finetune import fine_tune_section, pen_digits
 from pages.common.models import SESSION_SUFFIX, add_session_model, select_saved
 from pages.common.pictures import curves_chart, enlarge, first_layer_weights, tile

@@ -274,7 +274,7 @@ def test_a_cnn_trains_and_shows_its_kernels(open_app, no_data, mnist):
 
 
 def test_mnist_is_loaded_once_per_server_and_read_only(open_app, app_cache):
-    from pages.common.data import cached_mnist
+    from pages.common.caches import cached_mnist
 
     first, second = open_app(TRAIN), open_app(TRAIN)
     assert not first.exception and not second.exception
