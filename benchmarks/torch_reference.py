@@ -1,7 +1,9 @@
 """The reference for speed: the same network in PyTorch on the CPU, built from a digitnet spec
 and started from the same weights, so both sides do exactly the same arithmetic.
 
-PyTorch is an optional benchmark dependency: ``pip install torch==2.13.0`` (the CPU build).
+PyTorch is a benchmark dependency, never digitnet's: ``pip install -r requirements-bench.txt``
+(torch 2.13.0, the CPU build). tests/test_torch_reference.py checks that the twin gives
+digitnet's logits, so the benchmarks time the same work on both sides.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ try:
     import torch
     from torch import nn
 except ImportError:  # the scripts say what to do instead of failing with a traceback
-    sys.exit("PyTorch is needed for this benchmark: pip install torch==2.13.0")
+    sys.exit("PyTorch is needed for this benchmark: pip install -r requirements-bench.txt")
 
 
 def torch_model(model: Model) -> nn.Sequential:
