@@ -375,7 +375,7 @@ class Progress:
 def run_fine_tune(args: argparse.Namespace) -> None:
     """``train --fine-tune MODEL --mine``: see ``digitnet.training.finetune``."""
     from digitnet.data.collection.store import DrawingStore
-    from digitnet.training.finetune import FineTuneConfig, fine_tune, load_base, split_drawings
+    from digitnet.training.finetune import FineTuneConfig, fine_tune, split_drawings
 
     if not (args.fine_tune and args.mine):
         raise DigitnetError("--fine-tune MODEL and --mine go together: give both")
@@ -385,7 +385,7 @@ def run_fine_tune(args: argparse.Namespace) -> None:
     config = FineTuneConfig(**steps, pen_share=args.pen_share, seed=args.seed)
     check_output(args.out)
     train, held = split_drawings(DrawingStore(), config)
-    base = load_base(args.fine_tune)
+    base = load_named(args.fine_tune)
     mnist_data, pen = mnist.load_dataset("mnist", path=args.data), pen_source(args)
     print(f"fine-tuning {card(base).name} on {len(train)} drawings, {len(held)} held back")
     save = partial(save_model, path=args.out)

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import asdict
+from pathlib import Path
+
 import pytest
 
 import digitnet
+from benchmarks.card_figures import EvaluationSets, figures
 from digitnet.analysis.metrics import evaluate
 from digitnet.data.mnist import load_dataset
 from digitnet.data.pendigits import find_pen_data, load_pen_data, pen_dev_set
 from digitnet.data.preprocess import PREPROCESS_VERSION
 from digitnet.network.weights import DEFAULT_WEIGHTS, FAST_WEIGHTS
 from digitnet.training.card import card, dev_split
+from tests.conftest import ROOT
 
 MAX_BYTES = 5 * 1024 * 1024
 
@@ -56,3 +62,113 @@ def test_the_default_is_the_cnn_and_its_confidence_is_calibrated(mnist):
 @pytest.mark.parametrize("path, _, minimum", SHIPPED, ids=["cnn", "mlp"])
 def test_shipped_models_read_the_unseen_pen_writers(path, _, minimum, pen_dev):
     assert evaluate(digitnet.load_model(path), *pen_dev).accuracy >= minimum
+
+
+# --- The figures in the cards and in the documents --------------------------------------------
+
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "weights/README.md"]
+# A table row whose label starts with one of these (lower case, without **) gives, in each
+# model's column, these figures of that model's card, in this order.
+ROWS = {
+    "mnist test accuracy": [("test", "accuracy")],
+    "best dev accuracy": [("dev", "accuracy")],
+    "pen drawings by unseen writers": [("pen-dev", "accuracy")],
+    "pen-dev accuracy": [("pen-dev", "accuracy")],
+    "drawn digits": [("drawn", "accuracy")],
+    "drawn-digit accuracy": [("drawn", "accuracy")],
+    "photos cropped tight": [("tight photos", "accuracy"), ("tight photos", "found")],
+    "tight photos found / read right": [("tight photos", "found"), ("tight photos", "accuracy")],
+    "calibration error on mnist test": [("test", "calibration_error")],
+    "expected calibration error": [
+        ("test", "calibration_error"),
+        ("pen-dev", "calibration_error"),
+        ("drawn", "calibration_error"),
+    ],
+}
+LATENCY_ROWS = ("one canvas prediction", "canvas to probabilities")
+PERCENT = re.compile(r"(\d+(?:\.(\d+))?)%")
+
+
+def tables(path: Path) -> list[list[list[str]]]:
+    """The Markdown tables of a file, each a list of rows of cells (the separator row left out)."""
+    found, current = [], []
+    for line in [*path.read_text().splitlines(), ""]:
+        if line.startswith("|"):
+            cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+            if not all(set(cell) <= set("-: ") for cell in cells):
+                current.append(cells)
+        elif current:
+            found.append(current)
+            current = []
+    return found
+
+
+def model_columns(header: list[str]) -> dict[int, Path]:
+    """Which column of a table is which shipped model's, from the header's cells."""
+    return {
+        index: path
+        for index, cell in enumerate(header)
+        for path in (DEFAULT_WEIGHTS, FAST_WEIGHTS)
+        if path.stem in cell.lower()
+    }
+
+
+def figure_rows():
+    """(document, label, model file, cell) for every row of every document's tables."""
+    for document in DOCUMENTS:
+        for table in tables(document):
+            columns = model_columns(table[0])
+            for row in table[1:]:
+                label = row[0].replace("*", "").lower()
+                for index, path in columns.items():
+                    yield document, label, path, row[index]
+
+
+@pytest.fixture(scope="module")
+def evaluation_sets():
+    return EvaluationSets.make()
+
+
+@pytest.mark.parametrize("path", [DEFAULT_WEIGHTS, FAST_WEIGHTS], ids=["cnn", "mlp"])
+def test_the_cards_figures_are_recomputed_exactly(path, evaluation_sets):
+    recorded = card(digitnet.load_model(path)).metrics
+    for split, score in figures(digitnet.load_model(path), evaluation_sets).items():
+        kept = asdict(recorded[split])
+        assert {key: kept[key] for key in score} == pytest.approx(score), split
+
+
+def test_every_figure_in_the_documents_is_the_cards():
+    cards = {
+        path: card(digitnet.load_model(path)).metrics for path in (DEFAULT_WEIGHTS, FAST_WEIGHTS)
+    }
+    checked, wrong = set(), []
+    for document, label, path, cell in figure_rows():
+        spec = next((figures for start, figures in ROWS.items() if label.startswith(start)), None)
+        if spec is None:
+            continue
+        shown = PERCENT.findall(cell)[: len(spec)]
+        if len(shown) < len(spec):
+            wrong.append(f"{document.name}: {label} for {path.name}: no figure in {cell!r}")
+            continue
+        for (number, decimals), (split, measure) in zip(shown, spec):
+            value = 100 * getattr(cards[path][split], measure)
+            if abs(float(number) - value) > 0.5 * 10 ** -len(decimals) + 1e-9:
+                wrong.append(
+                    f"{document.name}: {label} for {path.name}: {number}%, card {value:.4f}%"
+                )
+        checked.add((label, path))
+    assert not wrong, "\n".join(wrong)
+    assert {start for start in ROWS if any(label.startswith(start) for label, _ in checked)} == set(
+        ROWS
+    )
+
+
+def test_the_latencies_are_the_same_in_every_document():
+    shown = {}
+    for document, label, path, cell in figure_rows():
+        if label.startswith(LATENCY_ROWS):
+            where = document.relative_to(ROOT)
+            shown.setdefault(path.name, {})[where] = re.findall(r"\d+\.\d+", cell)
+    assert set(shown) == {"cnn.npz", "mlp.npz"}
+    for model, by_document in shown.items():
+        assert len(by_document) >= 2 and len({tuple(v) for v in by_document.values()}) == 1, model

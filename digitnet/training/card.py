@@ -46,6 +46,7 @@ class DevSplit:
 class Score:
     accuracy: float
     calibration_error: float | None = None
+    found: float | None = None  # photos: the share read as a digit at all
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,8 @@ from digitnet.data.stroke_augment import StrokeAugment, augment, place
 from digitnet.data.strokes import render_batch, to_mnist
 from digitnet.errors import DigitnetError
 from digitnet.network.model import Model, copy_weights, load_weights
-from digitnet.network.weights import load_model
 from digitnet.training.card import card, dev_split
-from digitnet.training.catalog import fingerprint, list_models
+from digitnet.training.catalog import fingerprint
 from digitnet.training.pipeline import Event, Split, StageEvent, TrainingRun
 from digitnet.training.trainer import BatchEvent, DigitSource, TrainConfig
 
@@ -298,19 +297,6 @@ def extra_digits(
     if pen is None or config.pen_share == 0:
         return mine
     return Mixture([(mine, config.mine_share), (pen, config.pen_share)])
-
-
-def load_base(name_or_path: str) -> Model:
-    """The model to start from: a weights file, or the name of a shipped or saved model."""
-    if Path(name_or_path).is_file():
-        return load_model(name_or_path)
-    models = {entry.name: entry.path for entry in list_models()}
-    if name_or_path not in models:
-        raise DigitnetError(
-            f"{name_or_path}: no such weights file or model; give a .npz or one of "
-            f"{', '.join(sorted(models)) or '(none saved)'}"
-        )
-    return load_model(models[name_or_path])
 
 
 def add_pen_drawings(
