@@ -6,13 +6,15 @@ Every run it picks the page from the URL, sets the page up, applies the per-proc
 Each page is a file pages/<name>_page.py whose body is a function, `render(...)`, called by the
 file's last lines: Streamlit runs a page file as `__main__`, so a test (or another page) can
 import the file for its functions without drawing it. Widgets the pages share are in
-pages/common/. The files end in `_page` so that no file name equals a page's URL: Streamlit 1.67
-still serves a pages/ folder's files on its own (without this router) on a server's first run,
-by file name, and a URL that names no file falls through to this router.
+pages/common/. The files end in `_page`; each other page's URL also has a file pages/<url>.py that
+only runs this router (not a page, never in PAGES), because until st.navigation first runs in a
+process, Streamlit 1.67 serves pages/ by file name (runtime/pages_manager.py:60-63,
+runtime/scriptrunner/script_runner.py:933-934) and answers a URL naming no such file with "Page
+not found" (commands/navigation.py:561-563) before this router runs.
 
 To add a page: write pages/<name>_page.py like the others (a `render` function, then
-`if __name__ == "__main__": render(...)`), and add its line to PAGES below: its title, icon and
-URL are set there and nowhere else.
+`if __name__ == "__main__": render(...)`), copy pages/train.py to pages/<name>.py, and add its
+line to PAGES below: its title, icon and URL are set there and nowhere else.
 """
 
 import streamlit as st
