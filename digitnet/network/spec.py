@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -160,10 +161,36 @@ def _json_spec(text: str) -> Any:
         raise DigitnetError(f"spec is not valid JSON: {error}") from None
 
 
+@dataclass(frozen=True)
+class LayerSize:
+    """One layer of a spec as its shapes alone say: the shape of one image's values going in and
+    coming out, and the layer's parameter count."""
+
+    layer: dict[str, Any]  # its options, checked
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    parameters: int
+
+
 def check_spec(spec: object) -> dict[str, Any]:
     """The spec with every field checked for type and range (whole numbers written as 256.0
     become 256), and the network's size worked out from the shapes alone, so nothing is allocated
     for a spec that is refused."""
+    return _measured(spec)[0]
+
+
+def layer_sizes(spec: object) -> list[LayerSize]:
+    """Every layer's shapes and parameter count, the spec checked as by ``check_spec``: nothing
+    is allocated, so a memory estimate or a weights file's check can use it on any spec."""
+    return _measured(spec)[1]
+
+
+def count_parameters(spec: object) -> int:
+    """The trainable numbers a network of this spec has (a checked spec; nothing allocated)."""
+    return sum(size.parameters for size in layer_sizes(spec))
+
+
+def _measured(spec: object) -> tuple[dict[str, Any], list[LayerSize]]:
     if not isinstance(spec, dict):
         raise DigitnetError(
             f'a spec must be a dict like {{"layers": [...]}}, not a {type(spec).__name__}'
@@ -172,19 +199,19 @@ def check_spec(spec: object) -> dict[str, Any]:
     if not isinstance(layers, list) or not layers:
         raise DigitnetError("a spec needs a non-empty 'layers' list")
     shape: tuple[int, ...] = IMAGE_SHAPE
-    parameters = largest = 0
-    checked = []
+    sizes = []
     for position, layer in enumerate(layers):
         if not isinstance(layer, dict):
             raise DigitnetError(f"layer {position} must be a dict like {{'type': 'relu'}}")
         try:
             layer = {key: _checked_option(key, value) for key, value in layer.items()}
-            shape, count = _layer_size(layer, shape)
+            output, count = _layer_size(layer, shape)
         except DigitnetError as error:
             raise DigitnetError(f"layer {position} ({layer.get('type')}): {error}") from None
-        checked.append(layer)
-        parameters += count
-        largest = max(largest, math.prod(shape))
+        sizes.append(LayerSize(layer, shape, output, count))
+        shape = output
+    parameters = sum(size.parameters for size in sizes)
+    largest = max(math.prod(size.output_shape) for size in sizes)
     if parameters > MAX_PARAMETERS:
         raise DigitnetError(
             f"the network would have {parameters:,} parameters; the limit is {MAX_PARAMETERS:,}"
@@ -193,7 +220,7 @@ def check_spec(spec: object) -> dict[str, Any]:
         raise DigitnetError(
             f"a layer would make {largest:,} values per image; the limit is {MAX_ACTIVATIONS:,}"
         )
-    return {**spec, "layers": checked}
+    return {**spec, "layers": [size.layer for size in sizes]}, sizes
 
 
 def _layer_size(layer: dict[str, Any], shape: tuple[int, ...]) -> tuple[tuple[int, ...], int]:
@@ -219,24 +246,31 @@ def _layer_size(layer: dict[str, Any], shape: tuple[int, ...]) -> tuple[tuple[in
 
 
 def _conv_size(layer: dict[str, Any], shape: tuple[int, ...]) -> tuple[tuple[int, ...], int]:
-    height, width, channels = as_channels_last(shape, "conv2d")
+    channels = as_channels_last(shape, "conv2d")[2]
     filters = _required(layer, "filters")
+    kh, kw = pair(layer.get("kernel", 3), "kernel")
+    stride = layer.get("stride", 1)
+    padded = conv_padded_size(layer, shape)
+    out = (max((padded[0] - kh) // stride + 1, 1), max((padded[1] - kw) // stride + 1, 1))
+    return (*out, filters), (kh * kw * channels + 1) * filters
+
+
+def conv_padded_size(layer: dict[str, Any], shape: tuple[int, ...]) -> tuple[int, int]:
+    """(height, width) of a conv2d layer's input with its padding added."""
+    height, width, _ = as_channels_last(shape, "conv2d")
     kh, kw = pair(layer.get("kernel", 3), "kernel")
     stride = layer.get("stride", 1)
     padding = layer.get("padding", 0)
     if padding == "same":
-        padded = (
+        return (
             height + sum(same_padding(height, kh, stride)),
             width + sum(same_padding(width, kw, stride)),
         )
-    elif isinstance(padding, int) and not isinstance(padding, bool) and 0 <= padding <= MAX_PADDING:
-        padded = (height + 2 * padding, width + 2 * padding)
-    else:
-        raise DigitnetError(
-            f"padding must be a whole number from 0 to {MAX_PADDING} or 'same', got {padding!r}"
-        )
-    out = (max((padded[0] - kh) // stride + 1, 1), max((padded[1] - kw) // stride + 1, 1))
-    return (*out, filters), (kh * kw * channels + 1) * filters
+    if isinstance(padding, int) and not isinstance(padding, bool) and 0 <= padding <= MAX_PADDING:
+        return height + 2 * padding, width + 2 * padding
+    raise DigitnetError(
+        f"padding must be a whole number from 0 to {MAX_PADDING} or 'same', got {padding!r}"
+    )
 
 
 def _required(layer: dict[str, Any], key: str) -> int:
