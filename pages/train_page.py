@@ -32,6 +32,7 @@ from pages.common.finetune import fine_tune_section, pen_digits
 from pages.common.models import SESSION_SUFFIX, add_session_model, select_saved
 from pages.common.pictures import curves_chart, enlarge, first_layer_weights, tile
 from pages.common.server import server
+from pages.common.through_training import through_training
 
 POLL_SECONDS = 1.0
 SMOOTHING = 0.9  # weight of the past in the batch loss's moving average
@@ -319,6 +320,7 @@ def show_curves(job: TrainingJob, progress: JobProgress) -> None:
         weights.markdown("**First layer's weights** (white: positive, black: negative)")
         picture = tile(enlarge(maps, max(2, 84 // maps.shape[1])), columns=4, background=255)
         weights.image(picture, width="stretch", output_format="PNG")
+    through_training(job)
 
 
 def live_controls(job: TrainingJob, progress: JobProgress) -> None:

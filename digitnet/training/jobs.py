@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from digitnet.errors import DigitnetError
 from digitnet.network.model import Model
 from digitnet.training.pipeline import Event, Outcome, StageEvent, TrainingRun
+from digitnet.training.snapshots import Snapshots
 from digitnet.training.trainer import BatchEvent, EpochEvent, TrainConfig, Trainer, TrainResult
 
 DEFAULT_IDLE_TIMEOUT = 30.0
@@ -86,6 +87,7 @@ class TrainingJob:
     _thread: threading.Thread | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
+        self.snapshots = Snapshots(self.run.model)  # the weights of each epoch, for the page
         self.run.on_event = self._on_event
         self.run.trainer.stop_when = self._nobody_watching
         self.touch()
@@ -125,6 +127,8 @@ class TrainingJob:
                 self.limit.release()
 
     def _on_event(self, event: Event) -> None:
+        if isinstance(event, EpochEvent):
+            self.snapshots.take(event.epoch)
         with self._lock:
             if isinstance(event, BatchEvent):
                 self._batch_losses.append(event.loss)
