@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -65,16 +66,23 @@ def pip_install(bin_dir: Path, *arguments) -> None:
     run([bin_dir / "python", "-m", "pip", *install], bin_dir.parent)
 
 
+@dataclass
+class Built:
+    wheel: Path
+    bin_dir: Path  # the venv that built it (digitnet not installed in it yet)
+    modules: set[str]  # every .py file of digitnet/ in the sources it was built from
+
+
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> tuple[Path, Path]:
-    """`pip wheel .` from a copy of the sources by a fresh venv's pip, with build isolation: the
-    wheel, and that venv's bin/ (digitnet not installed in it yet)."""
+def built(tmp_path_factory) -> Built:
+    """`pip wheel .` from a copy of the sources by a fresh venv's pip, with build isolation."""
     folder = tmp_path_factory.mktemp("wheel")
     source = copy_sources(folder / "source")
+    modules = {path.relative_to(source).as_posix() for path in source.glob("digitnet/**/*.py")}
     bin_dir = fresh_venv(folder / "venv")
     run([bin_dir / "python", "-m", "pip", "wheel", "-q", "--no-deps", "-w", "dist", source], folder)
     shutil.rmtree(source)  # what is installed from the wheel must need nothing from them
-    return next((folder / "dist").glob("digitnet-*.whl")), bin_dir
+    return Built(next((folder / "dist").glob("digitnet-*.whl")), bin_dir, modules)
 
 
 def check_command(bin_dir: Path, tmp_path: Path, mnist) -> str:
@@ -93,23 +101,17 @@ def check_command(bin_dir: Path, tmp_path: Path, mnist) -> str:
 
 def test_the_wheel_holds_every_module_and_the_shipped_weights(built):
     """pyproject.toml names the packages one by one: a new subpackage must be added there."""
-    names = set(zipfile.ZipFile(built[0]).namelist())
-    modules = {
-        path.relative_to(ROOT).as_posix()
-        for path in (ROOT / "digitnet").rglob("*.py")
-        if "__pycache__" not in path.parts
-    }
-    assert "digitnet/data/collection/__init__.py" in modules  # subpackages' subpackages too
-    missing = sorted(modules - names)
+    names = set(zipfile.ZipFile(built.wheel).namelist())
+    assert "digitnet/data/collection/__init__.py" in built.modules  # subpackages' too
+    missing = sorted(built.modules - names)
     assert missing == [], f"not in the wheel: {missing}; list their packages in pyproject.toml"
     weights = {f"digitnet/_weights/{name}" for name in ("cnn.npz", "mlp.npz", "README.md")}
     assert weights <= names
 
 
 def test_the_wheel_gives_a_digitnet_command_that_works_from_any_folder(built, tmp_path, mnist):
-    wheel, bin_dir = built
-    pip_install(bin_dir, wheel)  # with its dependencies, from the package index
-    weights = Path(check_command(bin_dir, tmp_path, mnist))
+    pip_install(built.bin_dir, built.wheel)  # with its dependencies, from the package index
+    weights = Path(check_command(built.bin_dir, tmp_path, mnist))
     assert weights.name == "cnn.npz" and "site-packages" in weights.parts
 
 
