@@ -13,9 +13,9 @@ import argparse
 import io
 import os
 import sys
-import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import fields
 from functools import partial
 from pathlib import Path
@@ -36,13 +36,22 @@ from digitnet.data.pendigits import (
     pen_dev_set,
 )
 from digitnet.errors import DigitnetError
+from digitnet.files import (
+    DISK_FULL,
+    atomic_path,
+    check_folder,
+    check_room,
+    check_writable,
+    why,
+    write_lock,
+)
 from digitnet.images import to_float
 from digitnet.network.model import Model
 from digitnet.network.optim import OPTIMIZERS, SCHEDULES
 from digitnet.network.spec import ACTIVATIONS, parse_spec
 from digitnet.network.weights import save_model, spec_errors
 from digitnet.training.card import card, dev_split
-from digitnet.training.catalog import load_named
+from digitnet.training.catalog import keep_elsewhere, load_named, weights_file_bytes
 from digitnet.training.pipeline import Event, StageEvent, TrainingRun
 from digitnet.training.trainer import BatchEvent, TrainConfig
 
@@ -138,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     submit = command("submit", "write a Kaggle submission")
     submit.add_argument("--test", type=Path, required=True, help="Kaggle test.csv")
     submit.add_argument("--out", type=Path, required=True, help="submission.csv to write")
+    add_force_flag(submit, "--out")
     submit.add_argument("--weights", help=weights_help)
 
     download = command(
@@ -164,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     list_command.add_argument("--each", action="store_true", help="also one line per drawing")
     export = actions.add_parser("export", help="write them as a Kaggle train.csv")
     export.add_argument("csv", type=Path)
+    add_force_flag(export, "CSV")
     import_command = actions.add_parser("import", help="add the rows of a Kaggle train.csv")
     import_command.add_argument("csv", type=Path)
     delete = actions.add_parser("delete", help="delete drawings by id, or all of them")
@@ -226,6 +237,7 @@ def add_train_flags(train: argparse.ArgumentParser) -> None:
         help="share of every batch that is pen digits, drawn on the fly with stroke augmentation",
     )
     train.add_argument("--out", type=Path, required=True, help="where to write the .npz")
+    add_force_flag(train, "--out")
     train.add_argument("--name", help="a name for the model (default: the file's stem)")
     train.add_argument(
         "--fine-tune",
@@ -242,6 +254,12 @@ def add_train_flags(train: argparse.ArgumentParser) -> None:
         "after",
     )
     train.add_argument("--steps", type=int, help="fine-tuning steps (default: 300)")
+
+
+def add_force_flag(parser: argparse.ArgumentParser, output: str) -> None:
+    parser.add_argument(
+        "--force", action="store_true", help=f"replace {output} if it is an existing file"
+    )
 
 
 def add_pen_flag(parser: argparse.ArgumentParser, what: str) -> None:
@@ -275,18 +293,60 @@ def load_training_data(args: argparse.Namespace, purpose: str = "train") -> mnis
     return mnist.load_dataset("mnist", path=args.data, purpose=purpose)
 
 
-def check_output(path: Path) -> None:
-    """Refuses, before any work starts, an output that cannot be written: a folder, a parent
-    that is a file, or a folder nobody may create files in (read-only, no permission)."""
-    if path.is_dir():
-        raise DigitnetError(f"{path}: is a folder; give a file name inside it")
-    existing = next(folder for folder in path.absolute().parents if folder.exists())
-    if not existing.is_dir():
-        raise DigitnetError(f"{path}: {existing} is a file, not a folder")
+def output_of(args: argparse.Namespace) -> Path | None:
+    """The file the command writes, None for a command that writes none."""
+    if args.command in ("train", "submit"):
+        return args.out
+    if args.command == "drawings" and args.action == "export":
+        return args.csv
+    return None
+
+
+def check_output(path: Path, replace: bool = False) -> None:
+    """Refuses, before any work starts, an output that must not or cannot be written
+    (``digitnet.files.check_writable``): the drawing collection, a link, a folder, a device,
+    a FIFO, an existing file without --force, a folder that takes no new files."""
+    from digitnet.data.collection.store import default_path
+
+    check_writable(path, replace=replace, collection=default_path())
+
+
+@contextmanager
+def writing(path: Path | None, replace: bool) -> Iterator[None]:
+    """Around a command that writes ``path``: checks it before any work and holds its lock until
+    the command ends, so a second run writing the same file is refused at its start; a write
+    that fails for a full disk is one line."""
+    if path is None:
+        yield
+        return
+    check_output(path, replace)
     try:
-        tempfile.TemporaryFile(dir=existing).close()  # the only test that root and ro mounts pass
+        with write_lock(path):
+            yield
     except OSError as error:
-        raise DigitnetError(f"{path}: cannot write in {existing} ({error.strerror})") from None
+        if error.errno not in DISK_FULL:
+            raise
+        raise DigitnetError(f"{path}: disk full; nothing was written") from None
+
+
+def save_output(model: Model, args: argparse.Namespace) -> Path:
+    """Writes the trained model to --out (never over a file that appeared there meanwhile,
+    unless --force). A write that fails, for a full disk say, keeps the model elsewhere
+    (``catalog.keep_elsewhere``) and says where, in one line: a finished training is never
+    lost."""
+    try:
+        with atomic_path(args.out, replace=args.force) as temporary:
+            save_model(model, temporary)
+        return args.out
+    except FileExistsError:
+        problem = "a file appeared there during the training"
+    except OSError as error:
+        problem = why(error)
+    try:
+        kept = f"the trained model is in {keep_elsewhere(model, args.out.stem)} instead"
+    except DigitnetError as error:
+        kept = f"and {error}"
+    raise DigitnetError(f"{args.out}: {problem}; nothing was written there, {kept}")
 
 
 def build_model(args: argparse.Namespace) -> Model:
@@ -383,12 +443,12 @@ def run_fine_tune(args: argparse.Namespace) -> None:
         raise DigitnetError("--fine-tune mixes in MNIST and reports MNIST test: no --kaggle-train")
     steps = {} if args.steps is None else {"steps": args.steps}
     config = FineTuneConfig(**steps, pen_share=args.pen_share, seed=args.seed)
-    check_output(args.out)
     train, held = split_drawings(DrawingStore(), config)
     base = load_named(args.fine_tune)
+    check_room(args.out, weights_file_bytes(base))
     mnist_data, pen = mnist.load_dataset("mnist", path=args.data), pen_source(args)
     print(f"fine-tuning {card(base).name} on {len(train)} drawings, {len(held)} held back")
-    save = partial(save_model, path=args.out)
+    save = partial(save_output, args=args)
     result = fine_tune(base, train, held, mnist_data, pen, config, name=args.name, save=save)
     print("\n".join(result.summary()))
     print(f"wrote {args.out}")
@@ -398,8 +458,8 @@ def run_train(args: argparse.Namespace) -> None:
     if args.fine_tune or args.mine:
         return run_fine_tune(args)
     train_config(args, args.pen_share)  # every flag is checked before anything slow starts
-    check_output(args.out)
     model = build_model(args)
+    check_room(args.out, weights_file_bytes(model))
     dataset = load_training_data(args)
     pen = pen_source(args)
     config = train_config(args, args.pen_share if pen else 0.0)
@@ -422,7 +482,7 @@ def run_train(args: argparse.Namespace) -> None:
             f"{round(config.extra_share * config.batch_size)} of every {config.batch_size}"
         )
     try:
-        outcome = run.run(save=partial(save_model, path=args.out))
+        outcome = run.run(save=partial(save_output, args=args))
     finally:
         progress.close()
     if not outcome.usable:
@@ -542,7 +602,6 @@ def predict_image(model: Model, path: Path) -> np.ndarray:
 
 
 def run_submit(args: argparse.Namespace) -> None:
-    check_output(args.out)
     images, _ = mnist.read_kaggle_csv(args.test)
     model = load_named(args.weights)
     labels = model.predict(to_float(images))
@@ -558,6 +617,8 @@ def run_download(args: argparse.Namespace) -> None:
     from digitnet.data.download import MNIST_FILES, download_mnist
     from digitnet.data.pendigits import PEN_ENV, PEN_FILE, download_pen_data, pen_cache_dir
 
+    if args.to is not None:
+        check_folder(args.to)
     if args.to is None and (found := found_through(mnist.DATA_ENV, mnist.find_mnist)):
         folder, where = found, f" (${mnist.DATA_ENV}): nothing to download"
     else:
@@ -658,7 +719,8 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        status = COMMANDS[args.command](args)  # None, or the status of a command that goes on
+        with writing(output_of(args), getattr(args, "force", False)):
+            status = COMMANDS[args.command](args)  # None, or the status of a command that goes on
     except DigitnetError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -18,11 +18,13 @@ from digitnet.training.catalog import (
     MAX_NAME_LENGTH,
     NameTaken,
     fingerprint,
+    keep_elsewhere,
     load_named,
     models_dir,
     sanitize_name,
     save_user_model,
 )
+from tests.test_outputs import age, killed_write
 
 
 @pytest.fixture
@@ -169,7 +171,7 @@ def test_a_blank_name_is_one_line_without_paths(cache, typed):
     "code, reason",
     [
         (errno.EROFS, "the folder is read-only"),
-        (errno.ENOSPC, "the disk is full"),
+        (errno.ENOSPC, "disk full"),
         (errno.EACCES, "the folder is read-only"),
     ],
 )
@@ -204,7 +206,7 @@ def test_a_failed_save_keeps_the_model_already_saved(cache, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr("digitnet.training.catalog.save_model", full)
-    with pytest.raises(DigitnetError, match="the disk is full"):
+    with pytest.raises(DigitnetError, match="disk full"):
         save_user_model(Model("mlp:8", seed=2), "mymodel", overwrite=True)
     assert path.read_bytes() == before and saved_files() == ["mymodel.npz"]
 
@@ -265,3 +267,39 @@ def test_load_named_unknown_is_one_line_listing_the_names(cache):
     assert str(error.value) == (
         "nope: no such weights file or model; give a .npz file or a model name (cnn, mlp, mine)"
     )
+
+
+# --- Nothing lost: a model that cannot be written where asked, a killed save's leftovers ------
+
+
+def test_a_model_the_disk_had_no_room_for_is_kept_elsewhere(cache, tmp_path, monkeypatch):
+    model = Model("mlp:8", seed=1)
+    first = keep_elsewhere(model, "my model")
+    assert first.parent == models_dir() and first.name.startswith("my model-")
+    assert fingerprint(load_model(first)) == fingerprint(model)
+
+    full_folders = {models_dir()}
+
+    def full(model, path):
+        if Path(path).parent in full_folders:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return save_model(model, path)
+
+    monkeypatch.setattr("digitnet.training.catalog.save_model", full)
+    monkeypatch.setattr("digitnet.training.catalog.tempfile.gettempdir", lambda: str(tmp_path))
+    second = keep_elsewhere(model, "other")
+    assert second.parent == tmp_path and fingerprint(load_model(second)) == fingerprint(model)
+    full_folders.add(tmp_path)
+    with pytest.raises(DigitnetError) as error:
+        keep_elsewhere(model, "third")
+    assert str(error.value) == (
+        f"the model could not be kept anywhere ({models_dir()}: disk full; {tmp_path}: disk full)"
+    )
+    assert saved_files() == [first.name]
+
+
+def test_a_killed_saves_temporary_file_goes_at_the_next_save(cache):
+    left = killed_write(models_dir() / "mymodel.npz")
+    age(left)
+    save_user_model(Model("mlp:8"), "another")
+    assert saved_files() == ["another.npz"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import io
 import os
 import shutil
@@ -31,11 +32,13 @@ from digitnet.data.pendigits import (
     load_pen_data,
     pen_dev_set,
 )
+from digitnet.files import write_lock
 from digitnet.images import to_float
 from digitnet.training.card import DevSplit, card
-from digitnet.training.catalog import save_user_model
+from digitnet.training.catalog import models_dir, save_user_model
 from tests.conftest import ROOT
 from tests.test_drawings import canvas_drawing
+from tests.test_outputs import KINDS, age, killed_write, not_a_file, unchanged
 from tests.test_preprocess import blank_png
 
 
@@ -664,3 +667,176 @@ def test_download_with_a_variable_pointing_at_no_data_is_one_line(
     assert err.startswith(f"error: DIGITNET_DATA={tmp_path}: missing train-images-idx3-ubyte")
     assert err.endswith("(or unset DIGITNET_DATA to download into the cache)\n")
     assert not empty_cache.exists()
+
+
+# --- Outputs: never onto the collection, a device, a link or another file; one run at a time ---
+
+
+@pytest.fixture
+def collection(tmp_path, monkeypatch) -> DrawingStore:
+    """Two saved drawings in DIGITNET_DB, and an empty DIGITNET_CACHE, both in tmp_path."""
+    monkeypatch.setenv("DIGITNET_DB", str(tmp_path / "drawings.sqlite"))
+    monkeypatch.setenv("DIGITNET_CACHE", str(tmp_path / "cache"))
+    store = DrawingStore()
+    for number in range(2):
+        store.add(**canvas_drawing(number))
+    return store
+
+
+def writing_command(command: str, out: Path, *flags: str) -> list[str]:
+    """A command writing ``out`` whose input does not exist: had the work started, the error
+    would name absent.csv (the export's input is the collection)."""
+    return {
+        "train": ["train", "--kaggle-train", "absent.csv", "--out", str(out), *flags],
+        "submit": ["submit", "--test", "absent.csv", "--out", str(out), *flags],
+        "export": ["drawings", "export", str(out), *flags],
+    }[command]
+
+
+def refused(arguments, tmp_path, monkeypatch, capsys) -> str:
+    """The one line a refused command prints (checked: exit 2, nothing on stdout)."""
+    code, out, err = run_quietly(arguments, tmp_path, monkeypatch, capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1, (code, out, err)
+    assert "absent.csv" not in err, "the work started"
+    return err
+
+
+@pytest.mark.parametrize("command", ["train", "submit", "export"])
+def test_export_or_any_output_onto_the_drawing_collection_is_refused(
+    command, collection, tmp_path, monkeypatch, capsys
+):
+    before = collection.path.read_bytes()
+    arguments = writing_command(command, collection.path, "--force")
+    err = refused(arguments, tmp_path, monkeypatch, capsys)
+    assert err == f"error: {collection.path}: is the drawing collection; write somewhere else\n"
+    assert collection.path.read_bytes() == before and len(collection.list()) == 2
+
+
+def existing_outputs(tmp_path: Path) -> list[Path]:
+    """A file of the user's, a saved model, and the shipped CNN (never reached: the refusal
+    comes before the work, and the work would fail on absent.csv before any save)."""
+    mine = tmp_path / "mine.csv"
+    mine.write_text("the user's file")
+    saved = save_user_model(digitnet.Model("mlp:8"), "saved")
+    return [mine, saved, ROOT / "weights" / "cnn.npz"]
+
+
+@pytest.mark.parametrize("command", ["train", "submit", "export"])
+def test_out_over_an_existing_file_or_saved_model_needs_force(
+    command, collection, tmp_path, monkeypatch, capsys
+):
+    for existing in existing_outputs(tmp_path):
+        before = existing.read_bytes()
+        err = refused(writing_command(command, existing), tmp_path, monkeypatch, capsys)
+        assert err == (
+            f"error: {existing}: already exists; give another name, or --force to replace it\n"
+        )
+        assert existing.read_bytes() == before
+    assert main(["drawings", "export", str(tmp_path / "mine.csv"), "--force"]) == 0
+    assert len((tmp_path / "mine.csv").read_text().splitlines()) == 1 + 2, "header and 2 rows"
+
+
+def test_train_with_force_replaces_an_existing_out(kaggle_files, tmp_path):
+    out = tmp_path / "model.npz"
+    out.write_bytes(b"an old model")
+    assert train_small(kaggle_files, out, "--force") == 0
+    assert digitnet.load_model(out).metadata["name"] == "model"
+
+
+@pytest.mark.parametrize("kind", ["device", "FIFO", "folder", "link"])
+@pytest.mark.parametrize("command", ["train", "submit", "export"])
+def test_out_onto_a_device_fifo_folder_or_symlink_is_refused(
+    command, kind, collection, tmp_path, monkeypatch, capsys
+):
+    target = tmp_path / "outputs"
+    target.mkdir()
+    out = not_a_file(kind, target)
+    err = refused(writing_command(command, out, "--force"), tmp_path, monkeypatch, capsys)
+    assert err == f"error: {out}: {KINDS[kind]}\n"
+    unchanged(out, target)
+
+
+def test_two_trainings_to_one_out_the_second_is_refused_at_its_start(kaggle_files, tmp_path):
+    out = tmp_path / "model.npz"
+    with write_lock(out):  # the first training, still running
+        second = subprocess.run(
+            [sys.executable, "-m", "digitnet", "train", "--kaggle-train", str(kaggle_files[0])]
+            + ["--arch", "mlp:8", "--epochs", "1", "--out", str(out)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+        )
+        assert second.returncode == 2 and second.stdout == ""
+        assert second.stderr == (
+            f"error: {out}: is being written by another run (pid {os.getpid()}); wait for it, "
+            "or write elsewhere\n"
+        )
+        assert not out.exists()
+    assert train_small(kaggle_files, out) == 0, "the lock goes with the first run"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["model.npz"]
+
+
+def test_a_full_disk_after_the_training_keeps_the_model(
+    kaggle_files, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("DIGITNET_CACHE", str(tmp_path / "cache"))
+
+    def full(model, path):
+        Path(path).write_bytes(b"half a model")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("digitnet.cli.save_model", full)
+    out = tmp_path / "out" / "model.npz"
+    assert train_small(kaggle_files, out) == 2
+    (kept,) = models_dir().glob("model-*.npz")
+    assert capsys.readouterr().err == (
+        f"error: {out}: disk full; nothing was written there, the trained model is in {kept} "
+        "instead\n"
+    )
+    assert card(digitnet.load_model(kept)).name == "model"
+    assert list(out.parent.iterdir()) == [], "no model, no temporary file, no lock"
+
+
+def test_a_full_disk_on_a_submission_is_one_line(trained, kaggle_files, tmp_path, capsys):
+    out = tmp_path / "full" / "submission.csv"
+    out.parent.mkdir()
+    with pytest.MonkeyPatch.context() as patch:
+
+        def full(path, labels):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        patch.setattr("digitnet.cli.mnist.write_submission", full)
+        arguments = ["submit", "--test", str(kaggle_files[1]), "--weights", str(trained)]
+        assert main([*arguments, "--out", str(out)]) == 2
+    assert capsys.readouterr().err == f"error: {out}: disk full; nothing was written\n"
+    assert list(out.parent.iterdir()) == []
+
+
+def test_too_little_free_space_is_refused_before_the_training(tmp_path, monkeypatch, capsys):
+    class Full:
+        free = 1000
+
+        def __init__(self, folder):
+            pass
+
+    monkeypatch.setattr("digitnet.files.shutil.disk_usage", Full)
+    arguments = ["train", "--kaggle-train", "absent.csv", "--arch", "mlp:8", "--out", "m.npz"]
+    err = refused(arguments, tmp_path, monkeypatch, capsys)
+    assert err.startswith("error: m.npz: disk full: . has 0.0 MB free and the file needs about 1.")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_killed_saves_temporary_file_goes_at_the_next_write(kaggle_files, tmp_path):
+    left = killed_write(tmp_path / "model.npz")  # as `kill -9` during a save leaves it
+    assert left.stat().st_size == 100_000
+    age(left)
+    assert train_small(kaggle_files, tmp_path / "model.npz") == 0
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["model.npz"]
+
+
+def test_download_to_an_existing_file_is_one_line(empty_cache, tmp_path, monkeypatch, capsys):
+    (tmp_path / "file").write_text("the user's file")
+    code, out, err = run_quietly(["download", "--to", "file"], tmp_path, monkeypatch, capsys)
+    assert code == 2 and out == "" and err == "error: file: is a file, not a folder\n"
+    assert (tmp_path / "file").read_text() == "the user's file"

@@ -8,23 +8,26 @@ never be a path.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
 import re
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from digitnet.data.cache import cache_dir
 from digitnet.errors import DigitnetError
+from digitnet.files import atomic_path, why
 from digitnet.network.model import Model
 from digitnet.network.weights import WEIGHTS_DIR, load_model, save_model
 
 MAX_NAME_LENGTH = 60
 # Hex digits of the name's SHA-256 appended when sanitising changed it.
 HASH_LENGTH = 8
+# Room in a weights file beyond its arrays: the metadata (card, history: a few kB) and headers.
+METADATA_ROOM = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -96,9 +99,9 @@ def save_user_model(model: Model, name: str, *, overwrite: bool = False) -> Path
     """Saves under the sanitised name in the models folder and returns the file. A different
     model saved under that name is never replaced silently: without ``overwrite`` it raises
     ``NameTaken`` (saving the same model again is fine). Safe between sessions: the finished
-    file is hard-linked into place, which fails if the name exists, so of two sessions saving
-    at once exactly one wins. Shipped names are refused, so a saved model never hides a
-    shipped one. A full or read-only folder gives one line and leaves no file behind."""
+    file is claimed only if the name is free (``atomic_path`` without ``replace``), so of two
+    sessions saving at once exactly one wins. Shipped names are refused, so a saved model never
+    hides a shipped one. A full or read-only folder gives one line and leaves no file behind."""
     stem = sanitize_name(name)
     if (WEIGHTS_DIR / f"{stem}.npz").exists():
         raise DigitnetError(f"{stem!r} is the name of a shipped model: choose another name")
@@ -107,54 +110,49 @@ def save_user_model(model: Model, name: str, *, overwrite: bool = False) -> Path
     target = folder / f"{stem}.npz"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{stem}.", suffix=".tmp")
-        os.close(handle)
         try:
-            save_model(model, temporary)
-            if overwrite:
-                os.replace(temporary, target)
-            else:
-                _link_unless_taken(model, Path(temporary), target, name)
-        finally:
-            Path(temporary).unlink(missing_ok=True)
+            with atomic_path(target, replace=overwrite) as temporary:
+                save_model(model, temporary)
+        except FileExistsError:
+            _unless_taken(model, target, name)
     except OSError as error:
-        raise DigitnetError(f"cannot save the model in {folder}: {_why(error)}") from None
+        raise DigitnetError(f"cannot save the model in {folder}: {why(error)}") from None
     return target
 
 
-def _link_unless_taken(model: Model, finished: Path, target: Path, name: str) -> None:
+def _unless_taken(model: Model, target: Path, name: str) -> None:
+    """Raises ``NameTaken`` unless the model already at ``target`` is ``model``."""
     try:
-        _claim(finished, target)
-    except FileExistsError:
+        same = fingerprint(load_model(target)) == fingerprint(model)
+    except DigitnetError:  # unreadable: still someone's file, not ours to replace
+        same = False
+    if not same:
+        raise NameTaken(
+            f"a model called {name!r} is already saved: choose another name or replace it"
+        )
+
+
+def weights_file_bytes(model: Model) -> int:
+    """About how large the model's ``.npz`` file will be, at most: its arrays (weights and
+    BatchNorm statistics) uncompressed, plus room for the metadata and the archive's headers.
+    For checking, before a training starts, that the file will fit."""
+    return sum(array.nbytes for array in model.arrays().values()) + METADATA_ROOM
+
+
+def keep_elsewhere(model: Model, stem: str) -> Path:
+    """Saves a model whose file could not be written where asked (a full disk) under a new
+    name in the models folder, else the system's temporary folder, and returns the file. Raises
+    one line when neither has room."""
+    name = f"{sanitize_name(stem)}-{time.strftime('%Y%m%d-%H%M%S')}.npz"
+    failures = []
+    for folder in (models_dir(), Path(tempfile.gettempdir())):
         try:
-            same = fingerprint(load_model(target)) == fingerprint(model)
-        except DigitnetError:  # unreadable: still someone's file, not ours to replace
-            same = False
-        if not same:
-            raise NameTaken(
-                f"a model called {name!r} is already saved: choose another name or replace it"
-            ) from None
-
-
-def _claim(finished: Path, target: Path) -> None:
-    """Puts the finished file at ``target`` unless something is there (FileExistsError). A
-    hard link does both in one step; where the file system has none, an exclusive create
-    claims the name and the file is renamed onto it."""
-    try:
-        os.link(finished, target)
-    except OSError as error:
-        if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
-            raise
-        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
-        os.replace(finished, target)
-
-
-def _why(error: OSError) -> str:
-    if error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-        return "the disk is full"
-    if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return "the folder is read-only"
-    return (error.strerror or type(error).__name__).lower()
+            with atomic_path(folder / name, replace=False) as temporary:
+                save_model(model, temporary)
+            return folder / name
+        except OSError as error:
+            failures.append(f"{folder}: {why(error)}")
+    raise DigitnetError(f"the model could not be kept anywhere ({'; '.join(failures)})")
 
 
 def model_bytes(model: Model) -> bytes:

@@ -17,7 +17,7 @@ import numpy as np
 
 from digitnet.data import mnist
 from digitnet.errors import DigitnetError
-from digitnet.files import atomic_path
+from digitnet.files import atomic_path, check_writable
 
 if TYPE_CHECKING:
     from digitnet.data.collection.store import DrawingStore
@@ -38,7 +38,9 @@ class BadRows(DigitnetError):
 
 def export_csv(store: DrawingStore, path: str | os.PathLike, session: str | None = None) -> int:
     """Writes the store's drawings (or one session's) as a Kaggle train.csv, atomically, and
-    returns how many."""
+    returns how many. Never onto the collection itself, a link, a device or a FIFO (an existing
+    file is replaced: the command line asks for --force first)."""
+    check_writable(path, replace=True, collection=store.path)
     images, labels = store.labelled_images(session)
     if not len(labels):
         raise DigitnetError(f"no drawings to export in {store.path}; nothing was written")
