@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import fields
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -50,6 +51,7 @@ from digitnet.network.model import Model
 from digitnet.network.optim import OPTIMIZERS, SCHEDULES
 from digitnet.network.spec import ACTIVATIONS, parse_spec
 from digitnet.network.weights import save_model, spec_errors
+from digitnet.training.budget import estimate
 from digitnet.training.card import card, dev_split
 from digitnet.training.catalog import keep_elsewhere, load_named, weights_file_bytes
 from digitnet.training.pipeline import Event, StageEvent, TrainingRun
@@ -62,6 +64,7 @@ DRAWING_SPLITS = ("drawn", "pen-dev", "mine")
 FIND_PEN_DATA = ""  # `--pen-data` without a folder: look in the usual places, then download
 # A photo of one digit is a few MB at most; this keeps `predict /dev/zero` from reading forever.
 PROGRESS_SECONDS = 0.25  # how often the bar is redrawn on a terminal
+MNIST_TRAIN_DIGITS = 60_000  # in its training files, whose checksums are known
 
 
 class HelpFormat(argparse.ArgumentDefaultsHelpFormatter):
@@ -349,18 +352,27 @@ def save_output(model: Model, args: argparse.Namespace) -> Path:
     raise DigitnetError(f"{args.out}: {problem}; nothing was written there, {kept}")
 
 
+def arch_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The preset options given on the command line (--activation, --dropout, --init)."""
+    given = (("activation", args.activation), ("dropout", args.dropout), ("init", args.init))
+    return {key: value for key, value in given if value is not None}
+
+
 def build_model(args: argparse.Namespace) -> Model:
-    options = {
-        key: value
-        for key, value in (
-            ("activation", args.activation),
-            ("dropout", args.dropout),
-            ("init", args.init),
-        )
-        if value is not None
-    }
     with spec_errors("--arch"):
-        return Model(parse_spec(args.arch, **options), seed=args.seed)
+        return Model(parse_spec(args.arch, **arch_options(args)), seed=args.seed)
+
+
+def check_memory(args: argparse.Namespace, config: TrainConfig) -> None:
+    """Refuses a training over the memory budget (DIGITNET_MEMORY_BUDGET) before its network is
+    built or MNIST loaded, from the spec, the settings and MNIST's digit count. A --kaggle-train
+    CSV's count is known once it is read: the training pipeline checks it then."""
+    if args.kaggle_train:
+        return
+    with spec_errors("--arch"):
+        spec = parse_spec(args.arch, **arch_options(args))
+    dev_count = min(config.dev_size, MNIST_TRAIN_DIGITS)
+    estimate(spec, config, MNIST_TRAIN_DIGITS - dev_count, dev_count).check()
 
 
 def train_config(args: argparse.Namespace, extra_share: float = 0.0) -> TrainConfig:
@@ -457,7 +469,8 @@ def run_fine_tune(args: argparse.Namespace) -> None:
 def run_train(args: argparse.Namespace) -> None:
     if args.fine_tune or args.mine:
         return run_fine_tune(args)
-    train_config(args, args.pen_share)  # every flag is checked before anything slow starts
+    config = train_config(args, args.pen_share)  # every flag is checked before anything slow
+    check_memory(args, config)
     model = build_model(args)
     check_room(args.out, weights_file_bytes(model))
     dataset = load_training_data(args)

@@ -21,6 +21,7 @@ from digitnet.data.pendigits import DEFAULT_PEN_SHARE, PenDigits
 from digitnet.network.optim import OPTIMIZERS, SCHEDULES
 from digitnet.network.spec import ACTIVATIONS, cnn_spec, mlp_spec, parse_sizes
 from digitnet.training import catalog
+from digitnet.training.budget import estimate, show_bytes
 from digitnet.training.card import card
 from digitnet.training.catalog import model_bytes, sanitize_name, save_user_model
 from digitnet.training.jobs import JobProgress, TrainingJob, TrainingLimit
@@ -229,9 +230,11 @@ def start_training(
     name: str,
     limit: TrainingLimit,
     extra: DigitSource | None,
+    memory_budget: int,
 ) -> None:
     """The Start button's callback: starts the training pipeline in a job, or keeps the reason
-    it cannot. ``extra`` (pen drawings) supplies ``config.extra_share`` of every batch."""
+    it cannot. ``extra`` (pen drawings) supplies ``config.extra_share`` of every batch;
+    ``memory_budget``: the bytes a training may use on this server."""
     st.session_state.pop(ERROR, None)
     current = st.session_state.get(JOB)
     if current is not None and current.running:  # a second click before the page redrew
@@ -246,6 +249,7 @@ def start_training(
             architecture=name,
             split=split,
             extra=extra,
+            memory_budget=memory_budget,
         )
         job = TrainingJob(run, limit=limit)
         job.start()
@@ -466,8 +470,9 @@ def pen_share(pen: PenDigits, disabled: bool) -> float:
 
 
 def settings_column(available: dict[str, Dataset], running: bool, limit: TrainingLimit) -> None:
-    """The data, the three tabs of settings, and Start (disabled while a job runs or when the
-    settings make no network)."""
+    """The data, the three tabs of settings, and Start (disabled while a job runs, when the
+    settings make no network, or when its training would need more memory than a training may
+    use on this server), with the network's size and the memory its training needs."""
     pen = pen_digits() if MNIST_NAME in available else None
     choices = list(available)
     if pen is not None:
@@ -479,11 +484,10 @@ def settings_column(available: dict[str, Dataset], running: bool, limit: Trainin
     network_tab, optimizer_tab, augment_tab = st.tabs(["Network", "Optimizer", "Augmentation"])
     with optimizer_tab:
         config = replace(training_settings(running, len(dataset.images)), extra_share=share)
-    model = name = None
+    spec = name = None
     with network_tab:
         try:
             spec, name = network_settings(running)
-            model = Model(spec, seed=config.seed)  # checks the shapes: 16,32,64 filters do not fit
         except DigitnetError as error:
             st.error(str(error))
     with augment_tab:
@@ -491,18 +495,30 @@ def settings_column(available: dict[str, Dataset], running: bool, limit: Trainin
             config.augment = augment_settings(running, dataset.images[:4])
         except DigitnetError as error:
             st.error(str(error))
-            model = None
+            spec = None
+    budget = server().memory_budget
+    model = needs = reason = None
+    if spec is not None:
+        try:
+            needs = estimate(spec, config, len(dataset.images) - config.dev_size, config.dev_size)
+            reason = needs.refusal(budget)
+            # Built within the budget only; building checks the shapes: 16,32,64 filters do not fit.
+            model = None if reason else Model(spec, seed=config.seed)
+        except DigitnetError as error:
+            network_tab.error(str(error))
     st.button(
         "Start",
         type="primary",
         icon=":material/play_arrow:",
         disabled=running or model is None,
         on_click=start_training,
-        args=(model, config, dataset, name, limit, extra),
+        args=(model, config, dataset, name, limit, extra, budget),
         key="train_start",
     )
-    if model is not None:
-        st.caption(f"{model.num_parameters:,} parameters")
+    if reason is not None:
+        st.error(reason)
+    if needs is not None:
+        st.caption(f"{needs.parameters:,} parameters · about {show_bytes(needs.bytes)} to train")
 
 
 def render(limit: TrainingLimit) -> None:

@@ -6,6 +6,7 @@ Saving goes through the catalog (``save_user_model(model, name, *, overwrite)``,
 
 from __future__ import annotations
 
+import re
 import time
 import tomllib
 
@@ -295,6 +296,49 @@ def test_cnn_filters_whose_shapes_do_not_fit_get_one_line_not_a_traceback(open_a
     assert "kernel (5, 5) is larger than its padded input" in error.value
     assert "\n" not in error.value
     assert app.button(key="train_start").disabled
+
+
+def test_a_cnn_with_1275_filters_and_batch_1024_cannot_start_and_the_page_says_why(
+    open_app, app_cache
+):
+    """The case: 12 GB for one training, and two may run at once. The estimate is shown beside
+    the parameter count before anything is built, and Start stays disabled."""
+    app = open_app(TRAIN)
+    (caption,) = [c.value for c in app.caption if "parameters · about" in c.value]
+    assert re.fullmatch(r"235,146 parameters · about \d+ MB to train", caption)
+    assert not app.button(key="train_start").disabled
+    app.radio(key="train_kind").set_value("cnn").run()
+    app.text_input(key="train_filters").input("1275").run()
+    app.select_slider(key="train_batch").set_value(1024).run()
+    assert not app.exception
+    assert app.button(key="train_start").disabled
+    (error,) = app.error
+    assert re.fullmatch(
+        r"this training needs about \d+\.\d GB, over the 6 GB a training may use on this "
+        r"server: fewer filters or a smaller batch",
+        error.value,
+    )
+    (caption,) = [c.value for c in app.caption if "parameters · about" in c.value]
+    assert re.fullmatch(r"23,535,368 parameters · about \d+\.\d GB to train", caption)
+    app.select_slider(key="train_batch").set_value(32).run()  # a smaller batch fits
+    assert not app.error and not app.button(key="train_start").disabled
+
+
+def test_the_memory_budget_is_the_servers_setting(open_app, app_cache, monkeypatch):
+    server.clear()
+    monkeypatch.setenv("DIGITNET_MEMORY_BUDGET", "100MB")
+    app = open_app(TRAIN)
+    assert server().memory_budget == 100 * 10**6
+    assert app.button(key="train_start").disabled
+    (error,) = app.error
+    assert error.value.endswith(
+        "over the 100 MB a training may use on this server: smaller layers or a smaller batch"
+    )
+    server.clear()
+    monkeypatch.setenv("DIGITNET_MEMORY_BUDGET", "lots")
+    assert "'lots' is not an amount of memory: write it like 6GB" in open_app().error[0].value
+    monkeypatch.delenv("DIGITNET_MEMORY_BUDGET")
+    server.clear()
 
 
 @pytest.mark.parametrize("name", ["!!!", "   ", "..", "模型"])

@@ -18,6 +18,7 @@ import numpy as np
 from digitnet.analysis.metrics import Evaluation, evaluate
 from digitnet.data.mnist import Dataset, split_dev
 from digitnet.network.model import Model
+from digitnet.training.budget import estimate
 from digitnet.training.card import ModelCard, write_card
 from digitnet.training.trainer import (
     BatchEvent,
@@ -83,6 +84,10 @@ class TrainingRun:
     to score the trained model on, by name, beside the data set's test split. ``notes``: keys
     added to the model's metadata after its card (e.g. the model a fine-tuning started from).
     ``trainer`` is there for pause, resume, stop and the learning rate.
+
+    A training whose memory estimate (``budget.estimate``) is over ``memory_budget`` bytes (a
+    server's; None: DIGITNET_MEMORY_BUDGET's, ``budget.configured_budget``) is refused with a
+    one-line DigitnetError before its data is copied or its optimiser made.
     """
 
     def __init__(
@@ -99,10 +104,13 @@ class TrainingRun:
         notes: Mapping[str, Any] | None = None,
         on_event: Callable[[Event], None] | None = None,
         stop_when: Callable[[], bool] | None = None,
+        memory_budget: int | None = None,
     ) -> None:
         self.model, self.config, self.dataset = model, config, dataset
         self.name, self.architecture = name, architecture
         self.split = split or Split.of(dataset, config)
+        train_count, dev_count = len(self.split.train_labels), len(self.split.dev_labels)
+        estimate(model.spec, config, train_count, dev_count).check(memory_budget)
         self.score_on = dict(score_on or {})
         self.notes = dict(notes or {})
         self.on_event = on_event or (lambda event: None)
