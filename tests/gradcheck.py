@@ -28,6 +28,7 @@ def check_layer(layer, x: np.ndarray, training: bool = False, reseed=None) -> No
     ``reseed`` is called before every forward, for layers with randomness (dropout).
     """
     reseed = reseed or (lambda: None)
+    layer.keep_for_backward = True  # a backward follows each forward, also in inference mode
     for name in layer.params:
         layer.params[name] = layer.params[name].astype(np.float64)
     x = x.astype(np.float64)

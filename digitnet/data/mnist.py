@@ -29,7 +29,7 @@ import numpy as np
 from digitnet.data.cache import mnist_cache_dir
 from digitnet.data.download import MNIST_FILES, MNIST_SPLITS, download_mnist
 from digitnet.errors import DigitnetError
-from digitnet.files import atomic_path
+from digitnet.files import atomic_path, read_limited, too_large
 from digitnet.images import IMAGE_SHAPE, IMAGE_SIZE, PIXELS
 
 if TYPE_CHECKING:
@@ -44,6 +44,11 @@ KAGGLE_TRAIN_COLUMNS = ["label", *KAGGLE_PIXEL_COLUMNS]
 # digits, which pandas refuses).
 NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
 REPLACE_HINT = "replace it with a good copy (or delete it from the cache to download it again)"
+# Files a person names are read up to these sizes only (``/dev/zero`` stops there): Kaggle's
+# train.csv is 73 MB, MNIST's largest file 47 MB (10 MB gzipped).
+MAX_CSV_BYTES = 200_000_000
+MAX_IDX_BYTES = 100_000_000
+A_CSV = "a CSV of digits: split it"  # what a refusal over MAX_CSV_BYTES says
 
 Upload = str | os.PathLike | bytes | BinaryIO
 
@@ -79,11 +84,9 @@ class Dataset:
 
 
 def read_payload(path: str | os.PathLike) -> bytes:
-    """A file's bytes, decompressed if they start with the gzip magic (whatever its name says)."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as error:
-        raise DigitnetError(f"{path}: cannot read the file ({error.strerror or error})") from None
+    """A file's bytes (up to MAX_IDX_BYTES), decompressed if they start with the gzip magic
+    (whatever its name says)."""
+    data = read_limited(path, MAX_IDX_BYTES, "an MNIST file")
     if not data.startswith(GZIP_MAGIC):
         return data
     try:
@@ -321,19 +324,20 @@ def _first_bad_row(frame: pd.DataFrame, highest: list[int]) -> int | None:
 
 
 def _read_source(source: Upload, name: str | None) -> tuple[bytes, str]:
+    """A CSV's bytes and the name messages give it; a file is read up to MAX_CSV_BYTES only,
+    and bytes or an upload over it are refused too."""
     if isinstance(source, bytes):
-        return source, name or "uploaded file"
-    if hasattr(source, "read"):
+        data, name = source, name or "uploaded file"
+    elif hasattr(source, "read"):
         # getvalue(), when there is one, is the whole upload even if it was read before.
-        data = source.getvalue() if hasattr(source, "getvalue") else source.read()
-        return (data.encode() if isinstance(data, str) else data), name or getattr(
-            source, "name", "uploaded file"
-        )
-    name = name or str(source)
-    try:
-        return Path(source).read_bytes(), name
-    except OSError as error:
-        raise DigitnetError(f"{name}: cannot read the file ({error.strerror or error})") from None
+        data = source.getvalue() if hasattr(source, "getvalue") else source.read(MAX_CSV_BYTES + 1)
+        data = data.encode() if isinstance(data, str) else data
+        name = name or getattr(source, "name", "uploaded file")
+    else:
+        return read_limited(source, MAX_CSV_BYTES, A_CSV), name or str(source)
+    if len(data) > MAX_CSV_BYTES:
+        raise DigitnetError(f"{name}: {too_large(MAX_CSV_BYTES, A_CSV)}")
+    return data, name
 
 
 def _check_header(name: str, header: str) -> list[str]:

@@ -39,6 +39,14 @@ MAX_CANVAS = 4096
 # Quadratic curves of a canvas path are cut into straight pieces that stray at most this far
 # (pixels) from the curve.
 CURVE_TOLERANCE = 0.1
+# What the canvas's json_data may hold (`read_canvas_json`), besides MAX_POINTS points and
+# commands in all: paths; coordinates (path points, left, top, sizes) in pixels either way, as far
+# as MAX_OUTSIDE lets a point lie off the largest canvas; scales; skews in degrees (tan 90 is
+# infinite).
+MAX_OBJECTS = 500
+MAX_COORDINATE = round((1 + MAX_OUTSIDE) * MAX_CANVAS)
+MAX_SCALE = 100
+MAX_SKEW = 80
 
 
 @dataclass(frozen=True, eq=False)
@@ -229,6 +237,7 @@ def _canvas(coverage: np.ndarray, background: str) -> np.ndarray:
 
 # fabric.js origins as a share of the object's size from its centre.
 _ORIGINS = {"left": -0.5, "top": -0.5, "center": 0.0, "right": 0.5, "bottom": 0.5}
+_ARITY = {"M": 2, "L": 2, "Q": 4, "Z": 0, "z": 0}  # the numbers each path command takes
 _BACKGROUND_NAMES = {
     "": "transparent",
     "transparent": "transparent",
@@ -250,7 +259,11 @@ def read_canvas_json(
     `top`, origin, `scaleX`/`scaleY`, `angle`, flips and skews (a stroke moved or resized with
     the canvas's edit tool lands where the canvas shows it). Curves are cut into straight pieces
     within CURVE_TOLERANCE px. The canvas size is not in `json_data`: pass it. The background is
-    json_data's "background" unless given; the brush is the median of the paths' widths."""
+    json_data's "background" unless given; the brush is the median of the paths' widths.
+
+    The browser sends json_data, so it is checked as it is read, before any curve is cut: at
+    most MAX_OBJECTS paths, MAX_POINTS points and commands in all, every number finite and
+    within its field's range (coordinates within MAX_COORDINATE). Anything else is one line."""
     if json_data is None:
         return Drawing((), width, height, 1.0, background or "transparent")
     if not isinstance(json_data, dict) or not isinstance(json_data.get("objects"), list):
@@ -260,13 +273,19 @@ def read_canvas_json(
         background = _BACKGROUND_NAMES.get(str(colour).strip().lower())
         if background is None:
             raise DigitnetError(f"canvas background {colour!r} is not one of {BACKGROUNDS}")
+    objects = json_data["objects"]
+    if len(objects) > MAX_OBJECTS:
+        raise DigitnetError(
+            f"the canvas drawing has {len(objects):,} objects; a digit has at most {MAX_OBJECTS}"
+        )
     strokes, brushes = [], []
-    for number, shape in enumerate(json_data["objects"], start=1):
+    room = MAX_POINTS  # the points and commands the drawing may still hold
+    for number, shape in enumerate(objects, start=1):
         if not isinstance(shape, dict) or str(shape.get("type", "")).lower() != "path":
             kind = shape.get("type") if isinstance(shape, dict) else type(shape).__name__
             raise DigitnetError(f"canvas object {number} is a {kind!r}, not a freedraw path")
         try:
-            path_strokes, brush = _path_strokes(shape)
+            path_strokes, brush, used = _path_strokes(shape, room)
         except DigitnetError as error:
             raise DigitnetError(f"canvas object {number}: {error}") from None
         except (TypeError, ValueError, KeyError, IndexError) as error:
@@ -274,40 +293,43 @@ def read_canvas_json(
             raise DigitnetError(message) from None
         strokes.extend(path_strokes)
         brushes.append(brush)
+        room -= used
     brush = float(np.median(brushes)) if brushes else 1.0
     return Drawing(tuple(strokes), width, height, brush, background)
 
 
-def _path_strokes(shape: dict) -> tuple[list[np.ndarray], float]:
-    """One fabric.js path object's subpaths as canvas points, and its brush width on the
-    canvas."""
-    subpaths, box_centre = _path_points(shape["path"])
+def _path_strokes(shape: dict, room: int) -> tuple[list[np.ndarray], float, int]:
+    """One fabric.js path object's subpaths as canvas points, its brush width on the canvas,
+    and how much of the drawing's ``room`` it used (see ``_path_points``)."""
+    subpaths, box_centre, used = _path_points(shape["path"], room)
     if not subpaths:
         raise DigitnetError("a canvas path has no points")
     linear, offset = _object_transform(shape, box_centre)
-    stroke_width = float(shape.get("strokeWidth", 1))
+    stroke_width = _field(shape, "strokeWidth", 1, 0, MAX_COORDINATE)
     uniform = bool(shape.get("strokeUniform", False))
     brush = stroke_width if uniform else stroke_width * math.sqrt(abs(np.linalg.det(linear)))
     strokes = [(points @ linear.T + offset).astype(np.float32) for points in subpaths]
-    return strokes, brush
+    return strokes, brush, used
 
 
-def _path_points(commands: object) -> tuple[list[np.ndarray], np.ndarray]:
-    """Points along each subpath (started by an "M") of fabric.js path commands, and the middle
+def _path_points(commands: object, room: int) -> tuple[list[np.ndarray], np.ndarray, int]:
+    """Points along each subpath (started by an "M") of fabric.js path commands; the middle
     of the path's box the way fabric.js computes it (its `pathOffset`, which `toObject` leaves
     out): a Q curve's box is that of the cubic with both controls at Q's control, an L's that
-    of the subpath's start and the L's end."""
+    of the subpath's start and the L's end; and the room used: a command takes one, a curve as
+    many as the points it is cut into. Refused as soon as that passes ``room``, before the
+    curve is cut."""
     if not isinstance(commands, list):
         raise DigitnetError("a canvas path's 'path' must be a list of commands")
+    if len(commands) > room:
+        raise DigitnetError(_too_many_points())
     subpaths: list[list[np.ndarray]] = []
     boxed: list[np.ndarray] = []
     current = first = None
+    used = 0
     cubic = np.linspace(0.0, 1.0, 17)[:, None]
     for command in commands:
-        letter, *numbers = command
-        values = np.array(numbers, np.float64)
-        if not np.isfinite(values).all():
-            raise DigitnetError("a canvas path has a NaN or infinite coordinate")
+        letter, values = _command(command)
         if letter == "M":
             current = first = values[:2]
             subpaths.append([current[None]])
@@ -319,36 +341,75 @@ def _path_points(commands: object) -> tuple[list[np.ndarray], np.ndarray]:
             subpaths[-1].append(current[None])
         elif letter == "Q":
             control, end = values[:2], values[2:4]
-            subpaths[-1].append(quadratic_points(current, control, end)[1:])
+            pieces = curve_pieces(current, control, end)
+            used += pieces - 1  # the command's own one below
+            if used + len(commands) > room:
+                raise DigitnetError(_too_many_points())
+            subpaths[-1].append(quadratic_points(current, control, end, pieces)[1:])
             u = 1 - cubic
             boxed.append(u**3 * current + 3 * u * cubic * control + cubic**3 * end)
             current = end
         elif letter not in ("Z", "z"):
             raise DigitnetError(f"canvas path command {letter!r} is not M, L, Q or Z")
+    used += len(commands)
     if not subpaths:
-        return [], np.zeros(2)
+        return [], np.zeros(2), used
     points = np.concatenate(boxed or [parts[0] for parts in subpaths])
-    return [np.concatenate(parts) for parts in subpaths], (points.min(0) + points.max(0)) / 2
+    centre = (points.min(0) + points.max(0)) / 2
+    return [np.concatenate(parts) for parts in subpaths], centre, used
 
 
-def quadratic_points(start: np.ndarray, control: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """Points along a quadratic Bezier curve, ends included, close enough that straight lines
-    between them stray at most CURVE_TOLERANCE px from it (the chord of a piece 1/n of the curve
-    strays |start - 2 control + end| / (4 n^2))."""
+def _command(command: object) -> tuple[str, np.ndarray]:
+    """A path command's letter and its numbers, each a finite canvas coordinate: M and L take
+    x, y; Q takes cx, cy, x, y; Z none. An unknown letter comes back with no numbers."""
+    if not isinstance(command, list) or not command:
+        raise DigitnetError(
+            f"a canvas path command must be a list like ['L', x, y], got {command!r:.40}"
+        )
+    letter, *numbers = command
+    if not isinstance(letter, str) or letter not in _ARITY:
+        return str(letter)[:20], np.zeros(0)  # the path's reader says what is wrong with it
+    if len(numbers) != _ARITY[letter] or not all(map(_coordinate, numbers)):
+        raise DigitnetError(
+            f"canvas path command {letter!r} takes {_ARITY[letter]} finite numbers from "
+            f"{-MAX_COORDINATE:,} to {MAX_COORDINATE:,}, got {numbers!r:.60}"
+        )
+    return letter, np.array(numbers, np.float64)
+
+
+def _coordinate(value: object) -> bool:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    return number and -MAX_COORDINATE <= value <= MAX_COORDINATE
+
+
+def _too_many_points() -> str:
+    return f"the canvas drawing has more than {MAX_POINTS:,} points or commands: not a digit"
+
+
+def curve_pieces(start: np.ndarray, control: np.ndarray, end: np.ndarray) -> int:
+    """How many straight pieces a quadratic Bezier curve is cut into so that none strays more
+    than CURVE_TOLERANCE px from it (the chord of a piece 1/n of the curve strays
+    |start - 2 control + end| / (4 n^2))."""
     bend = float(np.hypot(*(start - 2 * control + end)))
-    count = max(1, math.ceil(math.sqrt(bend / (4 * CURVE_TOLERANCE))))
-    t = np.linspace(0.0, 1.0, count + 1)[:, None]
+    return max(1, math.ceil(math.sqrt(bend / (4 * CURVE_TOLERANCE))))
+
+
+def quadratic_points(
+    start: np.ndarray, control: np.ndarray, end: np.ndarray, pieces: int
+) -> np.ndarray:
+    """``pieces + 1`` points along a quadratic Bezier curve, its ends included."""
+    t = np.linspace(0.0, 1.0, pieces + 1)[:, None]
     return (1 - t) ** 2 * start + 2 * (1 - t) * t * control + t**2 * end
 
 
 def _object_transform(shape: dict, box_centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The 2x2 matrix and offset taking path coordinates to canvas pixels, as fabric.js places a
     Path: canvas = centre + R(angle) S(scale, flip) Kx(skewX) Ky(skewY) (p - pathOffset)."""
-    scale_x = float(shape.get("scaleX", 1)) * (-1 if shape.get("flipX") else 1)
-    scale_y = float(shape.get("scaleY", 1)) * (-1 if shape.get("flipY") else 1)
-    skew_x = math.tan(math.radians(float(shape.get("skewX", 0))))
-    skew_y = math.tan(math.radians(float(shape.get("skewY", 0))))
-    angle = math.radians(float(shape.get("angle", 0)))
+    scale_x = _field(shape, "scaleX", 1, -MAX_SCALE, MAX_SCALE) * (-1 if shape.get("flipX") else 1)
+    scale_y = _field(shape, "scaleY", 1, -MAX_SCALE, MAX_SCALE) * (-1 if shape.get("flipY") else 1)
+    skew_x = math.tan(math.radians(_field(shape, "skewX", 0, -MAX_SKEW, MAX_SKEW)))
+    skew_y = math.tan(math.radians(_field(shape, "skewY", 0, -MAX_SKEW, MAX_SKEW)))
+    angle = math.radians(_field(shape, "angle", 0, -360, 360))
     rotation = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
     shaped = (
         np.diag([scale_x, scale_y])
@@ -357,21 +418,36 @@ def _object_transform(shape: dict, box_centre: np.ndarray) -> tuple[np.ndarray, 
     )
     linear = rotation @ shaped
     offset = shape.get("pathOffset")
-    path_offset = box_centre if offset is None else np.array([offset["x"], offset["y"]], float)
+    if offset is None:
+        path_offset = box_centre
+    else:
+        path_offset = np.array(
+            [_field(offset, key, 0, -MAX_COORDINATE, MAX_COORDINATE) for key in "xy"]
+        )
     # The object's box on the canvas (stroke included) fixes where its origin point sits.
-    stroke = float(shape.get("strokeWidth", 1))
+    stroke = _field(shape, "strokeWidth", 1, 0, MAX_COORDINATE)
     uniform = bool(shape.get("strokeUniform", False))
-    box = np.array([float(shape.get("width", 0)), float(shape.get("height", 0))])
+    box = np.array([_field(shape, key, 0, 0, MAX_COORDINATE) for key in ("width", "height")])
     box = box if uniform else box + stroke
     size = np.abs(shaped) @ box + (stroke if uniform else 0.0)
     origin = np.array([_origin(shape.get(key, "center")) for key in ("originX", "originY")])
-    centre = np.array([float(shape["left"]), float(shape["top"])]) + rotation @ (-origin * size)
+    corner = [_field(shape, key, None, -MAX_COORDINATE, MAX_COORDINATE) for key in ("left", "top")]
+    centre = np.array(corner) + rotation @ (-origin * size)
     return linear, centre - linear @ path_offset
+
+
+def _field(shape: dict, key: str, default: float | None, low: float, high: float) -> float:
+    """A fabric.js object's number: finite, from ``low`` to ``high`` (``default`` when it is
+    missing; None: it must be there)."""
+    value = shape.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise DigitnetError(f"{key} must be a number from {low:,g} to {high:,g}, got {value!r:.40}")
+    return float(value)
 
 
 def _origin(value: object) -> float:
     if isinstance(value, str):
         if value not in _ORIGINS:
-            raise DigitnetError(f"unknown fabric.js origin {value!r}")
+            raise DigitnetError(f"unknown fabric.js origin {value!r:.40}")
         return _ORIGINS[value]
-    return float(value) - 0.5
+    return _field({"origin": value}, "origin", 0, 0, 1) - 0.5

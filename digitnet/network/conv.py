@@ -38,8 +38,10 @@ def as_channels_last(shape: Shape, layer: str) -> Shape:
 
 
 def pair(value: int | tuple[int, int] | list[int], name: str) -> tuple[int, int]:
-    pair_ = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair_) != 2 or not all(isinstance(v, int) and v > 0 for v in pair_):
+    both = (value, value) if isinstance(value, int) else value
+    pair_ = tuple(both) if isinstance(both, list | tuple) else ()
+    whole = all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in pair_)
+    if len(pair_) != 2 or not whole:
         raise DigitnetError(f"{name} must be a positive integer or a pair of them, got {value!r}")
     return pair_
 
@@ -149,7 +151,8 @@ class Conv2D(Layer):
         out = buffer("out", (n * out_height * out_width, weights.shape[1]), x.dtype)
         np.matmul(columns, weights, out=out)
         out += self.params["b"]
-        self.columns, self.training = columns, training
+        self.columns = columns if self.keeps(training) else None
+        self.training = training
         return out.reshape(n, *self.output_shape)
 
     def backward(self, grad: np.ndarray) -> np.ndarray | None:
@@ -206,10 +209,12 @@ class MaxPool2D(Layer):
         out_height, out_width = self.output_shape[:2]
         rows = x.reshape(n, height, width * channels)[:, : out_height * size]
         rows = rows.reshape(n, out_height, size, width * channels)
-        row_max, self.row_index = max_along(rows, axis=2)
+        row_max, row_index = max_along(rows, axis=2)
         columns = row_max.reshape(n, out_height, width, channels)[:, :, : out_width * size]
         columns = columns.reshape(n, out_height, out_width, size, channels)
-        out, self.column_index = max_along(columns, axis=3)
+        out, column_index = max_along(columns, axis=3)
+        keep = self.keeps(training)
+        self.row_index, self.column_index = (row_index, column_index) if keep else (None, None)
         return out.reshape(n, *self.output_shape)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
@@ -297,7 +302,9 @@ class BatchNorm(Layer):
         normalised = np.multiply(centred, inv_std, out=centred)
         out = normalised * self.params["gamma"]
         out += self.params["beta"]
-        self.normalised, self.inv_std, self.training = normalised, inv_std, training
+        keep = self.keeps(training)
+        self.normalised, self.inv_std = (normalised, inv_std) if keep else (None, None)
+        self.training = training
         return out.reshape(x.shape)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:

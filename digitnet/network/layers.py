@@ -5,7 +5,8 @@ Every layer follows one protocol, which the model, the optimisers and the weight
 
 - ``__init__(input_shape, rng, **options)``: ``input_shape`` is the shape of one example (no batch
   axis); ``output_shape`` is set from it, so a spec can be built without running data through it.
-- ``forward(x, training)``: ``x`` has a leading batch axis; the layer keeps what backward needs.
+- ``forward(x, training)``: ``x`` has a leading batch axis; the layer keeps what backward needs
+  only when a backward will follow (``keeps``): in training, or when ``keep_for_backward`` is set.
 - ``backward(grad)``: takes d(loss)/d(output), fills ``grads`` and returns d(loss)/d(input).
 - ``params``: trainable float32 arrays by name; ``grads``: same names and shapes.
 - ``state``: arrays that are saved but not trained (BatchNorm's running statistics).
@@ -40,6 +41,14 @@ class Layer:
         self.state: dict[str, np.ndarray] = {}
         self.needs_input_grad = True
         self.needs_param_grads = True
+        # A backward follows forward in inference mode too (a saliency map's): keep its inputs.
+        self.keep_for_backward = False
+
+    def keeps(self, training: bool) -> bool:
+        """Whether forward keeps what backward needs. Only when a backward follows: kept after
+        every prediction, a layer's input would hold the last batch, and through that view the
+        whole data set the model was scored on."""
+        return training or self.keep_for_backward
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         raise NotImplementedError
@@ -86,7 +95,7 @@ class Dense(Layer):
         self.grads = {name: np.zeros_like(value) for name, value in self.params.items()}
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        self.x = x
+        self.x = x if self.keeps(training) else None
         out = x @ self.params["W"]
         out += self.params["b"]
         return out
@@ -100,7 +109,7 @@ class Dense(Layer):
 
 class ReLU(Layer):
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        self.mask = x > 0
+        self.mask = x > 0 if self.keeps(training) else None
         return np.maximum(x, 0)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
@@ -118,8 +127,9 @@ class LeakyReLU(Layer):
         self.alpha = alpha
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        self.scale = np.where(x > 0, 1.0, self.alpha).astype(x.dtype)
-        return x * self.scale
+        scale = np.where(x > 0, 1.0, self.alpha).astype(x.dtype)
+        self.scale = scale if self.keeps(training) else None
+        return x * scale
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         return grad * self.scale
@@ -127,8 +137,9 @@ class LeakyReLU(Layer):
 
 class Tanh(Layer):
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        self.out = np.tanh(x)
-        return self.out
+        out = np.tanh(x)
+        self.out = out if self.keeps(training) else None
+        return out
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         return grad * (1 - self.out * self.out)
@@ -137,8 +148,9 @@ class Tanh(Layer):
 class Sigmoid(Layer):
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         # tanh form: exact and never overflows, unlike 1 / (1 + exp(-x)) for large -x.
-        self.out = 0.5 * (np.tanh(0.5 * x) + 1)
-        return self.out
+        out = 0.5 * (np.tanh(0.5 * x) + 1)
+        self.out = out if self.keeps(training) else None
+        return out
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         return grad * self.out * (1 - self.out)

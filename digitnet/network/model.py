@@ -109,6 +109,7 @@ class Model:
             raise DigitnetError(f"classes must be from 0 to {NUM_CLASSES - 1}")
         layers = inspection_copies(self.layers)
         for layer in layers:
+            layer.keep_for_backward = True
             x = layer.forward(x, training=False)
         grad = np.zeros_like(x)
         grad[np.arange(len(x)), classes] = 1

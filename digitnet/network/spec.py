@@ -105,6 +105,8 @@ MAX_ACTIVATIONS = 1_000_000
 MAX_SPEC_DEPTH = 8
 MAX_SPEC_CHARACTERS = 100_000
 MAX_PADDING = IMAGE_SHAPE[0]
+# A kernel or a stride wider than the image has nothing left to slide over.
+MAX_KERNEL = MAX_STRIDE = IMAGE_SHAPE[0]
 WHOLE_OPTIONS = {"units", "filters", "stride", "size"}
 RATE_OPTIONS = {"rate", "momentum"}
 
@@ -188,6 +190,28 @@ def layer_sizes(spec: object) -> list[LayerSize]:
 def count_parameters(spec: object) -> int:
     """The trainable numbers a network of this spec has (a checked spec; nothing allocated)."""
     return sum(size.parameters for size in layer_sizes(spec))
+
+
+def array_shapes(spec: object) -> dict[str, tuple[int, ...]]:
+    """The shape of every array a network of this spec holds (its parameters, and batch norm's
+    running statistics) by the name ``Model.arrays`` gives it ("1.W"), from ``layer_sizes``: a
+    weights file's arrays are checked against it before anything is allocated."""
+    shapes = {}
+    for position, size in enumerate(layer_sizes(spec)):
+        kind, units = size.layer["type"], size.output_shape[-1]
+        if kind == "dense":
+            arrays = {"W": (math.prod(size.input_shape), units), "b": (units,)}
+        elif kind == "conv2d":
+            kernel = pair(size.layer.get("kernel", 3), "kernel")
+            channels = as_channels_last(size.input_shape, kind)[2]
+            arrays = {"W": (*kernel, channels, units), "b": (units,)}
+        elif kind == "batchnorm":
+            features = (size.parameters // 2,)  # a gamma and a beta per feature
+            arrays = dict.fromkeys(("gamma", "beta", "running_mean", "running_var"), features)
+        else:
+            arrays = {}
+        shapes.update({f"{position}.{name}": shape for name, shape in arrays.items()})
+    return shapes
 
 
 def _measured(spec: object) -> tuple[dict[str, Any], list[LayerSize]]:
@@ -284,6 +308,8 @@ def _checked_option(key: str, value: Any) -> Any:
     if key in WHOLE_OPTIONS:
         if not (number and float(value).is_integer() and value >= 1):
             raise DigitnetError(f"{key} must be a whole number of at least 1, got {value!r}")
+        if key == "stride" and value > MAX_STRIDE:
+            raise DigitnetError(f"stride must be at most {MAX_STRIDE}, got {value!r}")
         return int(value)
     if key in RATE_OPTIONS and not (number and 0 <= value < 1):
         raise DigitnetError(f"{key} must be a number in [0, 1), got {value!r}")
@@ -291,8 +317,8 @@ def _checked_option(key: str, value: Any) -> Any:
         raise DigitnetError(f"{key} must be a finite number of at least 0, got {value!r}")
     if key == "init" and value not in ("he", "glorot"):
         raise DigitnetError(f"init must be 'he' or 'glorot', got {value!r}")
-    if key == "kernel":
-        pair(value, "kernel")
+    if key == "kernel" and max(pair(value, "kernel")) > MAX_KERNEL:
+        raise DigitnetError(f"kernel must be at most {MAX_KERNEL} pixels a side, got {value!r}")
     return value
 
 

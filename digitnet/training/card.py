@@ -21,6 +21,7 @@ from digitnet.data.mnist import Dataset, split_dev
 from digitnet.data.preprocess import PREPROCESS_VERSION
 from digitnet.errors import DigitnetError
 from digitnet.network.model import Model
+from digitnet.network.weights import check_metadata
 from digitnet.training.trainer import TrainConfig, TrainResult
 
 CARD_VERSION = 1
@@ -111,17 +112,20 @@ def write_card(
 
 
 def card(model: Model) -> ModelCard:
-    """The card of any model, old files included (their loose keys mapped onto it)."""
+    """The card of any model, old files included (their loose keys mapped onto it); its fields
+    are checked as a weights file's are on load (``check_metadata``), so a model built with
+    crafted metadata gets one line too."""
     try:
-        return _read_card(model)
-    except (TypeError, ValueError, KeyError, AttributeError) as error:
+        check_metadata(model.metadata)
+    except DigitnetError as error:
         where = model.metadata.get("path", "the model")
-        raise DigitnetError(f"{where}: malformed model card ({error})") from None
+        raise DigitnetError(f"{where}: malformed model card: {error}") from None
+    return _read_card(model)
 
 
 def _read_card(model: Model) -> ModelCard:
     meta = model.metadata
-    training = meta.get("training") if isinstance(meta.get("training"), dict) else {}
+    training = meta.get("training", {})
     defaults = TrainConfig()
     split = meta.get("dev_split") or {
         "size": training.get("dev_size", defaults.dev_size),
@@ -184,9 +188,9 @@ def _metrics(meta: dict[str, Any]) -> dict[str, Score]:
         return {split: Score(**score) for split, score in meta["metrics"].items()}
     metrics = {}  # before the card: loose keys
     for split in ("test", "dev"):
-        if f"{split}_accuracy" in meta:
+        if meta.get(f"{split}_accuracy") is not None:
             error = meta.get(f"{split}_calibration_error")
-            metrics[split] = Score(float(meta[f"{split}_accuracy"]), error)
+            metrics[split] = Score(meta[f"{split}_accuracy"], error)
     return metrics
 
 
