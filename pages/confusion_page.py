@@ -52,8 +52,9 @@ def heatmap(confusion: np.ndarray) -> alt.LayerChart:
         ],
         opacity=alt.condition(cell, alt.value(1.0), alt.value(0.75)),
     )
+    # The cell's blue at a row share of 0.4 gives black and white text both 4.6:1 (WCAG: 4.5).
     text_colour = alt.condition(
-        alt.datum["row share"] > 0.5, alt.value("white"), alt.value("black")
+        alt.datum["row share"] > 0.4, alt.value("white"), alt.value("black")
     )
     counts = base.mark_text(dy=-6, fontSize=11).encode(text=alt.Text("count:Q"), color=text_colour)
     shares = base.mark_text(dy=7, fontSize=8).encode(text="label:N", color=text_colour)
@@ -120,7 +121,15 @@ def render(model: Model | None) -> None:
         "digit; columns: the prediction; each cell: its count and its share of the row."
     )
     chart = heatmap(evaluation.confusion)
-    take_click(st.altair_chart(chart, width="stretch", on_select="rerun", key="confusion_chart"))
+    take_click(
+        st.altair_chart(
+            chart,
+            width="stretch",
+            on_select="rerun",
+            key="confusion_chart",
+            alt="Heatmap of the confusion matrix: a row per true digit, a column per prediction",
+        )
+    )
     per_digit_table(evaluation)
     cell_examples(split, evaluation, model.metadata["checksum"][:16])
 

@@ -107,9 +107,18 @@ def digit_grid(images: np.ndarray) -> np.ndarray:
 def show_augmentations(image: np.ndarray, pen: PenData | None, index: int, digit: int) -> None:
     """The chosen digit beside what training's two augmentations make of it."""
     picture, augmented = st.columns([1, 3], gap="medium")
-    picture.image(enlarge(image, 5), caption="As the network sees it", output_format="PNG")
+    picture.image(
+        enlarge(image, 5),
+        caption="As the network sees it",
+        output_format="PNG",
+        alt=f"The chosen {digit}, enlarged",
+    )
     copies = preview(image[None], copies=COPIES, seed=index)[1:]
-    augmented.image(enlarge(tile(copies, COPIES, gap=2), 3), output_format="PNG")
+    augmented.image(
+        enlarge(tile(copies, COPIES, gap=2), 3),
+        output_format="PNG",
+        alt=f"{COPIES} copies of the chosen {digit}, each changed by image augmentation",
+    )
     augmented.caption(
         "Image augmentation (training's defaults): each copy turned, slanted, scaled, shifted, "
         "bent and made thicker or thinner by a random amount, so the network learns what does "
@@ -122,6 +131,7 @@ def show_augmentations(image: np.ndarray, pen: PenData | None, index: int, digit
         augmented.image(
             enlarge(tile(np.stack([r for r in read if r is not None]), COPIES, gap=2), 3),
             output_format="PNG",
+            alt=f"Copies of the chosen {digit}, redrawn from its strokes by stroke augmentation",
         )
         augmented.caption(
             "Stroke augmentation: the same strokes with a new hand (slant, rotation, aspect, "
@@ -158,6 +168,7 @@ def render() -> None:
         digit_grid(images),
         caption=f"{first + 1}-{first + len(images)} of {total:,} {digit}s",
         output_format="PNG",
+        alt=f"{len(images)} handwritten {digit}s from {source}, {COLUMNS} to a row",
     )
     key = f"data_chosen-{source}-{digit}-{page}"
     chosen = int(st.number_input("Look at number", 1, len(images), 1, key=key, width=160))

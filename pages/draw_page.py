@@ -40,6 +40,10 @@ NOT_SAVED = "drawing_not_saved"  # why the last save failed, shown once
 INPUT_MODES = ("Draw", "Upload a photo")
 DRAW_HINT = "Draw a digit from 0 to 9: the network's guess appears here."
 UPLOAD_HINT = "Upload a photo: the network's guess appears here."
+KEYBOARD_HINT = (
+    "No mouse or touch screen? Choose **Upload a photo** above: a photo or scan of a digit gets "
+    "a prediction too."
+)
 NO_DIGIT = (
     "No digit found in this photo: nothing stands out from the paper. Try a photo with the "
     "digit large, dark on light (or light on dark), and evenly lit."
@@ -85,6 +89,7 @@ def drawn_digit() -> Digit | None:
         key=CANVAS,
     )
     st.button("Clear", on_click=clear_canvas, icon=":material/ink_eraser:", key="clear")
+    st.caption(KEYBOARD_HINT)
     if not (result.json_data or {}).get("objects"):
         st.session_state[EMPTYING] = False
     if result.image_data is None or st.session_state.get(EMPTYING):
@@ -140,7 +145,12 @@ def show_prediction(model: Model, image: np.ndarray) -> np.ndarray:
 
 def show_details(image: np.ndarray, probabilities: np.ndarray) -> None:
     st.vega_lite_chart(spec=probability_chart(probabilities), width="stretch")
-    st.image(enlarge(image), caption="What the network sees: 28 x 28 pixels", output_format="PNG")
+    st.image(
+        enlarge(image),
+        caption="What the network sees: 28 x 28 pixels",
+        output_format="PNG",
+        alt="Your digit as the network reads it, light on dark",
+    )
 
 
 def ask_if_right(model: Model, digit: Digit, probabilities: np.ndarray) -> None:

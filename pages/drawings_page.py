@@ -139,7 +139,11 @@ def grid(drawings: list[SavedDrawing]) -> list[int]:
         if position % COLUMNS == 0:
             columns = st.columns(COLUMNS)
         with columns[position % COLUMNS]:
-            st.image(enlarge(drawing.image, 3), output_format="PNG")
+            st.image(
+                enlarge(drawing.image, 3),
+                output_format="PNG",
+                alt=f"A drawing of a {drawing.label}",
+            )
             st.checkbox(caption(drawing), key=f"pick-{drawing.id}")
     return [d.id for d in shown if st.session_state.get(f"pick-{d.id}")]
 

@@ -20,6 +20,7 @@ from digitnet.images import to_float
 from pages.common import inside
 from pages.common.data import mnist_test_or_say
 from pages.common.models import chosen_model
+from pages.common.pictures import CHART_TEXT
 
 # MNIST test digits on the map: 3,000 by default (t-SNE: 19 s alone, 39 s seen in the app, on a
 # busy 2-core machine); t-SNE's time grows with the square of the count.
@@ -88,7 +89,12 @@ def map_chart(
         )
     ]
     layers = [digits_layer(values)] + ([] if star is None else [star_layer(star)])
-    return {"height": 480, "autosize": {"type": "fit-x", "contains": "padding"}, "layer": layers}
+    return {
+        "height": 480,
+        "autosize": {"type": "fit-x", "contains": "padding"},
+        "layer": layers,
+        "config": CHART_TEXT,
+    }
 
 
 def digits_layer(values: list[dict]) -> dict:
@@ -169,8 +175,14 @@ def render(model: Model | None) -> None:
         coordinates, seconds = tsne_map(checksum, count, features)
     pictures = hover_pictures(f"{dataset.checksum}:{count}", images)
     chart = map_chart(coordinates, labels, predictions, pictures, star)
-    st.vega_lite_chart(spec=chart, width="stretch", key="digit_map")
     misread = int((predictions != labels).sum())
+    st.vega_lite_chart(
+        spec=chart,
+        width="stretch",
+        key="digit_map",
+        alt=f"{method} map of {count:,} test digits, a point each, coloured by digit; the "
+        f"{misread} misread ones are crosses" + ("; your drawing is a star" if star else ""),
+    )
     st.caption(
         f"{count:,} MNIST test digits, each placed by what the network's last hidden layer makes "
         f"of it ({features.shape[1]} numbers per digit), squeezed onto two dimensions: digits the "

@@ -16,6 +16,7 @@ from digitnet.training.catalog import list_models
 from pages.common.caches import cached_model
 from pages.common.data import mnist_test_or_say
 from pages.common.models import CHOICE, chosen_model
+from pages.common.pictures import CHART_TEXT
 
 SHIPPED = ("cnn", "mlp")
 COLOURS = ("#d62728", "#1f77b4")
@@ -95,7 +96,17 @@ def chart(distortion: str, series: dict[str, list[tuple[float, float]]]) -> dict
                 "legend": {"orient": "top", "direction": "horizontal"},
             },
         },
+        "config": CHART_TEXT,
     }
+
+
+def summary(distortion: str, series: dict[str, list[tuple[float, float]]]) -> str:
+    """The chart in words: each model's best and worst accuracy."""
+    ranges = [
+        f"{name} {max(a for _, a in points):.0%} at best, {min(a for _, a in points):.0%} at worst"
+        for name, points in series.items()
+    ]
+    return f"Accuracy against {TITLES[distortion].lower()}: {'; '.join(ranges)}"
 
 
 def render(model: Model | None) -> None:
@@ -123,7 +134,9 @@ def render(model: Model | None) -> None:
         one = {name: points[distortion] for name, points in series.items()}
         with columns[position % 3]:
             st.markdown(f"**{TITLES[distortion]}**")
-            st.vega_lite_chart(spec=chart(distortion, one), width="stretch")
+            st.vega_lite_chart(
+                spec=chart(distortion, one), width="stretch", alt=summary(distortion, one)
+            )
 
 
 if __name__ == "__main__":  # run as a page (see streamlit_app.py); a test only imports it

@@ -219,7 +219,12 @@ def augment_settings(disabled: bool, examples: np.ndarray) -> AugmentConfig | No
     config = AugmentConfig(**values)
     st.caption("What training sees: each row is a digit (left) and seven augmented copies.")
     picture = tile(preview(examples, config, seed=0), columns=8)
-    st.image(enlarge(picture, 3), width="stretch", output_format="PNG")
+    st.image(
+        enlarge(picture, 3),
+        width="stretch",
+        output_format="PNG",
+        alt="Training digits in rows, each followed by seven augmented copies of it",
+    )
     return config
 
 
@@ -323,7 +328,12 @@ def show_curves(job: TrainingJob, progress: JobProgress) -> None:
     if maps is not None:
         weights.markdown("**First layer's weights** (white: positive, black: negative)")
         picture = tile(enlarge(maps, max(2, 84 // maps.shape[1])), columns=4, background=255)
-        weights.image(picture, width="stretch", output_format="PNG")
+        weights.image(
+            picture,
+            width="stretch",
+            output_format="PNG",
+            alt=f"{len(maps)} of the first layer's weights as pictures",
+        )
     through_training(job)
 
 

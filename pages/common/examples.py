@@ -39,10 +39,20 @@ def examples_of(
 def open_example(image: np.ndarray, label: int, probabilities: np.ndarray) -> None:
     predicted = int(probabilities.argmax())
     picture, numbers = st.columns([1, 2])
-    picture.image(enlarge(image, 6), caption="28 x 28, as the network sees it", output_format="PNG")
+    picture.image(
+        enlarge(image, 6),
+        caption="28 x 28, as the network sees it",
+        output_format="PNG",
+        alt=f"The handwritten {label}, enlarged",
+    )
     numbers.metric("True digit", label)
     numbers.metric("Predicted", predicted, f"{probabilities[predicted]:.1%} sure", "off")
-    st.vega_lite_chart(spec=probability_chart(probabilities), width="stretch")
+    st.vega_lite_chart(
+        spec=probability_chart(probabilities),
+        width="stretch",
+        alt=f"Bar chart of the ten digits' probabilities: {predicted} the highest, at "
+        f"{probabilities[predicted]:.1%}",
+    )
 
 
 def example_grid(split: Split, evaluation: Evaluation, indices: np.ndarray, key: str) -> None:
@@ -70,6 +80,7 @@ def example_grid(split: Split, evaluation: Evaluation, indices: np.ndarray, key:
                 enlarge(split.images[index], 5),
                 caption=f"true {label}, predicted {predicted} ({probabilities[predicted]:.0%})",
                 output_format="PNG",
+                alt=f"A handwritten {label}",
             )
             if st.button("Open", key=f"{key}-open-{index}", type="tertiary"):
                 open_example(split.images[index], label, probabilities)

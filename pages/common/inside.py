@@ -133,6 +133,7 @@ def show_saliency(model: Model, image: np.ndarray) -> None:
         enlarge_rgb(signed_colours(signed, ink=image), 8),
         caption="What mattered for the answer",
         output_format="PNG",
+        alt="Your digit's pixels in red where they pushed towards the answer, blue against it",
     )
     st.caption(SALIENCY_LEGEND)
 
@@ -154,6 +155,7 @@ def show_nearest(model: Model, features: np.ndarray) -> None:
             enlarge(reference[position], 3),
             caption=f"a {dataset.labels[position]} ({alike:.2f})",
             output_format="PNG",
+            alt=f"A handwritten {dataset.labels[position]} from the training digits",
         )
     st.caption(
         f"Of {len(reference):,} training digits, the three whose last hidden layer fires most "
@@ -169,7 +171,7 @@ def show_layers(model: Model, image: np.ndarray, outputs: list[tuple[str, np.nda
         grid = tile(maps, 8 if len(maps) <= 32 else 16, gap=1, background=np.nan)
         st.markdown(f"**Convolution {number}: {len(maps)} feature maps**")
         picture = enlarge_rgb(activity_colours(grid), MAPS_WIDTH // grid.shape[1])
-        st.image(picture, output_format="PNG")
+        st.image(picture, output_format="PNG", alt=f"The {len(maps)} feature maps, in a grid")
         st.caption(CONVOLUTION_CAPTIONS[min(number, 2) - 1].format(*maps.shape[1:]))
     hidden = hidden_activations(model, outputs)
     for position in hidden:
@@ -178,7 +180,9 @@ def show_layers(model: Model, image: np.ndarray, outputs: list[tuple[str, np.nda
         st.markdown(
             f"**{name.capitalize()}: {int((activity > 0).sum())} of {len(activity)} units active**"
         )
-        st.image(unit_grid(activity), output_format="PNG")
+        st.image(
+            unit_grid(activity), output_format="PNG", alt=f"{len(activity)} units, a square each"
+        )
         st.caption(
             UNITS_CAPTION + (" The output layer reads only this." if position == hidden[-1] else "")
         )
@@ -199,7 +203,11 @@ def show_strongest_units(model: Model, image: np.ndarray) -> None:
     units, activity, weights = strongest_units(model, image, STRONGEST)
     grid = tile(weights, columns=4, gap=2, background=np.nan)
     st.markdown(f"**The {len(units)} most active units of the first hidden layer**")
-    st.image(enlarge_rgb(signed_colours(grid), 3), output_format="PNG")
+    st.image(
+        enlarge_rgb(signed_colours(grid), 3),
+        output_format="PNG",
+        alt=f"The incoming weights of the {len(units)} most active units, a picture each",
+    )
     st.caption(
         "Each picture is one unit's incoming weights over the 28 x 28 pixels: ink on **red** "
         "excites the unit, ink on **blue** holds it back. Units "

@@ -87,7 +87,7 @@ def through_training(job: TrainingJob) -> None:
             f"{' '.join(map(str, labels))}."
         )
         picture = tile(enlarge(images, 2), columns=EXAMPLES // 2, background=128)
-        st.image(picture, caption=text, width="stretch")
+        st.image(picture, caption=text, width="stretch", alt=f"{len(labels)} dev digits")
         maps = first_layer_weights(model.layers, WEIGHT_MAPS)
         if maps is not None:
             picture = tile(enlarge(maps, max(2, 56 // maps.shape[1])), columns=4, background=255)
@@ -95,4 +95,5 @@ def through_training(job: TrainingJob) -> None:
                 picture,
                 caption=f"The first layer's weights at epoch {epoch} (white: positive).",
                 width="stretch",
+                alt=f"{len(maps)} of the first layer's weights as pictures",
             )
