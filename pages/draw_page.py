@@ -21,7 +21,7 @@ import numpy as np
 import streamlit as st
 
 from digitnet import DigitnetError, Model
-from digitnet.data.preprocess import canvas_to_mnist, image_to_mnist
+from digitnet.data.preprocess import canvas_to_mnist, image_to_mnist, read_canvas_png
 from digitnet.data.strokes import read_canvas_json
 from pages.common.collection import collection, session_id
 from pages.common.inside import show_inside
@@ -92,9 +92,14 @@ def drawn_digit() -> Digit | None:
     st.caption(KEYBOARD_HINT)
     if not (result.json_data or {}).get("objects"):
         st.session_state[EMPTYING] = False
-    if result.image_data is None or st.session_state.get(EMPTYING):
+    if result.image_bytes is None or st.session_state.get(EMPTYING):
         return None
-    image = canvas_to_mnist(result.image_data)
+    try:  # the browser sends the PNG: its header is checked before it is decoded
+        rgba = read_canvas_png(result.image_bytes, CANVAS_SIZE, CANVAS_SIZE)
+    except DigitnetError as error:
+        st.error(str(error))
+        return None
+    image = canvas_to_mnist(rgba)
     return None if image is None else Digit(image, canvas_json=result.json_data)
 
 

@@ -560,7 +560,7 @@ def test_predict_goes_on_past_a_bad_image_and_exits_2(
     ]
     assert err.splitlines() == [
         "error: bad.jpg: not a readable PNG or JPEG image",
-        "error: missing.png: cannot read (No such file or directory)",
+        "error: missing.png: cannot read the file (No such file or directory)",
         "error: blank.png: no digit found (the image looks blank)",
     ]
 

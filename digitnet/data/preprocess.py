@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import warnings
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from digitnet.errors import DigitnetError
+from digitnet.files import read_limited, too_large
 from digitnet.images import IMAGE_SIZE
 
 # Bumped whenever the output for the same canvas changes: a model records the version it was
@@ -45,12 +47,23 @@ MIN_MASS = 0.002
 MIN_CONTRAST = 16
 # Photos are shrunk to this longer side first: a digit needs far fewer pixels than a camera has.
 PHOTO_SIZE = 320
+# ... and must keep at least this many on its shorter side (a tight crop of a 1 can be 7 x 73;
+# a line of single pixels has no noise to measure, nor a digit).
+MIN_PHOTO_SIDE = 2
 # Photo background: estimated on a grid of this many blocks per side.
 BACKGROUND_BLOCKS = 8
 # Uploads are refused above these, before decoding: a real photo of a digit never comes near,
 # and a small file can hold a huge image (a 685 KB PNG decodes to 13000 x 13000, 1.3 GB).
 MAX_PIXELS = 40_000_000
 MAX_IMAGE_BYTES = 20_000_000
+AN_IMAGE = "an image: scale it down"  # what a refusal over MAX_IMAGE_BYTES says
+# The drawing canvas's PNG (``read_canvas_png``) is 8-bit RGBA (PNG colour type 6), as a
+# browser's canvas.toDataURL() writes it; a PNG holds at most this many bytes more than its raw
+# pixels (a filter byte a row, chunk headers, text).
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_RGBA = 6
+PNG_COLOURS = {0: "grey", 2: "RGB", 3: "palette", 4: "grey and alpha", PNG_RGBA: "RGBA"}
+PNG_OVERHEAD = 1_000_000
 # Pillow warns on stderr about images above 89 megapixels when it opens them; each of those is
 # refused here with a clear message (MAX_PIXELS), so the warning would only repeat it.
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
@@ -103,14 +116,37 @@ def image_to_mnist(image: Image.Image | np.ndarray | bytes) -> np.ndarray | None
 def read_image_file(path: str | os.PathLike) -> bytes:
     """The bytes of an image file, read up to MAX_IMAGE_BYTES only (``/dev/zero`` or a video
     stop there): pass them to ``image_to_mnist``."""
+    return read_limited(path, MAX_IMAGE_BYTES, AN_IMAGE)
+
+
+def read_canvas_png(data: bytes, width: int, height: int) -> np.ndarray:
+    """The drawing canvas's PNG (as st_canvas sends it) as the (height, width, 4) uint8 RGBA
+    array ``canvas_to_mnist`` takes. The browser sends it, so its header is checked before
+    anything is decoded: a PNG of 8-bit RGBA, exactly the canvas's size, and no more bytes than
+    such pixels can take. A crafted one (16-bit grey, 12000 x 12000) is one line."""
+    most = 4 * width * height + PNG_OVERHEAD
+    if len(data) > most:
+        raise DigitnetError(
+            f"the canvas image is {len(data):,} bytes; a {width} x {height} canvas's is at most "
+            f"{most:,}"
+        )
+    if len(data) < 26 or not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR":
+        raise DigitnetError("the canvas image is not a PNG")
+    found_width, found_height, depth, colour = struct.unpack(">IIBB", data[16:26])
+    if (depth, colour) != (8, PNG_RGBA):
+        kind = PNG_COLOURS.get(colour, f"colour type {colour}")
+        raise DigitnetError(f"the canvas image is {depth}-bit {kind}; a canvas sends 8-bit RGBA")
+    if (found_width, found_height) != (width, height):
+        raise DigitnetError(
+            f"the canvas image is {found_width} x {found_height} pixels; the canvas is "
+            f"{width} x {height}"
+        )
     try:
-        with open(path, "rb") as file:
-            data = file.read(MAX_IMAGE_BYTES + 1)
-    except OSError as error:
-        raise DigitnetError(f"{path}: cannot read ({error.strerror or error})") from None
-    if len(data) > MAX_IMAGE_BYTES:
-        raise DigitnetError(f"{path}: {_too_many_bytes()}")
-    return data
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise DigitnetError(f"the canvas image is not a readable PNG ({error})") from None
+    return np.asarray(image)
 
 
 def stroke_width(ink: np.ndarray) -> float:
@@ -187,7 +223,7 @@ def _photo_pixels(image: object) -> np.ndarray:
     if isinstance(image, bytes | bytearray | memoryview):
         image = _decoded(image)
     if isinstance(image, Image.Image):
-        _check_pixel_count(*image.size)
+        _check_size(*image.size)
         image = ImageOps.exif_transpose(image)
         if image.mode not in ("L", "RGB", "RGBA"):
             image = image.convert("RGBA" if image.has_transparency_data else "RGB")
@@ -216,10 +252,10 @@ def _decoded(data: bytes | bytearray | memoryview) -> Image.Image:
     """PNG/JPEG bytes decoded, its size checked from the header first (opening reads only the
     header), and a JPEG decoded straight at 1/2 to 1/8 of its size."""
     if len(data) > MAX_IMAGE_BYTES:
-        raise DigitnetError(f"the upload {_too_many_bytes()}")
+        raise DigitnetError(f"the upload {too_large(MAX_IMAGE_BYTES, AN_IMAGE)}")
     try:
         image = Image.open(io.BytesIO(data))
-        _check_pixel_count(*image.size)
+        _check_size(*image.size)
         image.draft(image.mode, (PHOTO_SIZE, PHOTO_SIZE))
         image.load()
     except DigitnetError:
@@ -232,20 +268,22 @@ def _decoded(data: bytes | bytearray | memoryview) -> Image.Image:
     return image
 
 
-def _check_pixel_count(width: int, height: int) -> None:
+def _check_size(width: int, height: int) -> None:
+    """A photo's size from its header: at most MAX_PIXELS, and at least MIN_PHOTO_SIDE a side
+    once shrunk to PHOTO_SIZE (a line of pixels has no digit, nor any noise to measure)."""
     if width * height > MAX_PIXELS:
         size = f"{width} x {height} pixels ({width * height / 1e6:.0f} megapixels)"
         raise DigitnetError(_too_many_pixels(size))
+    if min(width, height) * min(1.0, PHOTO_SIZE / max(width, height)) < MIN_PHOTO_SIDE:
+        raise DigitnetError(
+            f"the image is {width} x {height} pixels: too small or too thin to hold a digit (its "
+            f"shorter side must be at least {MIN_PHOTO_SIDE} pixels once the longer is at most "
+            f"{PHOTO_SIZE})"
+        )
 
 
 def _too_many_pixels(size: str) -> str:
     return f"the image is {size}; the limit is {MAX_PIXELS // 1_000_000} megapixels: scale it down"
-
-
-def _too_many_bytes() -> str:
-    return (
-        f"is larger than {MAX_IMAGE_BYTES // 1_000_000} MB, the limit for an image: scale it down"
-    )
 
 
 def _greyscale(pixels: np.ndarray) -> np.ndarray:
