@@ -706,7 +706,8 @@ def run_drawings(args: argparse.Namespace) -> None:
     elif args.action == "export":
         print(f"wrote {store.export_csv(args.csv)} drawings to {args.csv}")
     elif args.action == "import":
-        print(f"imported {store.import_csv(args.csv)} drawings into {store.path}")
+        imported = store.import_csv(args.csv)
+        print(f"imported {imported.added} drawings into {store.path}{imported.skipped_note}")
     elif args.all:
         if not args.yes:
             everything = total(store.counts_by_digit().values()).drawings

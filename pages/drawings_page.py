@@ -242,9 +242,10 @@ def import_csv(store: DrawingStore) -> None:
 
 
 def add_rows(store: DrawingStore, raw: bytes, name: str) -> None:
-    """Imports every row or none; refused rows are listed one a line."""
+    """Imports every row or none (but those already in the collection); refused rows are listed
+    one a line."""
     try:
-        added = store.import_csv(raw, name=name, session=session_id())
+        imported = store.import_csv(raw, name=name, session=session_id())
     except BadRows as error:
         st.session_state[OUTCOME] = ("error", str(error).rsplit("\n", 1)[-1])
         st.session_state[BAD_ROWS] = error.problems
@@ -253,7 +254,10 @@ def add_rows(store: DrawingStore, raw: bytes, name: str) -> None:
         st.session_state[OUTCOME] = ("error", str(error))
         return
     st.session_state[IMPORTS] = st.session_state.get(IMPORTS, 0) + 1
-    st.session_state[OUTCOME] = ("success", f"Imported {count(added)} from {name}.")
+    st.session_state[OUTCOME] = (
+        "success",
+        f"Imported {count(imported.added)} from {name}{imported.skipped_note}.",
+    )
 
 
 if __name__ == "__main__":  # run as a page (see streamlit_app.py); a test only imports it

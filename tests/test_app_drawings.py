@@ -13,6 +13,7 @@ from digitnet.data.collection.store import DB_ENV, DrawingStore
 from digitnet.data.mnist import read_kaggle_csv
 from pages.common.collection import SESSION_ID
 from pages.drawings_page import EMPTY, SCOPES, csv_bytes
+from tests.test_drawings import contents, count_parses, full_disk
 
 MINE, OTHER = "this-session", "another-session"
 PAGE = "pages/drawings_page.py"
@@ -191,3 +192,58 @@ def test_a_corrupt_collection_is_one_line(open_app, database):
     assert not app.exception
     [error] = app.error
     assert "not a readable drawings database" in error.value and "\n" not in error.value
+
+
+def import_file(app, name: str, content: bytes):
+    app.file_uploader[0].upload(name, content, "text/csv").run()
+    return app.button(key="import").click().run()
+
+
+def test_an_import_reads_the_file_once_and_names_20_bad_rows_counting_all(
+    open_app, database, monkeypatch
+):
+    parses = count_parses(monkeypatch)
+    rows = [[n % 10, n % 256, n // 256, *[0] * 782] for n in range(500)]
+    bad = range(10, 500, 20)  # 25 bad labels spread through the file
+    for n in bad:
+        rows[n][0] = 10 + n % 3
+    app = import_file(open_drawings(open_app), "bad.csv", kaggle_csv(rows))
+    assert not app.exception
+    assert app.error[0].value == (
+        "bad.csv: 25 bad row(s), the first 20 of them named; nothing was imported"
+    )
+    assert app.code[0].value.splitlines() == [
+        f"bad.csv, line {n + 2}: label '{10 + n % 3}' is not a digit 0-9; fix or remove that row"
+        for n in bad[:20]
+    ]
+    assert len(parses) == 1 and database.list() == []
+
+
+def test_importing_the_same_csv_twice_skips_the_drawings_already_in_the_collection(
+    open_app, database, mnist
+):
+    rows = [[int(mnist.test_labels[i]), *mnist.test_images[i].ravel()] for i in range(5)]
+    app = import_file(open_drawings(open_app), "digits.csv", kaggle_csv(rows))
+    app = import_file(app, "digits.csv", kaggle_csv(rows))
+    assert not app.exception
+    assert app.success[0].value == (
+        "Imported 0 drawings from digits.csv, skipped 5 already in the collection."
+    )
+    assert len(database.list()) == 5
+
+
+def test_an_import_on_a_full_disk_says_disk_full_and_keeps_the_collection(
+    open_app, saved, monkeypatch
+):
+    before = contents(saved)
+    rows = [[n % 10, n % 256, n // 256, *[0] * 782] for n in range(500)]
+    app = open_drawings(open_app)
+    with monkeypatch.context() as disk:
+        full_disk(disk)
+        import_file(app, "digits.csv", kaggle_csv(rows))
+    assert not app.exception
+    assert [error.value for error in app.error] == [
+        f"{saved.path}: disk full: free some space on its disk, or set DIGITNET_DB to a file on "
+        "another disk (nothing was imported)"
+    ]
+    assert contents(saved) == before

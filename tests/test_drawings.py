@@ -13,6 +13,7 @@ import time
 from datetime import datetime
 
 import numpy as np
+import pandas
 import pytest
 
 from digitnet.data.collection import store as drawings
@@ -63,8 +64,45 @@ def kaggle_csv(rows: list[str]) -> bytes:
     return ("\n".join([header, *rows]) + "\n").encode()
 
 
-def good_row(label: int) -> str:
-    return ",".join([str(label), *["0"] * 783, "255"])
+def good_row(label: int, number: int = 0) -> str:
+    """A valid CSV row; its first three pixels spell ``number``, so rows of different numbers
+    are different drawings."""
+    return ",".join(map(str, [label, *number.to_bytes(3, "big"), *[0] * 780, 255]))
+
+
+def full_disk(monkeypatch, spare_pages: int = 8) -> None:
+    """From now on, the collection's disk fills up after ``spare_pages`` more pages: every new
+    connection gets an SQLite page limit, and SQLite fails as on a full disk ("database or disk
+    is full"), rolling the transaction back itself."""
+    connect = sqlite3.connect
+
+    def connect_to_a_full_disk(*args, **kwargs) -> sqlite3.Connection:
+        connection = connect(*args, **kwargs)
+        pages = connection.execute("PRAGMA page_count").fetchone()[0]
+        connection.execute(f"PRAGMA max_page_count = {pages + spare_pages}")
+        return connection
+
+    monkeypatch.setattr(sqlite3, "connect", connect_to_a_full_disk)
+
+
+def count_parses(monkeypatch) -> list:
+    """The calls to pandas' CSV parser from now on: one for each reading of a file."""
+    calls, parse = [], pandas.read_csv
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return parse(*args, **kwargs)
+
+    monkeypatch.setattr(pandas, "read_csv", counted)
+    return calls
+
+
+def contents(store: DrawingStore) -> list[tuple]:
+    """Every drawing as (id, label, content key, duplicate or not), to see that none changed."""
+    with sqlite3.connect(store.path) as connection:
+        return connection.execute(
+            "SELECT id, label, content, duplicate FROM drawings ORDER BY id"
+        ).fetchall()
 
 
 # --- what goes in comes out --------------------------------------------------------------------
@@ -158,17 +196,49 @@ def test_labelled_images_are_the_images_the_model_saw(store):
 
 
 def test_the_held_back_share_is_the_same_drawings_however_many_are_added(store):
-    store.import_csv(kaggle_csv([good_row(n % 10) for n in range(200)]))  # one transaction
+    store.import_csv(kaggle_csv([good_row(n % 10, n) for n in range(200)]))  # one transaction
     kept, back = store.split(held_back=0.4, seed=0)
     assert len(kept) + len(back) == 200 and 60 <= len(back) <= 100
     assert not {d.id for d in kept} & {d.id for d in back}
-    store.import_csv(kaggle_csv([good_row(n % 10) for n in range(50)]))
+    store.import_csv(kaggle_csv([good_row(n % 10, n) for n in range(200, 250)]))
     kept_later, back_later = store.split(held_back=0.4, seed=0)
     assert {d.id for d in back} == {d.id for d in back_later if d.id <= 200}
     assert {d.id for d in store.split(held_back=0.4, seed=1)[1]} != {d.id for d in back_later}
     assert store.split(held_back=0.0)[1] == [] and store.split(held_back=1.0)[0] == []
     images, labels = images_and_labels(back)
     assert images.shape == (len(back), 28, 28) and len(labels) == len(back)
+
+
+def test_the_held_back_share_keeps_a_drawing_and_its_duplicates_on_one_side(store):
+    # Two sessions answering the same drawing (the Draw page keeps both), twenty times.
+    for number in range(20):
+        for session in ("a", "b"):
+            store.add(**canvas_drawing(number, label=number % 10, session=session))
+    kept, back = store.split(held_back=0.4, seed=0)
+    assert len(kept) + len(back) == 40 and kept and back
+    assert not {d.content for d in kept} & {d.content for d in back}
+    assert sorted(d.id for d in back) == sorted(
+        d.id for d in store.list() if d.content in {b.content for b in back}
+    )
+
+
+def test_saving_the_same_drawing_twice_keeps_both_and_marks_the_second_a_duplicate(store):
+    first = store.add(**canvas_drawing(1, label=4, session="a"))
+    second = store.add(**canvas_drawing(1, label=4, session="b"))
+    other_label = store.add(**canvas_drawing(1, label=5, session="b"))
+    assert [d.id for d in store.list()] == [first, second, other_label]
+    assert [duplicate for *_, duplicate in contents(store)] == [0, 1, 0]
+    assert store.get(first).content == store.get(second).content != store.get(other_label).content
+
+
+def test_deleting_a_drawing_keeps_its_duplicate_as_the_one_an_import_meets(store, tmp_path):
+    store.add(**canvas_drawing(1, label=4, session="a"))
+    store.add(**canvas_drawing(1, label=4, session="b"))
+    store.export_csv(tmp_path / "mine.csv")  # two rows, the same drawing
+    store.delete([1])
+    assert [(i, duplicate) for i, _, _, duplicate in contents(store)] == [(2, 0)]
+    assert store.import_csv(tmp_path / "mine.csv") == drawings.Imported(added=0, skipped=2)
+    assert [d.id for d in store.list()] == [2]
 
 
 def test_a_held_back_share_outside_0_to_1_is_refused(store):
@@ -433,3 +503,48 @@ def test_a_version_1_file_is_migrated_without_losing_rows(store):
     with sqlite3.connect(store.path) as connection:
         assert connection.execute("PRAGMA user_version").fetchone()[0] == drawings.SCHEMA_VERSION
     assert store.add(**canvas_drawing(4)) == 4 and len(store.list()) == 4
+
+
+def test_a_version_2_file_is_migrated_keeping_every_drawing_and_marking_duplicates(store):
+    # Version 2 as it was written, holding a CSV imported twice (rows 1 and 2) and a canvas
+    # drawing with the same label and pixels (3): kept, the later ones marked as duplicates.
+    same = (np.arange(784).reshape(28, 28) % 256).astype(np.uint8)
+    image, other = (same / np.float32(255)).tobytes(), (same[::-1] / np.float32(255)).tobytes()
+    with sqlite3.connect(store.path) as connection:
+        connection.execute(
+            "CREATE TABLE drawings (id INTEGER PRIMARY KEY AUTOINCREMENT, created TEXT NOT NULL, "
+            "session TEXT NOT NULL, label INTEGER NOT NULL CHECK (label BETWEEN 0 AND 9), "
+            "prediction INTEGER CHECK (prediction BETWEEN 0 AND 9), probabilities BLOB, "
+            "model_checksum TEXT, preprocess_version INTEGER, image BLOB NOT NULL, strokes BLOB, "
+            "canvas_width INTEGER, canvas_height INTEGER, brush_width REAL, photo BLOB, "
+            "source TEXT NOT NULL DEFAULT 'canvas' "
+            "CHECK (source IN ('canvas', 'photo', 'import')))"
+        )
+        connection.execute("CREATE INDEX drawings_by_label ON drawings (label)")
+        connection.execute("CREATE INDEX drawings_by_session ON drawings (session)")
+        connection.executemany(
+            "INSERT INTO drawings (created, session, source, label, image) VALUES (?, ?, ?, ?, ?)",
+            [
+                ("2026-01-01T00:00Z", "s", "import", 1, image),
+                ("2026-01-02T00:00Z", "s", "import", 1, image),
+                ("2026-01-03T00:00Z", "t", "canvas", 1, image),
+                ("2026-01-04T00:00Z", "t", "import", 2, image),
+                ("2026-01-05T00:00Z", "t", "import", 1, other),
+            ],
+        )
+        connection.execute("PRAGMA user_version = 2")
+    assert [(d.id, d.label, d.source) for d in store.list()] == [
+        (1, 1, "import"), (2, 1, "import"), (3, 1, "canvas"), (4, 2, "import"), (5, 1, "import")
+    ]  # fmt: skip
+    key = drawings.content_key
+    assert contents(store) == [
+        (1, 1, key(1, same), 0),
+        (2, 1, key(1, same), 1),
+        (3, 1, key(1, same), 1),
+        (4, 2, key(2, same), 0),
+        (5, 1, key(1, same[::-1]), 0),
+    ]
+    again = kaggle_csv([",".join(map(str, [label, *same.ravel()])) for label in (1, 2, 3)])
+    assert store.import_csv(again) == drawings.Imported(added=1, skipped=2)
+    kept, back = store.split()
+    assert {d.id for d in kept} >= {1, 2, 3} or {d.id for d in back} >= {1, 2, 3}

@@ -98,4 +98,6 @@ def test_imported_rows_with_absurd_values_are_refused_and_nothing_is_saved(
         store.add_imported(images, np.array(labels), session="import")
     single_line(error)
     assert store.list() == []
-    assert store.add_imported(np.zeros((2, 28, 28), np.uint8), np.array([3, 4]), "import") == 2
+    assert (
+        store.add_imported(np.zeros((2, 28, 28), np.uint8), np.array([3, 4]), "import").added == 2
+    )

@@ -8,7 +8,15 @@ import pytest
 from digitnet.cli import main
 from digitnet.data.collection.store import DrawingStore
 from digitnet.data.mnist import read_kaggle_csv
-from tests.test_drawings import canvas_drawing, good_row, image_for, kaggle_csv
+from tests.test_drawings import (
+    canvas_drawing,
+    contents,
+    count_parses,
+    full_disk,
+    good_row,
+    image_for,
+    kaggle_csv,
+)
 
 
 @pytest.fixture
@@ -76,6 +84,56 @@ def test_import_with_bad_rows_prints_one_line_each_and_imports_nothing(store, tm
         f"{csv}: 2 bad row(s); nothing was imported",
     ]
     assert store.list() == []
+
+
+def test_import_reads_the_file_once_and_names_20_bad_rows_counting_all(
+    store, tmp_path, capsys, monkeypatch
+):
+    parses = count_parses(monkeypatch)
+    csv = tmp_path / "in.csv"
+    rows = [good_row(n % 10, n) for n in range(500)]
+    bad = range(10, 500, 20)  # 25 bad labels (10, 11, 12) spread through the file
+    for n in bad:
+        rows[n] = good_row(10 + n % 3, n)
+    csv.write_bytes(kaggle_csv(rows))
+    assert main(["drawings", "import", str(csv)]) == 2
+    named = [
+        f"{csv}, line {n + 2}: label '{10 + n % 3}' is not a digit 0-9; fix or remove that row"
+        for n in bad[:20]
+    ]
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {named[0]}",
+        *named[1:],
+        f"{csv}: 25 bad row(s), the first 20 of them named; nothing was imported",
+    ]
+    assert len(parses) == 1 and store.list() == []
+
+
+def test_import_twice_skips_the_drawings_already_in_the_collection(store, tmp_path, capsys):
+    (tmp_path / "in.csv").write_bytes(kaggle_csv([good_row(n % 10, n) for n in range(100)]))
+    assert main(["drawings", "import", str(tmp_path / "in.csv")]) == 0
+    assert main(["drawings", "import", str(tmp_path / "in.csv")]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"imported 100 drawings into {store.path}",
+        f"imported 0 drawings into {store.path}, skipped 100 already in the collection",
+    ]
+    assert len(store.list()) == 100
+
+
+def test_import_on_a_full_disk_says_disk_full_and_keeps_the_collection(
+    store, tmp_path, capsys, monkeypatch
+):
+    store.add(**canvas_drawing())
+    before = contents(store)
+    (tmp_path / "in.csv").write_bytes(kaggle_csv([good_row(n % 10, n) for n in range(500)]))
+    with monkeypatch.context() as disk:
+        full_disk(disk)
+        assert main(["drawings", "import", str(tmp_path / "in.csv")]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {store.path}: disk full: free some space on its disk, or set DIGITNET_DB to a "
+        "file on another disk (nothing was imported)\n"
+    )
+    assert contents(store) == before
 
 
 def test_import_of_a_missing_file_is_one_line(store, tmp_path, capsys):

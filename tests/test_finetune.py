@@ -159,6 +159,25 @@ def test_mnist_digits_keep_the_base_models_dev_digits_out(mnist_dataset, fixture
     assert len(without_dev.dev_images) == 0
 
 
+def test_the_held_back_drawings_never_share_a_drawing_with_the_training_part(store):
+    # Each drawing saved twice, as two answers on the Draw page keep it.
+    for drawing in store.list():
+        store.add(
+            label=drawing.label,
+            image=drawing.image,
+            session="again",
+            strokes=drawing.strokes,
+            canvas_width=drawing.canvas_width,
+            canvas_height=drawing.canvas_height,
+            brush_width=drawing.brush_width,
+        )
+    train, held = split_drawings(store, SHORT)
+    assert len(train) + len(held) == 120
+    assert not {(d.label, d.image.tobytes()) for d in train} & {
+        (d.label, d.image.tobytes()) for d in held
+    }
+
+
 # --- one-line refusals -------------------------------------------------------------------------
 
 
@@ -177,10 +196,10 @@ def test_no_drawings_too_few_or_nothing_to_learn_is_one_line(pen, mnist, tmp_pat
     add_pen_drawings(few, first(pen, 6))
     assert "too few drawings" in refusal(few)
     blank = DrawingStore(tmp_path / "blank.sqlite")
-    rows = kaggle_csv(mnist, rows=12).decode().splitlines()
-    zeros = [rows[0]] + [row.split(",")[0] + ",0" * 784 for row in rows[1:]]
+    header = kaggle_csv(mnist, rows=1).decode().splitlines()[0]
+    zeros = [header] + [str(digit) + ",0" * 784 for digit in range(10)]  # one blank each
     blank.import_csv("\n".join(zeros).encode())
-    assert "none of the 12 drawings" in refusal(blank)
+    assert "none of the 10 drawings" in refusal(blank)
 
 
 def test_bad_settings_are_refused():

@@ -177,8 +177,9 @@ class Mixture:
 def split_drawings(
     store: DrawingStore, config: FineTuneConfig = FineTuneConfig()
 ) -> tuple[list[SavedDrawing], list[SavedDrawing]]:
-    """(to train on, held back) of the store's usable drawings, or a one-line DigitnetError
-    saying what is missing (no drawings, too few, none with strokes or ink)."""
+    """(to train on, held back) of the store's usable drawings, a drawing and its duplicates
+    always on the same side (``DrawingStore.split``), or a one-line DigitnetError saying what
+    is missing (no drawings, too few, none with strokes or ink)."""
     train, held = store.split(config.held_back, config.seed)
     everything = len(train) + len(held)
     if not everything:

@@ -2,4 +2,4 @@
 only SQL in digitnet, its schema and migrations; add, get, list, count, split, delete),
 ``checks`` (what a drawing may hold: strokes, canvas, photo, image, label, session; the store
 checks every drawing with it, drawn or imported) and ``transfer`` (a Kaggle train.csv in and out
-through the store, naming every bad row of an import)."""
+through the store: an import reads the file once, counts every bad row and names the first)."""

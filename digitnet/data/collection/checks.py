@@ -102,9 +102,12 @@ def canvas(
 
 
 def labelled_rows(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Many drawings at once (an import): images (n, 28, 28) as float32 from 0 to 1, and a
-    label for each, a digit 0-9."""
-    images, labels = to_float(images), np.asarray(labels)
+    """Many drawings at once (an import): images (n, 28, 28), uint8 0-255 as read from a CSV
+    (left so: made float32 one at a time as they are stored, not all at once in four times the
+    memory) or float32 from 0 to 1, and a label for each, a digit 0-9."""
+    images, labels = np.asarray(images), np.asarray(labels)
+    if images.dtype != np.uint8:  # uint8 is 0-255 whatever it holds
+        images = _from_0_to_1(to_float(images))
     if images.shape[1:] != IMAGE_SHAPE or images.ndim != 3 or len(labels) != len(images):
         raise DigitnetError(
             f"the images must be (n, 28, 28) with a label each, got {images.shape} and "
@@ -112,7 +115,7 @@ def labelled_rows(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, n
         )
     for label in np.unique(labels).tolist():
         digit(label, "label")
-    return _from_0_to_1(images), labels
+    return images, labels
 
 
 def _from_0_to_1(images: np.ndarray) -> np.ndarray:

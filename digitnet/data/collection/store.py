@@ -5,8 +5,14 @@ splitting and deleting drawings.
 The file is ``DIGITNET_DB``, else ``drawings.sqlite`` in the data folder (``cache.cache_dir()``).
 It is opened afresh for every operation (so threads and processes each get their own
 connection), in WAL mode (readers never wait for a writer), and every write is one transaction:
-a crash leaves whole drawings or none. A file digitnet cannot use (corrupt, locked, read-only, or
-from a newer digitnet) gives one line saying what to do and is never rewritten or deleted.
+a crash leaves whole drawings or none. A file digitnet cannot use (corrupt, locked, read-only,
+from a newer digitnet, or on a full disk) gives one line saying what to do and is never
+rewritten or deleted.
+
+Each drawing has a content key (``content_key``: its label and 8-bit pixels), held once by the
+collection: an import skips the drawings already there. The Draw page keeps every answer, so a
+drawing saved again is kept too, marked as a duplicate, and fine-tuning keeps duplicates on the
+same side of its split.
 
 What a drawing may hold is checked by ``checks`` before anything is written; the CSV import and
 export are in ``transfer``.
@@ -33,7 +39,7 @@ from digitnet.data import cache, mnist
 from digitnet.data.collection import checks, transfer
 from digitnet.data.preprocess import PREPROCESS_VERSION
 from digitnet.errors import DigitnetError
-from digitnet.images import IMAGE_SHAPE
+from digitnet.images import IMAGE_SHAPE, to_float
 
 DB_ENV = "DIGITNET_DB"
 DB_NAME = "drawings.sqlite"
@@ -68,17 +74,37 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX drawings_by_label ON drawings (label)",
         "CREATE INDEX drawings_by_session ON drawings (session)",
     ),
+    (  # 3: each drawing's content key (``content_key``), once in the collection: an import
+        # skips what is already there. A drawing identical to one saved before is kept as a
+        # duplicate (the Draw page keeps every answer, and older files may hold some).
+        "ALTER TABLE drawings ADD COLUMN content BLOB",
+        "ALTER TABLE drawings ADD COLUMN duplicate INTEGER NOT NULL DEFAULT 0 "
+        "CHECK (duplicate IN (0, 1))",
+        "UPDATE drawings SET content = content_key(label, image)",
+        "UPDATE drawings SET duplicate = 1 "
+        "WHERE id NOT IN (SELECT min(id) FROM drawings GROUP BY content)",
+        "CREATE UNIQUE INDEX drawings_by_content ON drawings (content) WHERE duplicate = 0",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 _COLUMNS = (
     "id, created, session, source, label, prediction, probabilities, model_checksum, "
-    "preprocess_version, image, strokes, canvas_width, canvas_height, brush_width"
+    "preprocess_version, image, content, strokes, canvas_width, canvas_height, brush_width"
 )
 
 
 def default_path() -> Path:
     configured = os.environ.get(DB_ENV)
     return Path(configured).expanduser() if configured else cache.cache_dir() / DB_NAME
+
+
+def content_key(label: int, image: np.ndarray) -> bytes:
+    """What makes two drawings the same drawing: the label and the image's 8-bit pixels (what
+    an exported CSV row holds), hashed. Migration 3 stored it for every drawing: changing it
+    takes a new migration that computes the stored keys again."""
+    if image.dtype != np.uint8:
+        image = np.rint(image * 255).astype(np.uint8)
+    return hashlib.sha256(bytes([label]) + image.tobytes()).digest()
 
 
 def new_session_id() -> str:
@@ -98,6 +124,7 @@ class SavedDrawing:
     source: str
     label: int
     image: np.ndarray = field(repr=False)
+    content: bytes = field(repr=False)  # content_key(label, image)
     prediction: int | None = None
     probabilities: np.ndarray | None = field(default=None, repr=False)
     model_checksum: str | None = None
@@ -112,6 +139,20 @@ class SavedDrawing:
     def wrong(self) -> bool:
         """The model read something else (imports, which have no prediction, are never wrong)."""
         return self.prediction is not None and self.prediction != self.label
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What an import did: rows added as drawings, and rows skipped because the same drawing
+    (``content_key``) was already in the collection, or earlier in the file."""
+
+    added: int
+    skipped: int
+
+    @property
+    def skipped_note(self) -> str:
+        """The end of a message, saying how many were skipped if any were."""
+        return f", skipped {self.skipped} already in the collection" if self.skipped else ""
 
 
 @dataclass(frozen=True)
@@ -168,19 +209,23 @@ class DrawingStore:
         preprocess_version: int | None = PREPROCESS_VERSION,
     ) -> int:
         """Saves one drawing (strokes with their canvas and brush, or a photo's bytes) and
-        returns its id. Bad values raise DigitnetError and save nothing."""
+        returns its id. Bad values raise DigitnetError and save nothing. A drawing already in
+        the collection is saved again, marked as a duplicate: each answer on the Draw page is
+        kept, while an import skips what the collection holds."""
         if (strokes is None) == (photo is None):
             raise DigitnetError("a drawing is saved with its strokes or its photo (one of them)")
+        label, image = checks.digit(label, "label"), checks.image(image)
         row = {
             "created": _now(),
             "session": checks.session(session),
             "source": "canvas" if strokes is not None else "photo",
-            "label": checks.digit(label, "label"),
+            "label": label,
             "prediction": None if prediction is None else checks.digit(prediction, "prediction"),
             "probabilities": _bytes(checks.probabilities(probabilities)),
             "model_checksum": model_checksum,
             "preprocess_version": preprocess_version,
-            "image": checks.image(image).tobytes(),
+            "image": image.tobytes(),
+            "content": content_key(label, image),
             "photo": checks.photo(photo),
         }
         if strokes is not None:
@@ -189,25 +234,39 @@ class DrawingStore:
             )
             row["strokes"] = _strokes_blob(points)
             row.update(canvas_width=width, canvas_height=height, brush_width=brush)
-        return self._insert([row])[0]
 
-    def add_imported(self, images: np.ndarray, labels: np.ndarray, session: str) -> int:
+        def insert(connection: sqlite3.Connection) -> int:
+            row["duplicate"] = connection.execute(
+                "SELECT count(*) FROM drawings WHERE content = ? AND duplicate = 0",
+                (row["content"],),
+            ).fetchone()[0]
+            names, marks = ", ".join(row), ", ".join(f":{name}" for name in row)
+            return connection.execute(
+                f"INSERT INTO drawings ({names}) VALUES ({marks})", row
+            ).lastrowid
+
+        return self._write(insert, "saved")
+
+    def add_imported(self, images: np.ndarray, labels: np.ndarray, session: str) -> Imported:
         """Saves labelled images (n, 28, 28) that have no strokes (source "import"), all in one
-        transaction, and returns how many. Bad values raise DigitnetError and save nothing."""
+        transaction, but for those the collection already holds (``content_key``), which are
+        counted as skipped. Bad values raise DigitnetError and save nothing."""
         images, labels = checks.labelled_rows(images, labels)
         session, created = checks.session(session), _now()
-        rows = [
-            {
-                "created": created,
-                "session": session,
-                "source": "import",
-                "label": int(label),
-                "image": image.tobytes(),
-                "preprocess_version": None,
-            }
-            for image, label in zip(images, labels)
-        ]
-        return len(self._insert(rows))
+        rows = (  # made one at a time: a float32 copy of every image would be four times bigger
+            (created, session, label, to_float(image).tobytes(), content_key(label, image))
+            for image, label in zip(images, labels.tolist())
+        )
+
+        def insert(connection: sqlite3.Connection) -> int:
+            return connection.executemany(
+                "INSERT INTO drawings (created, session, source, label, image, content) "
+                "VALUES (?, ?, 'import', ?, ?, ?) ON CONFLICT DO NOTHING",
+                rows,
+            ).rowcount
+
+        added = self._write(insert, "imported")
+        return Imported(added, len(labels) - added)
 
     def get(self, drawing_id: int) -> SavedDrawing:
         with self._reading() as connection:
@@ -242,18 +301,24 @@ class DrawingStore:
         self, held_back: float = 0.4, seed: int = 0
     ) -> tuple[list[SavedDrawing], list[SavedDrawing]]:
         """(to train on, held back) for fine-tuning. A drawing is held back by a hash of its id
-        and the seed, so it stays on the same side however many drawings are added later."""
+        and the seed, so it stays on the same side however many drawings are added later, and
+        its duplicates go where it goes: the model is never scored on a drawing it was trained
+        on."""
         if not 0 <= held_back <= 1:
             raise DigitnetError(f"held_back must be a share from 0 to 1, got {held_back}")
         kept, back = [], []
+        first_ids: dict[bytes, int] = {}  # of each content key, oldest first
         for drawing in self.list():
-            digest = hashlib.sha256(f"{seed}:{drawing.id}".encode()).digest()
+            first = first_ids.setdefault(drawing.content, drawing.id)
+            digest = hashlib.sha256(f"{seed}:{first}".encode()).digest()
             share = int.from_bytes(digest[:8], "big") / 2**64
             (back if share < held_back else kept).append(drawing)
         return kept, back
 
     def delete(self, ids: Iterable[int]) -> int:
-        """Deletes these drawings, all or none: an id that is not there deletes nothing."""
+        """Deletes these drawings, all or none: an id that is not there deletes nothing. A
+        drawing deleted with duplicates left hands its place to the oldest of them, so the
+        collection still holds it once for an import to skip."""
         ids = sorted({int(i) for i in ids})
 
         def remove(connection: sqlite3.Connection) -> int:
@@ -270,7 +335,13 @@ class DrawingStore:
                     f"no drawing with id {', '.join(map(str, missing))} in {self.path}; "
                     "nothing was deleted"
                 )
-            return connection.execute(f"DELETE FROM drawings WHERE id IN ({marks})", ids).rowcount
+            deleted = connection.execute(f"DELETE FROM drawings WHERE id IN ({marks})", ids)
+            connection.execute(
+                "UPDATE drawings SET duplicate = 0 WHERE id IN (SELECT min(id) FROM drawings "
+                "WHERE duplicate = 1 AND content NOT IN "
+                "(SELECT content FROM drawings WHERE duplicate = 0) GROUP BY content)"
+            )
+            return deleted.rowcount
 
         return self._write(remove, "deleted") if ids else 0
 
@@ -285,8 +356,8 @@ class DrawingStore:
 
     def import_csv(
         self, source: mnist.Upload, name: str | None = None, session: str = "import"
-    ) -> int:
-        """Adds every row of a Kaggle train.csv, all or none: ``transfer.import_csv``."""
+    ) -> Imported:
+        """Adds the rows of a Kaggle train.csv, all or none: ``transfer.import_csv``."""
         return transfer.import_csv(self, source, name, session)
 
     def list(
@@ -302,21 +373,6 @@ class DrawingStore:
         return [_drawing(row) for row in rows]
 
     # --- the connection -----------------------------------------------------------------------
-
-    def _insert(self, rows: list[dict]) -> list[int]:
-        def insert(connection: sqlite3.Connection) -> list[int]:
-            ids = []
-            for row in rows:
-                names = ", ".join(row)
-                marks = ", ".join(f":{name}" for name in row)
-                ids.append(
-                    connection.execute(
-                        f"INSERT INTO drawings ({names}) VALUES ({marks})", row
-                    ).lastrowid
-                )
-            return ids
-
-        return self._write(insert, "saved")
 
     def _write(self, change: Callable[[sqlite3.Connection], T], done: str) -> T:
         """Runs ``change(connection)`` in one immediate transaction: all of it or none."""
@@ -339,7 +395,7 @@ class DrawingStore:
                 result = change(connection)
                 connection.execute("COMMIT")
             except BaseException:
-                connection.execute("ROLLBACK")
+                _roll_back(connection)
                 raise
         return result
 
@@ -400,6 +456,12 @@ class DrawingStore:
                 f"up to date; make it writable once (nothing was changed)"
             )
         self._switch_to_wal(connection)
+        connection.create_function(
+            "content_key",
+            2,
+            lambda label, image: content_key(label, _image(image)),
+            deterministic=True,
+        )
         connection.execute("BEGIN IMMEDIATE")
         try:  # read again under the lock: another session may have migrated meanwhile
             version = connection.execute("PRAGMA user_version").fetchone()[0]
@@ -409,7 +471,7 @@ class DrawingStore:
             connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             connection.execute("COMMIT")
         except BaseException:
-            connection.execute("ROLLBACK")
+            _roll_back(connection)
             raise
 
     def _switch_to_wal(self, connection: sqlite3.Connection) -> None:
@@ -433,7 +495,10 @@ class DrawingStore:
             yield
         except sqlite3.Error as error:
             text = str(error)
-            if "locked" in text or "busy" in text:
+            if "disk is full" in text:  # SQLite's "database or disk is full"
+                text = "disk full"
+                advice = f"free some space on its disk, or set {DB_ENV} to a file on another disk"
+            elif "locked" in text or "busy" in text:
                 advice = (
                     f"another program has held it locked for over {self.timeout:g} s; close "
                     "it or try again"
@@ -451,6 +516,13 @@ class DrawingStore:
 
 
 # --- the file, and the columns' encodings -------------------------------------------------------
+
+
+def _roll_back(connection: sqlite3.Connection) -> None:
+    """Undoes the transaction, unless SQLite has already (it does on a full disk): a ROLLBACK
+    then would fail, and its error hide the one that matters."""
+    if connection.in_transaction:
+        connection.execute("ROLLBACK")
 
 
 def _why_read_only(path: Path) -> str | None:
@@ -505,16 +577,21 @@ def _strokes_from_blob(blob: bytes) -> list[np.ndarray]:
     return np.split(points, np.cumsum(counts)[:-1]) if strokes else []
 
 
+def _image(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, np.float32).reshape(IMAGE_SHAPE)
+
+
 def _drawing(row: tuple, photo: bytes | None = None) -> SavedDrawing:
     (id_, created, session, source, label, prediction, probabilities, checksum, version,
-     image, strokes, width, height, brush) = row  # fmt: skip
+     image, content, strokes, width, height, brush) = row  # fmt: skip
     return SavedDrawing(
         id=id_,
         created=created,
         session=session,
         source=source,
         label=label,
-        image=np.frombuffer(image, np.float32).reshape(IMAGE_SHAPE),
+        image=_image(image),
+        content=content,
         prediction=prediction,
         probabilities=None if probabilities is None else np.frombuffer(probabilities, np.float32),
         model_checksum=checksum,
