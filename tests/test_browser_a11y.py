@@ -9,7 +9,7 @@ file does not know how to wait for fails the test, so a new page gets checked to
 
 axe-core comes from the npm registry: `npm ci` at the repo root (package.json pins it).
 
-    DIGITNET_DATA=... python -m pytest -s tests/test_browser_a11y.py [--screenshots DIR]
+    DIGITNET_DATA=... python -m pytest -s tests/test_browser_a11y.py
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from tests.browser import (
     mouse_stroke,
     one,
     open_page,
-    screenshot,
     wait_for_charts,
     wait_for_empty_canvas,
 )
@@ -125,7 +124,7 @@ def describe(violation: dict) -> str:
     return "\n".join(lines)
 
 
-def test_no_serious_or_critical_accessibility_violation_on_any_page(server, browser, screenshots):
+def test_no_serious_or_critical_accessibility_violation_on_any_page(server, browser):
     if not AXE.is_file():
         pytest.fail(f"no {AXE.relative_to(ROOT)}: run `npm ci` at the repo root")
     url, _ = server
@@ -133,7 +132,6 @@ def test_no_serious_or_critical_accessibility_violation_on_any_page(server, brow
     page.wait_for_timeout(500)
     draw_ready(page)
     found = {"Draw": axe_violations(page)}
-    screenshot(page, screenshots, "a11y-draw.png")
     page.get_by_role("button", name="Right").click()
     page.get_by_text("Saved as a 1.").wait_for()
     wait_for_empty_canvas(page)
@@ -150,7 +148,6 @@ def test_no_serious_or_critical_accessibility_violation_on_any_page(server, brow
         READY[title](page)
         page.wait_for_timeout(500)
         found[title] = axe_violations(page)
-        screenshot(page, screenshots, f"a11y-{title.split()[0].lower()}.png")
         if title in OPENED:
             view, open_view = OPENED[title]
             open_view(page)
