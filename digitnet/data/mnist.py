@@ -246,6 +246,21 @@ def _load_mnist_files(
 # --- Kaggle CSVs -------------------------------------------------------------------------------
 
 
+def csv_text(data: bytes, name: str, expected: str) -> str:
+    """A CSV file's text with one notion of a line, for counting rows and for pandas alike:
+    \r\n, \r and \n all end one. Not UTF-8 or empty is one line naming ``expected``."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise DigitnetError(
+            f"{name}: not a text CSV file (byte {error.start} is not UTF-8)"
+        ) from None
+    text = text.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n")
+    if not text.strip():
+        raise DigitnetError(f"{name}: empty file; expected {expected}")
+    return text
+
+
 def read_kaggle_csv(
     source: Upload, name: str | None = None
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -253,16 +268,7 @@ def read_kaggle_csv(
     from a test.csv (told apart by the header). ``source`` is a path, bytes, or an uploaded
     file; ``name`` (else the upload's own name) is what messages call it."""
     data, name = _read_source(source, name)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise DigitnetError(
-            f"{name}: not a text CSV file (byte {error.start} is not UTF-8)"
-        ) from None
-    # One notion of a line for both the count below and pandas: \r\n, \r and \n all end one.
-    text = text.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n")
-    if not text.strip():
-        raise DigitnetError(f"{name}: empty file; expected a Kaggle train.csv or test.csv")
+    text = csv_text(data, name, "a Kaggle train.csv or test.csv")
     lines = text.split("\n")
     columns = _check_header(name, lines[0])
     if len(lines) == 1:

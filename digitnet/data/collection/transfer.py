@@ -101,16 +101,7 @@ def read_rows(source: mnist.Upload, name: str | None = None) -> tuple[np.ndarray
 def _rows(raw: bytes, name: str) -> list[str]:
     """The rows of a train.csv, one line of text each, once its header is checked. Whatever
     ends a line (\\r\\n, \\r, \\n) ends a row, as it does for ``mnist.read_kaggle_csv``."""
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise DigitnetError(
-            f"{name}: not a text CSV file (byte {error.start} is not UTF-8)"
-        ) from None
-    text = text.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n")
-    if not text.strip():
-        raise DigitnetError(f"{name}: empty file; expected a Kaggle train.csv")
-    header, *rows = text.split("\n")
+    header, *rows = mnist.csv_text(raw, name, "a Kaggle train.csv").split("\n")
     if mnist._check_header(name, header)[0] != "label":
         raise DigitnetError(
             f"{name}: no label column (a test.csv?); drawings need labels: import a train.csv "
