@@ -18,12 +18,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from digitnet.data.strokes import MAX_CANVAS
 from digitnet.errors import DigitnetError
 from digitnet.images import IMAGE_SHAPE, to_float
 
 MAX_POINTS = 5_000
 MAX_STROKES = 500
-MAX_CANVAS = 4_096
 MAX_BRUSH = 200.0
 MAX_PHOTO_BYTES = 2 * 1024 * 1024
 MAX_SESSION = 64  # characters
