@@ -1,6 +1,7 @@
 """Confusion matrix: which digits the chosen model takes for which, as a heatmap of counts and
-row percentages, per-class precision, recall and F1, and the examples behind any cell (click it,
-or pick the true and predicted digits)."""
+row percentages (and its counts as a table), per-class precision, recall and F1, the examples
+behind any cell (click it, or pick the true and predicted digits), and how far the model's
+confidence can be trusted: a reliability diagram before and after its temperature."""
 
 from __future__ import annotations
 
@@ -10,14 +11,25 @@ import pandas as pd
 import streamlit as st
 
 from digitnet import Model
-from digitnet.analysis.metrics import Evaluation
+from digitnet.analysis.metrics import CALIBRATION_BINS, Evaluation, calibration_gap
 from pages.common.data import Split, chosen_split, datasets
 from pages.common.examples import example_grid, examples_of
 from pages.common.models import chosen_model
+from pages.common.pictures import confidence_bin, reliability_charts
 
 TRUE = "confusion_true"
 PREDICTED = "confusion_predicted"
 CLICKED = "confusion_clicked"  # the heatmap's last click, so a rerun does not apply it again
+CALIBRATION = (
+    "Can the model's confidence be trusted? Its readings grouped by confidence (the probability "
+    f"of the digit it reads, in {CALIBRATION_BINS} bins), each bin's accuracy against its mean "
+    "confidence: on the dashed diagonal, 90% sure means right 90% of the time; below it, the "
+    "model is overconfident. The temperature, fitted on the dev set at the end of training, "
+    "divides the network's outputs before the softmax: it changes how sure the model is, never "
+    "which digit it reads. ECE, the expected calibration error: the gap between confidence and "
+    "accuracy, averaged over the bins weighted by their digits. Below the curves: the digits in "
+    "each bin."
+)
 
 
 def heatmap(confusion: np.ndarray) -> alt.LayerChart:
@@ -59,6 +71,18 @@ def heatmap(confusion: np.ndarray) -> alt.LayerChart:
     counts = base.mark_text(dy=-6, fontSize=11).encode(text=alt.Text("count:Q"), color=text_colour)
     shares = base.mark_text(dy=7, fontSize=8).encode(text="label:N", color=text_colour)
     return (cells.add_params(cell) + counts + shares).properties(height=440)
+
+
+def counts_table(confusion: np.ndarray) -> None:
+    """The heatmap's counts as text, for screen readers and for anyone who wants the numbers."""
+    digits = range(len(confusion))
+    counts = pd.DataFrame(
+        confusion,
+        index=pd.Index([str(digit) for digit in digits], name="true digit"),  # shown, unlike 0-9
+        columns=[f"as {digit}" for digit in digits],
+    )
+    with st.expander("The counts as a table"):
+        st.table(counts)
 
 
 def take_click(selection: dict | None) -> None:
@@ -110,6 +134,50 @@ def cell_examples(split: Split, evaluation: Evaluation, model_key: str) -> None:
     )
 
 
+def calibration(model: Model, evaluation: Evaluation) -> None:
+    """The reliability diagram of the chosen split, before and after the model's temperature;
+    the two ECEs are its caption and text alternative, its numbers tables."""
+    st.subheader("Calibration")
+    st.caption(CALIBRATION)
+    after = evaluation.reliability
+    if model.temperature == 1.0:
+        tables = {"temperature 1": after}
+        summary = (
+            f"ECE {calibration_gap(after):.2%}. This model has no temperature (it was trained "
+            "without a dev set to fit one on): its confidence is the network's own."
+        )
+    else:
+        before = evaluation.untempered().reliability
+        tables = {
+            "before (temperature 1)": before,
+            f"after (temperature {model.temperature:g})": after,
+        }
+        summary = (
+            f"Before the temperature {calibration_gap(before):.2%} ECE, after "
+            f"{calibration_gap(after):.2%} (temperature {model.temperature:g})."
+        )
+    for chart in reliability_charts(tables, summary):
+        st.vega_lite_chart(spec=chart, width="stretch")
+    st.markdown(summary)
+    with st.expander("The diagram's numbers"):
+        for column, (name, table) in zip(st.columns(len(tables)), tables.items(), strict=True):
+            column.markdown(f"**{name}**")
+            column.table(calibration_numbers(table))
+
+
+def calibration_numbers(table: pd.DataFrame) -> pd.DataFrame:
+    """A ``reliability`` table as text, a row per confidence bin that holds digits."""
+    bins = [confidence_bin(row.low, row.high) for row in table.itertuples()]
+    return pd.DataFrame(
+        {
+            "confidence": table["confidence"].map("{:.1%}".format).tolist(),
+            "accuracy": table["accuracy"].map("{:.1%}".format).tolist(),
+            "digits": table["count"].map("{:,}".format).tolist(),
+        },
+        index=pd.Index(bins, name="bin"),
+    )
+
+
 def render(model: Model | None) -> None:
     st.title("Confusion matrix")
     available = datasets("confusion", purpose="score")
@@ -130,8 +198,10 @@ def render(model: Model | None) -> None:
             alt="Heatmap of the confusion matrix: a row per true digit, a column per prediction",
         )
     )
+    counts_table(evaluation.confusion)
     per_digit_table(evaluation)
     cell_examples(split, evaluation, model.metadata["checksum"][:16])
+    calibration(model, evaluation)
 
 
 if __name__ == "__main__":  # run as a page (see streamlit_app.py); a test only imports it

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from digitnet import DigitnetError, Model
@@ -109,6 +110,25 @@ def summary(distortion: str, series: dict[str, list[tuple[float, float]]]) -> st
     return f"Accuracy against {TITLES[distortion].lower()}: {'; '.join(ranges)}"
 
 
+def numbers(series: dict[str, dict[str, list[tuple[float, float]]]]) -> None:
+    """The curves' points as tables, a row per amount and a column per model: for screen
+    readers, and for anyone who wants the numbers."""
+    columns = st.columns(3)
+    for position, distortion in enumerate(robustness.DISTORTIONS):
+        amounts = [amount for amount, _ in next(iter(series.values()))[distortion]]
+        unit = AXIS_TITLES.get(distortion, robustness.DISTORTIONS[distortion][0])
+        table = pd.DataFrame(
+            {
+                name: [f"{accuracy:.1%}" for _, accuracy in points[distortion]]
+                for name, points in series.items()
+            },
+            index=pd.Index([f"{amount:g}" for amount in amounts], name=unit),
+        )
+        with columns[position % 3]:
+            st.markdown(f"**{TITLES[distortion]}**: accuracy")
+            st.table(table)
+
+
 def render(model: Model | None) -> None:
     st.title("Robustness")
     if model is None:
@@ -137,6 +157,8 @@ def render(model: Model | None) -> None:
             st.vega_lite_chart(
                 spec=chart(distortion, one), width="stretch", alt=summary(distortion, one)
             )
+    with st.expander("The curves' numbers"):
+        numbers(series)
 
 
 if __name__ == "__main__":  # run as a page (see streamlit_app.py); a test only imports it

@@ -128,11 +128,18 @@ def wait_until_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
 def server(fixture_model_file, tmp_path_factory):
     """The app as a user would start it, with a fresh cache holding the fixture model (the
     default model is the shipped one when weights/ has it)."""
+    yield from server_with_models(tmp_path_factory, fixture_model_file)
+
+
+def server_with_models(tmp_path_factory, *models: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """For a ``server`` fixture: the app with a fresh cache holding these weights files as saved
+    models."""
     if not os.environ.get(DATA_ENV):  # set by conftest when the cache has MNIST
         pytest.fail(f"no MNIST: run `python -m digitnet download`, or set {DATA_ENV}")
     cache = tmp_path_factory.mktemp("browser-cache")
     (cache / "models").mkdir()
-    shutil.copy(fixture_model_file, cache / "models" / fixture_model_file.name)
+    for model in models:
+        shutil.copy(model, cache / "models" / model.name)
     with streamlit_server(cache) as running:
         yield running
 
@@ -173,6 +180,17 @@ def open_page(browser, url: str, viewport=DESKTOP, **options) -> Page:
     page.goto(url)
     page.get_by_role("heading", level=1).wait_for()
     return page
+
+
+def go_to(page: Page, title: str, heading: str) -> None:
+    """Through the sidebar, so the session (its drawing, its model) stays."""
+    page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
+    page.get_by_role("heading", name=heading).wait_for()
+
+
+def no_exception(page: Page) -> None:
+    assert page.get_by_test_id("stException").count() == 0
+    assert page.get_by_test_id("stAlertContentError").count() == 0
 
 
 def canvas_origin(page: Page) -> tuple[float, float]:

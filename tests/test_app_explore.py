@@ -3,6 +3,7 @@ evaluation of the fixture model on MNIST's test set."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from digitnet import load_model, save_model
-from digitnet.analysis.metrics import evaluate, per_class_report
+from digitnet.analysis.metrics import calibration_gap, evaluate, per_class_report
 from digitnet.data.collection.store import DrawingStore
 from digitnet.data.mnist import split_dev
 from digitnet.data.pendigits import PEN_ENV, load_pen_data, pen_dev_set
@@ -153,6 +154,65 @@ def test_confusion_matrix_report_and_cell_examples(open_app, test_evaluation):
         c.value for c in app.caption
     )
     assert len(shown) == 24 and {(t, p) for t, p, _ in shown} == {(7, 7)}
+
+
+def reliability_curves(app, description: str) -> dict:
+    """The reliability diagram's curves, found by the diagram's text alternative."""
+    specs = [json.loads(chart.proto.spec) for chart in app.get("vega_lite_chart")]
+    (diagram,) = [spec for spec in specs if spec.get("description") == description]
+    return diagram["layer"][1]
+
+
+def test_calibration_before_and_after_the_temperature(
+    open_app, app_cache, fixture_model_file, mnist
+):
+    model = load_model(fixture_model_file)
+    model.metadata["temperature"] = 1.7  # less sure than the network on its own
+    save_model(model, app_cache / "models" / "tempered.npz")
+    app = open_app(CONFUSION, model="tempered (saved)")
+    assert not app.exception
+    after = evaluate(model, mnist.test_images, mnist.test_labels)
+    before = after.untempered()
+    summary = (
+        f"Before the temperature {calibration_gap(before.reliability):.2%} ECE, after "
+        f"{calibration_gap(after.reliability):.2%} (temperature 1.7)."
+    )
+    assert summary in [markdown.value for markdown in app.markdown]
+    assert calibration_gap(after.reliability) == pytest.approx(after.calibration_error)
+
+    curves = reliability_curves(app, summary)  # the summary is the chart's text alternative
+    names = ["before (temperature 1)", "after (temperature 1.7)"]
+    assert curves["encoding"]["color"]["scale"]["domain"] == names
+    for name, evaluation in zip(names, (before, after), strict=True):
+        shown = [point for point in curves["data"]["values"] if point["series"] == name]
+        table = evaluation.reliability
+        assert [point["digits"] for point in shown] == table["count"].tolist()
+        np.testing.assert_allclose([point["accuracy"] for point in shown], table["accuracy"])
+        np.testing.assert_allclose([point["confidence"] for point in shown], table["confidence"])
+
+    *_, before_numbers, after_numbers = app.table  # the diagram's numbers, under it
+    for numbers, evaluation in ((before_numbers.value, before), (after_numbers.value, after)):
+        top = evaluation.reliability.iloc[-1]
+        assert numbers.index[-1] == "93%-100%" and len(numbers) == len(evaluation.reliability)
+        assert numbers.iloc[-1].tolist() == [
+            f"{top['confidence']:.1%}",
+            f"{top['accuracy']:.1%}",
+            f"{int(top['count']):,}",
+        ]
+
+
+def test_calibration_of_a_model_without_a_temperature(open_app, test_evaluation):
+    app = open_app(CONFUSION)  # the fixture model: trained without a dev set
+    assert not app.exception
+    summary = (
+        f"ECE {test_evaluation.calibration_error:.2%}. This model has no temperature (it was "
+        "trained without a dev set to fit one on): its confidence is the network's own."
+    )
+    assert summary in [markdown.value for markdown in app.markdown]
+    curves = reliability_curves(app, summary)
+    assert {point["series"] for point in curves["data"]["values"]} == {"temperature 1"}
+    counts = app.table[0].value  # the heatmap's counts, as text
+    assert counts.to_numpy().tolist() == test_evaluation.confusion.tolist()
 
 
 def test_predictions_are_computed_once_per_model_and_split(open_app, fixture_model_file, mnist):

@@ -164,6 +164,12 @@ def test_robustness_curves_for_the_model_and_the_other_shipped_one(
         assert {v["model"] for v in values} == {model_label, compare.value}
     assert sorted(shown) == sorted(expected.values())
     assert "less robust to pixel noise" in app.caption[0].value
+    numbers = {table.value.index.name: table.value for table in app.table}  # the curves as text
+    assert list(numbers["degrees"].columns) == [model_label, compare.value]
+    assert numbers["degrees"][model_label].tolist() == [
+        f"{accuracy:.1%}" for _, accuracy in expected["rotation"]
+    ]
+    assert len(numbers) == 5
 
 
 def test_the_data_page_browses_mnist_pen_digits_and_saved_drawings(

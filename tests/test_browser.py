@@ -11,6 +11,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from digitnet import load_model
+from digitnet.analysis.metrics import evaluate
+from digitnet.training.card import card
 from digitnet.training.catalog import sanitize_name
 from tests.browser import (
     LATENCY_BOUND,
@@ -124,15 +127,28 @@ def test_mistakes_and_confusion_pages_render_with_data(server, browser, screensh
     screenshot(page, screenshots, "confusion.png")
 
 
-def test_an_unusable_name_and_a_taken_name_on_save(server, browser):
+def test_an_unusable_name_and_a_taken_name_on_save(server, browser, mnist, tmp_path):
     """Issue 8, points 4 and 2 through the real page. Point 4: a blank name gets one line and
     the result stays; names that once broke the page ('!!!') are saved under a stem of their own.
     Point 2: a name that holds another model (the fixture's, as another session saved it) is
-    replaced only when asked, and then the sidebar's card describes the new network."""
+    replaced only when asked, and then the sidebar's card describes the new network. First, the
+    accuracies the page prints are the card's of the model it trained (downloaded)."""
     url, _ = server
     page = open_train_page(browser, url)
     start_training(page, hidden="16", epochs=1, dev_size=1000)
-    page.get_by_text("Training finished").wait_for(timeout=120_000)
+    finished = page.get_by_text("Training finished")
+    finished.wait_for(timeout=120_000)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download .npz").click()
+    download.value.save_as(tmp_path / "trained.npz")
+    trained = load_model(tmp_path / "trained.npz")
+    scores = card(trained).metrics
+    expect(finished).to_contain_text(
+        f": best dev accuracy {scores['dev'].accuracy:.2%} (epoch 1), test accuracy "
+        f"{scores['test'].accuracy:.2%}."
+    )
+    test = evaluate(trained, mnist.test_images, mnist.test_labels)
+    assert scores["test"].accuracy == pytest.approx(test.accuracy, abs=1e-9)
     sidebar = page.get_by_test_id("stSidebar")
     sidebar_choice = sidebar.get_by_test_id("stSelectbox").locator("input")
     sidebar_card = sidebar.get_by_test_id("stCaptionContainer")  # "mlp 16, 12,730 parameters"

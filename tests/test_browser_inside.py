@@ -19,7 +19,9 @@ from tests.browser import (
     RECORD_STROKE_END,
     canvas_origin,
     clear,
+    go_to,
     mouse_stroke,
+    no_exception,
     one,
     open_page,
     screenshot,
@@ -40,17 +42,6 @@ INSIDE_SHOWN = """() => {
     return (performance.now() - window.strokeEnded) / 1000;
 }"""
 LONG = 300_000  # ms: t-SNE and the robustness curves of two models on a busy machine
-
-
-def go_to(page: Page, title: str, heading: str) -> None:
-    """Through the sidebar, so the session (and its drawing) stays."""
-    page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
-    page.get_by_role("heading", name=heading).wait_for()
-
-
-def no_exception(page: Page) -> None:
-    assert page.get_by_test_id("stException").count() == 0
-    assert page.get_by_test_id("stAlertContentError").count() == 0
 
 
 def hover_shows_a_digit(page: Page) -> bool:

@@ -86,4 +86,5 @@ def cached_evaluation(
     checksum, split) pair; the arrays are not hashed (the keys name them)."""
     evaluation = evaluate(_model, _images, _labels)
     evaluation.probabilities.setflags(write=False)
+    evaluation.logits.setflags(write=False)
     return evaluation

@@ -4,6 +4,7 @@ probabilities as bars."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 
 def enlarge(images: np.ndarray, factor: int = 6) -> np.ndarray:
@@ -125,6 +126,113 @@ def curves_chart(
         },
         "config": CHART_TEXT,
     }
+
+
+def confidence_bin(low: float, high: float) -> str:
+    """A reliability bin's name: '93%-100%'."""
+    return f"{low:.0%}-{high:.0%}"
+
+
+def reliability_charts(
+    tables: dict[str, pd.DataFrame],
+    description: str,
+    colours: tuple[str, ...] = ("#1f77b4", "#d95f02"),
+) -> tuple[dict, dict]:
+    """A reliability diagram of named ``reliability`` tables (digitnet.analysis.metrics), as two
+    Vega-Lite charts to show one above the other: each bin's accuracy against its mean
+    confidence, over the dashed diagonal where the two are equal; then, on the same confidence
+    axis, the digits in each bin, the tables' bars side by side (a log scale: the top bin holds
+    most digits). Two charts, not one of two views, because only a single view fits the page's
+    width. ``description`` is the diagram's text alternative (its picture's accessible name)."""
+    points, bars = [], []
+    for position, (name, table) in enumerate(tables.items()):
+        for row in table.itertuples():
+            shown = {
+                "series": name,
+                "bin": confidence_bin(row.low, row.high),
+                "confidence": row.confidence,
+                "accuracy": row.accuracy,
+                "digits": int(row.count),
+            }
+            width = (row.high - row.low) / len(tables)
+            start = row.low + position * width
+            points.append(shown)
+            bars.append({**shown, "from": start, "to": start + width})
+    share = {"type": "quantitative", "scale": {"domain": [0, 1]}, "axis": {"format": "%"}}
+    # The same room for both charts' y labels, so that their confidence axes line up.
+    y_axis = {"minExtent": 44, "maxExtent": 44}
+    colour = {
+        "field": "series",
+        "type": "nominal",
+        "title": None,
+        "scale": {"domain": list(tables), "range": list(colours)},
+        "legend": {"orient": "top", "direction": "vertical"},  # a phone's width for each
+    }
+    tooltip = [
+        {"field": "series", "type": "nominal", "title": "temperature"},
+        {"field": "bin", "type": "nominal", "title": "confidence bin"},
+        {"field": "confidence", "type": "quantitative", "format": ".1%", "title": "confidence"},
+        {"field": "accuracy", "type": "quantitative", "format": ".1%"},
+        {"field": "digits", "type": "quantitative", "format": ","},
+    ]
+    diagonal = {
+        "data": {"values": [{"confidence": 0, "accuracy": 0}, {"confidence": 1, "accuracy": 1}]},
+        "mark": {"type": "line", "color": "#555555", "strokeDash": [4, 4], "strokeWidth": 1},
+        "encoding": {
+            "x": {"field": "confidence", "type": "quantitative"},
+            "y": {"field": "accuracy", "type": "quantitative"},
+        },
+    }
+    curves = {
+        "data": {"values": points},
+        "mark": {"type": "line", "point": {"size": 50}},
+        "encoding": {
+            "x": {"field": "confidence", **share, "title": "confidence"},
+            "y": {
+                "field": "accuracy",
+                **share,
+                "title": "accuracy",
+                "axis": {"format": "%", **y_axis},
+            },
+            "color": colour,
+            "tooltip": tooltip,
+        },
+    }
+    most = max((bar["digits"] for bar in bars), default=1)
+    counts = {
+        "description": "How many digits each confidence bin holds (the table below has them).",
+        "data": {"values": bars},
+        "height": 100,
+        "autosize": {"type": "fit-x", "contains": "padding"},
+        "mark": {"type": "bar"},
+        "encoding": {
+            "x": {"field": "from", **share, "title": "confidence bin"},
+            "x2": {"field": "to"},
+            "y": {
+                "field": "digits",
+                "type": "quantitative",
+                "scale": {"type": "symlog"},
+                "axis": {
+                    "values": [10**power for power in range(len(str(most)))],
+                    "labelExpr": "format(datum.value, ',')",  # a symlog axis' format is "e"
+                    "labelOverlap": False,
+                    **y_axis,
+                },
+            },
+            "y2": {"datum": 0},
+            "color": {**colour, "legend": None},
+            "tooltip": tooltip,
+        },
+        "config": CHART_TEXT,
+    }
+    diagram = {
+        "description": description,
+        "height": 240,
+        "autosize": {"type": "fit-x", "contains": "padding"},
+        "layer": [diagonal, curves],
+        "config": CHART_TEXT,
+    }
+    return diagram, counts
 
 
 def tile(images: np.ndarray, columns: int, gap: int = 2, background: float = 0.5) -> np.ndarray:
