@@ -29,6 +29,7 @@ import digitnet
 from digitnet.analysis.metrics import Evaluation, evaluate
 from digitnet.data import mnist, preprocess
 from digitnet.data.augment import AugmentConfig
+from digitnet.data.negatives import held_out_negatives
 from digitnet.data.pendigits import (
     DEFAULT_PEN_SHARE,
     PenDigits,
@@ -58,13 +59,17 @@ from digitnet.training.pipeline import Event, StageEvent, TrainingRun
 from digitnet.training.trainer import BatchEvent, TrainConfig
 
 DEFAULTS = TrainConfig()
-SPLITS = ("test", "dev", "drawn", "pen-dev", "mine")
+SPLITS = ("test", "dev", "drawn", "pen-dev", "mine", "not-digits")
 # The splits whose errors are worth reading one digit at a time: drawings, not scans.
 DRAWING_SPLITS = ("drawn", "pen-dev", "mine")
 FIND_PEN_DATA = ""  # `--pen-data` without a folder: look in the usual places, then download
 # A photo of one digit is a few MB at most; this keeps `predict /dev/zero` from reading forever.
 PROGRESS_SECONDS = 0.25  # how often the bar is redrawn on a terminal
 MNIST_TRAIN_DIGITS = 60_000  # in its training files, whose checksums are known
+# `evaluate --split not-digits`: a model that reads a drawing that is no digit as a digit with at
+# least these probabilities answers it with confidence (from 60% on, the Draw page shows the
+# answer without its "not sure" note).
+CONFIDENT = (0.6, 0.9)
 
 
 class HelpFormat(argparse.ArgumentDefaultsHelpFormatter):
@@ -127,14 +132,21 @@ def build_parser() -> argparse.ArgumentParser:
         "drawn: MNIST test digits re-drawn as canvas strokes (MNIST's writers, the app's "
         "brush); pen-dev: digits by 6 tablet writers never trained on, drawn as canvas strokes "
         "(handwriting the model has not seen); mine: the drawings saved in the app "
-        "($DIGITNET_DB), each with the digit its maker said it is",
+        "($DIGITNET_DB), each with the digit its maker said it is; not-digits: drawings that "
+        "are not digits (letters of unseen fonts, unseen symbols and shapes, scribbles, several "
+        "and partial digits by unseen writers), and how often the model reads them as a digit "
+        "with confidence",
     )
     evaluate_command.add_argument(
         "--drawn-count", type=int, default=2000, help="how many drawn digits"
     )
+    evaluate_command.add_argument(
+        "--negative-count", type=int, default=1200, help="how many drawings for not-digits"
+    )
     add_pen_flag(
         evaluate_command,
-        "for --split pen-dev (default: $DIGITNET_PEN_DATA, then the cache, then a download)",
+        "for --split pen-dev and not-digits (default: $DIGITNET_PEN_DATA, then the cache, then "
+        "a download)",
     )
 
     predict = command(
@@ -551,6 +563,8 @@ def evaluation_data(args: argparse.Namespace, model: Model) -> tuple[str, np.nda
 
 def run_evaluate(args: argparse.Namespace) -> None:
     model = load_named(args.weights)
+    if args.split == "not-digits":
+        return run_not_digits(args, model)
     name, images, labels = evaluation_data(args, model)
     evaluation = evaluate(model, images, labels)
     print_evaluation(f"{card(model).name} on {name} {args.split}", evaluation)
@@ -560,6 +574,30 @@ def run_evaluate(args: argparse.Namespace) -> None:
             row = evaluation.confusion[digit]
             errors = ", ".join(f"{p}: {row[p]}" for p in np.argsort(-row) if p != digit and row[p])
             print(f"{digit}: {errors or 'none'}")
+
+
+def run_not_digits(args: argparse.Namespace, model: Model) -> None:
+    """``evaluate --split not-digits``: per kind of held-out drawing that is not a digit, the
+    share the model reads as a digit with a probability of at least each of CONFIDENT (with
+    ten outputs, its top probability), and the digit it reads most often."""
+    if args.negative_count < 1:
+        raise DigitnetError(f"--negative-count must be at least 1, got {args.negative_count}")
+    given = None if args.pen_data in (None, FIND_PEN_DATA) else args.pen_data
+    held = held_out_negatives(args.negative_count, data=load_pen_data(given))
+    digits = model.predict_proba(held.images)[:, :10]
+    sure, read_as, kinds = digits.max(axis=1), digits.argmax(axis=1), np.array(held.kinds)
+    print(
+        f"{card(model).name} on {len(kinds)} held-out drawings that are not digits: the share "
+        "it reads as a digit with confidence"
+    )
+    thresholds = " ".join(f"{f'>= {c:.0%}':>7}" for c in CONFIDENT)
+    print(f"{'kind':<16} {'drawings':>8} {thresholds}  most often read as")
+    for kind in [*dict.fromkeys(held.kinds), "all"]:
+        chosen = kinds == kind if kind != "all" else np.ones(len(kinds), bool)
+        shares = " ".join(f"{(sure[chosen] >= c).mean():>7.1%}" for c in CONFIDENT)
+        digit = np.bincount(read_as[chosen], minlength=10).argmax()
+        often = f"{digit} ({(read_as[chosen] == digit).mean():.0%})"
+        print(f"{kind:<16} {chosen.sum():>8} {shares}  {often}")
 
 
 def read_image(path: Path) -> np.ndarray | None:
