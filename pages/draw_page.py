@@ -2,8 +2,15 @@
 network makes of it, after every stroke. Then say whether it read it right ("Right", or "No,
 it's a ..."): the drawing is saved to the collection (see My drawings), as strokes or as the
 photo, and the canvas is cleared for the next one, so writing ten digits in a row is quick.
+Under the prediction: the probabilities in words and as bars, then the preprocessing step by
+step (the steps ``canvas_to_mnist`` or ``image_to_mnist`` ran), then the inside view.
 
-The canvas's value lives in session state under CANVAS, so tests inject a drawing there.
+Everything that follows the drawing is one fragment (``read_and_show``): a stroke reruns it
+alone, not the sidebar and the rest of the page.
+
+The canvas's value lives in session state under CANVAS, so tests inject a drawing there (the
+page reads it there before it draws the canvas, so that a stroke's rerun sends the prediction
+first).
 Clear and every save hand the canvas a new empty drawing, which it loads and sends back; until
 then the browser may still send the old drawing (or its last stroke, late), so the page reads
 nothing from the canvas until the empty drawing arrives. The canvas keeps its key: a new key
@@ -14,6 +21,8 @@ it.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import threading
 from dataclasses import dataclass, field
 
@@ -21,12 +30,12 @@ import numpy as np
 import streamlit as st
 
 from digitnet import DigitnetError, Model
-from digitnet.data.preprocess import canvas_to_mnist, image_to_mnist, read_canvas_png
+from digitnet.data.preprocess import Step, canvas_to_mnist, image_to_mnist, read_canvas_png
 from digitnet.data.strokes import read_canvas_json
 from pages.common.collection import collection, session_id
 from pages.common.inside import show_inside
 from pages.common.models import chosen_model
-from pages.common.pictures import enlarge, probability_chart
+from pages.common.pictures import STEP_SIZE, probability_chart, step_pictures
 
 NOT_SURE_BELOW = 0.6  # a top probability under this gets a "not sure" note
 CANVAS_SIZE = 280
@@ -52,10 +61,12 @@ NO_DIGIT = (
 
 @dataclass(frozen=True, eq=False)
 class Digit:
-    """What the network reads (the 28x28 ``image``) and what a save keeps of where it came
-    from: the canvas's own drawing (st_canvas's json_data) or the photo's bytes."""
+    """What the network reads (the 28x28 ``image``), how the preprocessing made it (its
+    ``steps``), and what a save keeps of where it came from: the canvas's own drawing
+    (st_canvas's json_data) or the photo's bytes."""
 
     image: np.ndarray
+    steps: tuple[Step, ...]
     canvas_json: dict | None = None
     photo: bytes | None = None
 
@@ -70,12 +81,44 @@ def clear_canvas() -> None:
 
 
 def drawn_digit() -> Digit | None:
+    """The digit on the canvas, read from the canvas's value in session state (the browser
+    sends it after each stroke) before the canvas is drawn (``draw_canvas``): a stroke's rerun
+    then sends the prediction first."""
+    drawing = (st.session_state.get(CANVAS) or {}).get("drawing") or {}
+    json_data, url = drawing.get("raw"), drawing.get("data")
+    if not (json_data or {}).get("objects"):
+        st.session_state[EMPTYING] = False
+    if url is None or st.session_state.get(EMPTYING):
+        return None
+    try:  # the browser sends the PNG: its header is checked before it is decoded
+        rgba = read_canvas_png(data_url_bytes(url), CANVAS_SIZE, CANVAS_SIZE)
+    except DigitnetError as error:
+        st.error(str(error))
+        return None
+    steps = []
+    image = canvas_to_mnist(rgba, steps)
+    return None if image is None else Digit(image, tuple(steps), canvas_json=json_data)
+
+
+def data_url_bytes(url: object) -> bytes:
+    """The bytes of the canvas's PNG, which the browser sends as a base64 data URL."""
+    header, _, data = url.partition(",") if isinstance(url, str) else ("", "", "")
+    if header != "data:image/png;base64":
+        raise DigitnetError("the canvas image is not a PNG data URL")
+    try:
+        return base64.b64decode(data, validate=True)
+    except binascii.Error:
+        raise DigitnetError("the canvas image's data URL is not valid base64") from None
+
+
+def draw_canvas() -> None:
+    """The canvas, its brush and its Clear button."""
     # Imported here: the canvas component registers itself on import, which only works in a
     # running app, and a test imports this page for its constants.
     from streamlit_drawable_canvas import st_canvas
 
     stroke_width = st.slider("Stroke width", 6, 40, 20, key="stroke_width")
-    result = st_canvas(
+    st_canvas(
         stroke_width=stroke_width,
         stroke_color="#000000",
         background_color="#FFFFFF",
@@ -90,17 +133,6 @@ def drawn_digit() -> Digit | None:
     )
     st.button("Clear", on_click=clear_canvas, icon=":material/ink_eraser:", key="clear")
     st.caption(KEYBOARD_HINT)
-    if not (result.json_data or {}).get("objects"):
-        st.session_state[EMPTYING] = False
-    if result.image_bytes is None or st.session_state.get(EMPTYING):
-        return None
-    try:  # the browser sends the PNG: its header is checked before it is decoded
-        rgba = read_canvas_png(result.image_bytes, CANVAS_SIZE, CANVAS_SIZE)
-    except DigitnetError as error:
-        st.error(str(error))
-        return None
-    image = canvas_to_mnist(rgba)
-    return None if image is None else Digit(image, canvas_json=result.json_data)
 
 
 def uploaded_digit() -> tuple[Digit | None, str | None]:
@@ -114,47 +146,51 @@ def uploaded_digit() -> tuple[Digit | None, str | None]:
     if upload is None:
         return None, UPLOAD_HINT
     photo = upload.getvalue()
+    steps = []
     try:
-        image = image_to_mnist(photo)
+        image = image_to_mnist(photo, steps)
     except DigitnetError as error:
         st.error(str(error))
         return None, None
     if image is None:
         return None, NO_DIGIT
-    return Digit(image, photo=photo), None
+    return Digit(image, tuple(steps), photo=photo), None
 
 
-def saving_switch() -> bool:
+def saving_switch() -> None:
     """The person's choice to keep what they answer (on unless turned off), and where it goes."""
-    on = st.toggle("Save each drawing I answer", value=True, key=SAVE_TOGGLE)
-    if on:
+    if st.toggle("Save each drawing I answer", value=True, key=SAVE_TOGGLE):
         st.caption(
             "Kept on this server, to see on My drawings.",
             help=f"The collection: `{collection().path}`",
         )
-    return on
 
 
 def show_prediction(model: Model, image: np.ndarray) -> np.ndarray:
-    """Shows the model's answer; returns its ten probabilities."""
+    """Shows the model's answer, in a number and in words; returns its ten probabilities."""
     probabilities = model.predict_proba(image[None])[0]
-    top = int(probabilities.argmax())
-    confidence = float(probabilities[top])
+    top, runner_up = (int(digit) for digit in np.argsort(probabilities)[::-1][:2])
     st.metric("Prediction", str(top), help="The digit with the highest probability.")
-    st.caption(f"{confidence:.0%} sure")
-    if confidence < NOT_SURE_BELOW:
-        runner_up = int(np.argsort(probabilities)[-2])
+    # What the bars say, in words a screen reader reads out.
+    st.caption(
+        f"Reads {top} ({probabilities[top]:.0%} sure); "
+        f"next {runner_up} ({probabilities[runner_up]:.0%})."
+    )
+    if probabilities[top] < NOT_SURE_BELOW:
         st.warning(f"Not sure: it could also be a {runner_up}. Try a clearer, centred digit.")
     return probabilities
 
 
-def show_details(image: np.ndarray, probabilities: np.ndarray) -> None:
-    st.vega_lite_chart(spec=probability_chart(probabilities), width="stretch")
+def show_steps(steps: tuple[Step, ...]) -> None:
+    """The preprocessing this digit went through, as it ran: picture by picture."""
+    st.markdown("**From your digit to what the network reads**")
+    pictures = step_pictures(steps)
     st.image(
-        enlarge(image),
-        caption="What the network sees: 28 x 28 pixels",
+        [step.picture for step in pictures],
+        caption=[step.caption for step in pictures],
+        alt=[step.alt for step in pictures],
+        width=STEP_SIZE,  # else each picture of a list is as wide as its caption
         output_format="PNG",
-        alt="Your digit as the network reads it, light on dark",
     )
 
 
@@ -256,25 +292,46 @@ def render(model: Model | None) -> None:
     mode = st.radio(
         "Input", INPUT_MODES, horizontal=True, label_visibility="collapsed", key="draw_input"
     )
+    read_and_show(model, mode)
+
+
+@st.fragment
+def read_and_show(model: Model | None, mode: str) -> None:
+    """Everything that follows the drawing or photo. A fragment: a stroke, an answer or Clear
+    reruns only this, not the page and sidebar around it. A drawing's prediction is sent
+    before the canvas and the switch (read from session state, then drawn); the inside view
+    comes last."""
     drawing_column, result_column = st.columns(2, gap="medium")
-    with drawing_column:
-        if mode == INPUT_MODES[0]:
+    drawing = mode == INPUT_MODES[0]
+    if drawing:
+        with result_column:  # where a broken canvas image's one line shows
             digit, hint = drawn_digit(), DRAW_HINT
-        else:
+    else:
+        with drawing_column:
             digit, hint = uploaded_digit()
-        saving = saving_switch()
-    with result_column:
-        show_save_outcome(next_digit=digit is not None)
-        if model is None:
-            st.info("Choose a model in the sidebar.")
-        elif digit is not None:
-            probabilities = show_prediction(model, digit.image)
-            if saving:
-                ask_if_right(model, digit, probabilities)
-            show_details(digit.image, probabilities)
-        elif hint is not None:
-            st.info(hint)
-    show_inside(model, None if digit is None else digit.image)  # after the prediction
+    with result_column:  # the switch is drawn after: its value is read from session state
+        show_result(model, digit, hint, saving=st.session_state.get(SAVE_TOGGLE, True))
+    with drawing_column:
+        if drawing:
+            draw_canvas()
+        saving_switch()
+    if digit is not None and model is not None:
+        show_steps(digit.steps)
+    show_inside(model, None if digit is None else digit.image)
+
+
+def show_result(model: Model | None, digit: Digit | None, hint: str | None, saving: bool) -> None:
+    """The prediction, the answers (when saving), the bars; or why there is none."""
+    show_save_outcome(next_digit=digit is not None)
+    if model is None:
+        st.info("Choose a model in the sidebar.")
+    elif digit is not None:
+        probabilities = show_prediction(model, digit.image)
+        if saving:
+            ask_if_right(model, digit, probabilities)
+        st.vega_lite_chart(spec=probability_chart(probabilities), width="stretch")
+    elif hint is not None:
+        st.info(hint)
 
 
 if __name__ == "__main__":  # run as a page (see streamlit_app.py); a test only imports it

@@ -14,9 +14,10 @@ from PIL import Image, ImageDraw
 
 from digitnet import Model, load_model, save_model
 from digitnet.data.collection.store import DB_ENV, SCHEMA_VERSION, DrawingStore
-from digitnet.data.preprocess import canvas_to_mnist, image_to_mnist
+from digitnet.data.preprocess import DIGIT_BOX, SUPERSAMPLE, canvas_to_mnist, image_to_mnist
 from digitnet.data.strokes import read_canvas_json, render
 from pages.common.collection import SESSION_ID
+from pages.common.pictures import FRAME, PAPER, STEP_SCALE, STEP_SIZE, enlarge, step_pictures
 from pages.draw_page import CANVAS, EMPTYING, NO_DIGIT, NOT_SURE_BELOW
 from tests.conftest import canvas_state, digit_on_canvas
 from tests.test_preprocess import blank_png
@@ -99,9 +100,46 @@ def test_a_drawing_is_classified_as_the_model_does(open_app, fixture_model_file)
     assert not app.exception
     assert app.metric[0].label == "Prediction"
     assert app.metric[0].value == str(probabilities.argmax()) == "1"
-    assert f"{probabilities.max():.0%} sure" in [caption.value for caption in app.caption]
+    runner_up = np.argsort(probabilities)[-2]
+    in_words = (
+        f"Reads 1 ({probabilities.max():.0%} sure); "
+        f"next {runner_up} ({probabilities[runner_up]:.0%})."
+    )
+    assert in_words in [caption.value for caption in app.caption]
     assert app.get("vega_lite_chart"), "the probability bars are missing"
-    assert any("28 x 28" in caption for image in app.image for caption in image.captions)
+
+
+def test_the_steps_shown_are_the_ones_the_drawing_went_through(open_app):
+    app = open_app()
+    one = drawing([(140, 50), (140, 230)])
+    draw(app, one)
+    steps = []
+    canvas_to_mnist(one, steps)
+    expected = step_pictures(steps)
+    shown = next(image for image in app.image if len(image.proto.imgs) == len(steps))
+    assert shown.captions == [picture.caption for picture in expected]
+    assert shown.captions[0] == "1. The canvas, 280 x 280: more pixels than the network reads."
+    assert shown.captions[1] == "2. Its box: the empty paper around it says nothing."
+    assert "28 x 28" in shown.captions[-1]
+    assert [image.alt for image in shown.proto.imgs] == [picture.alt for picture in expected]
+    assert all(image.alt for image in shown.proto.imgs)
+
+
+def test_step_pictures_show_each_step_at_a_size_people_can_see():
+    one = drawing([(140, 50), (140, 230)])
+    steps = []
+    image = canvas_to_mnist(one, steps)
+    pictures = step_pictures(steps)
+    assert {picture.picture.shape for picture in pictures} == {(STEP_SIZE, STEP_SIZE)}
+    canvas, box, scaled, centred = (picture.picture for picture in pictures)
+    assert canvas[0].tolist() == [FRAME] * STEP_SIZE  # the 280 px canvas, shrunk and framed
+    assert canvas.min() == 0 and np.median(canvas) == PAPER
+    box_rows = np.flatnonzero((box == FRAME).any(axis=1))  # a tall 1: as tall as the square
+    assert box_rows.size == STEP_SIZE and box.max() == 255
+    # The 4x work grid at one screen pixel a cell: as large as the digit in the 28 x 28 picture.
+    framed_rows = np.flatnonzero((scaled == FRAME).any(axis=1))
+    assert framed_rows.size == steps[2].image.shape[0] + 2 == DIGIT_BOX * SUPERSAMPLE + 2
+    assert np.array_equal(centred, enlarge(image, STEP_SCALE))
 
 
 def test_not_sure_note_follows_the_threshold(open_app, fixture_model_file):
@@ -136,6 +174,25 @@ def test_clear_empties_the_canvas(open_app):
     assert app.metric[0].value == "7"
 
 
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("https://example.com/digit.png", "the canvas image is not a PNG data URL"),
+        (["data:image/png;base64"], "the canvas image is not a PNG data URL"),
+        ("data:image/png;base64,i=s-not", "the canvas image's data URL is not valid base64"),
+    ],
+)
+def test_a_broken_canvas_data_url_is_one_line(open_app, url, message):
+    app = open_app()
+    app.session_state[CANVAS] = {"drawing": {"raw": {"objects": [{}]}, "data": url}}
+    app.run()
+    assert not app.exception
+    assert [error.value for error in app.error] == [message]
+    assert len(app.metric) == 0
+    draw(app, *drawn(*ONE))  # the next drawing is read
+    assert not app.error and app.metric[0].value == "1"
+
+
 def test_stroke_width_control(open_app):
     app = open_app()
     app.slider(key="stroke_width").set_value(30).run()
@@ -161,6 +218,17 @@ def test_uploaded_photo_goes_through_the_same_preprocessing(
     app.file_uploader[0].upload(f"seven.{format.lower()}", photo).run()
     assert not app.exception
     assert app.metric[0].value == str(expected.argmax())
+    steps = []
+    image_to_mnist(photo, steps)
+    shown = next(image for image in app.image if len(image.proto.imgs) == 5)
+    assert shown.captions == [picture.caption for picture in step_pictures(steps)]
+    assert [caption.split(":")[0] for caption in shown.captions] == [
+        "1. In grey, 280 x 280",  # the photo, its size kept (under PHOTO_SIZE)
+        "2. The ink found",
+        "3. Its box",
+        "4. Scaled to 20 pixels long, strokes as thick as MNIST's.",
+        "5. Centred by its mass in 28 x 28",
+    ]
 
 
 def test_a_bad_upload_gets_a_clear_message(open_app):

@@ -41,7 +41,7 @@ pytestmark = pytest.mark.browser
 
 def test_draw_a_one_and_a_zero_with_the_mouse(server, browser, screenshots):
     url, _ = server
-    page = open_page(browser, url)
+    page = open_page(browser, url, {"width": 1280, "height": 1250})  # down to the steps
     page.evaluate(RECORD_STROKE_END)
     page.wait_for_timeout(500)
     latencies = []
@@ -67,11 +67,15 @@ def test_phone_layout_and_drawing_with_a_finger(server, browser, screenshots):
     x, y = canvas_origin(page)
     assert x >= 0 and x + 280 <= PHONE["width"], "the canvas does not fit a phone's width"
     latency = prediction_after(page, touch_stroke, one(x, y), "1")
-    page.get_by_test_id("stMetricValue").scroll_into_view_if_needed()
+    in_words = page.get_by_text(re.compile(r"^Reads 1 \(\d+% sure\); next \d \(\d+%\)\.$"))
+    in_words.wait_for()
+    page.get_by_text("Inside the network").scroll_into_view_if_needed()
     wait_for_charts(page, 1)
-    page.evaluate("() => window.scrollTo(0, 0)")
     overflow = page.evaluate("() => document.documentElement.scrollWidth")
     assert overflow <= PHONE["width"], f"the page is {overflow}px wide on a 390px screen"
+    # The canvas, the answer and the words under it, on one screen.
+    page.get_by_text("Stroke width").evaluate("label => label.scrollIntoView()")
+    page.wait_for_timeout(300)
     screenshot(page, screenshots, "phone.png")
     print(f"\nfinger stroke end -> prediction: {latency * 1000:.0f} ms")
     assert latency < LATENCY_BOUND

@@ -15,7 +15,10 @@ from PIL import Image, ImageDraw
 
 from digitnet.data import preprocess
 from digitnet.data.preprocess import (
+    DIGIT_BOX,
+    INK_LEVEL,
     MAX_IMAGE_BYTES,
+    SUPERSAMPLE,
     canvas_to_mnist,
     image_to_mnist,
     read_image_file,
@@ -358,3 +361,43 @@ def test_a_blank_photo_is_none(mode):
         "noisy": np.clip(rng.normal(200, 4, (480, 640, 3)), 0, 255).astype(np.uint8),
     }[mode]
     assert image_to_mnist(jpeg(Image.fromarray(page))) is None
+
+
+def test_canvas_steps_are_what_the_run_made():
+    canvas = draw("7", height=0.6, brush=18, mode="white")
+    steps = []
+    image = canvas_to_mnist(canvas, steps)
+    assert [step.name for step in steps] == ["canvas", "box", "scaled", "centred"]
+    drawn, box, scaled, centred = (step.image for step in steps)
+    assert np.array_equal(drawn, canvas)
+    # The box holds the ink, shrunk by a whole factor: a 280 px canvas's 168 px tall 7 by 2.
+    assert box.dtype == np.float32 and box.max() == pytest.approx(1.0)
+    assert box.shape[0] == pytest.approx(0.6 * SIZE / 2, abs=2)
+    assert (box[[0, -1]] > INK_LEVEL).any(axis=1).all()  # ink on its first and last rows
+    assert (box[:, [0, -1]] > INK_LEVEL).any(axis=0).all()
+    assert max(scaled.shape) == DIGIT_BOX * SUPERSAMPLE  # 20 px, at 4x
+    assert scaled.shape[1] / scaled.shape[0] == pytest.approx(box.shape[1] / box.shape[0], abs=0.1)
+    assert centred is image and image.shape == (28, 28)
+    assert np.array_equal(image, canvas_to_mnist(canvas))  # asking for steps changes nothing
+
+
+def test_photo_steps_are_what_the_run_made():
+    clean = draw("2", brush=16, mode="white")
+    steps = []
+    image = image_to_mnist(photo(clean), steps)
+    assert [step.name for step in steps] == ["grey", "ink", "box", "scaled", "centred"]
+    grey, ink, box, scaled, centred = (step.image for step in steps)
+    assert grey.shape == ink.shape == (320, 240)  # the 480 x 360 photo shrunk to 320
+    assert np.median(grey) > 0.5 and ink.max() == pytest.approx(1.0)  # light paper, ink found
+    assert np.median(ink) == 0  # the paper is gone, uneven light and all
+    rows = np.flatnonzero((ink > INK_LEVEL).any(axis=1))
+    cols = np.flatnonzero((ink > INK_LEVEL).any(axis=0))
+    assert np.array_equal(box, ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
+    assert max(scaled.shape) == DIGIT_BOX * SUPERSAMPLE
+    assert centred is image and np.array_equal(image, image_to_mnist(photo(clean)))
+
+
+def test_steps_stop_where_a_blank_canvas_does():
+    steps = []
+    assert canvas_to_mnist(np.full((SIZE, SIZE, 4), 255, np.uint8), steps) is None
+    assert [step.name for step in steps] == ["canvas"]

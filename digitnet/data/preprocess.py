@@ -6,6 +6,19 @@ Both entry points find the ink their own way (a canvas knows its background exac
 to estimate it), then share one path, `_ink_to_mnist`: resize the ink's box at four times the
 output resolution, bring the stroke width into MNIST's range, put the centre of mass at (14, 14)
 to a quarter pixel, and average 4x4 blocks down to 28x28 (which is also the anti-aliasing).
+
+Given a list as ``steps``, either entry point also appends what each stage made (a `Step`), so a
+page can show how a drawing became what the network reads: the very arrays this run made, in
+order. Their names:
+
+- "canvas": the canvas as given, (H, W, 4) uint8 RGBA;
+- "grey": a photo in grey, (h, w) float32, 0 black to 1 white, shrunk to PHOTO_SIZE at most;
+- "ink": the ink found in the photo, (h, w) float32, light (1) on dark (0), the paper removed;
+- "box": the ink cropped to its box, float32 light on dark (a large canvas's shrunk by an
+  integer factor first);
+- "scaled": the box scaled so its longer side is DIGIT_BOX (20) pixels, worked at SUPERSAMPLE
+  (4) times that resolution, strokes brought to MNIST's width: float32, about 80 px long;
+- "centred": the result, (28, 28) float32, the centre of mass at the centre.
 """
 
 from __future__ import annotations
@@ -14,6 +27,7 @@ import io
 import os
 import struct
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -84,33 +98,51 @@ _BOX = DIGIT_BOX * SUPERSAMPLE
 _WORK_CENTRE = MNIST_CENTRE * SUPERSAMPLE + (SUPERSAMPLE - 1) / 2
 
 
-def canvas_to_mnist(rgba: np.ndarray) -> np.ndarray | None:
+@dataclass(frozen=True)
+class Step:
+    """What one stage of the preprocessing made (see the module docstring for each ``name``)."""
+
+    name: str
+    image: np.ndarray
+
+
+def canvas_to_mnist(rgba: np.ndarray, steps: list[Step] | None = None) -> np.ndarray | None:
     """A drawing canvas's (H, W, 4) uint8 RGBA array to a (28, 28) MNIST-style image, or None
     when nothing digit-sized is drawn. The background is read from the canvas's border: transparent
     (the ink is the alpha channel, whatever the RGB), or any opaque colour with strokes of any
-    other colour."""
+    other colour. ``steps``, when given, receives "canvas", "box", "scaled" and "centred" (as far
+    as the run got)."""
     pixels = _checked_canvas(rgba)
+    _record(steps, "canvas", pixels)
     found = _canvas_ink(pixels)
     if found is None:
         return None
     ink, reduction = found
-    return _ink_to_mnist(ink, max(pixels.shape[:2]) / reduction)
+    _record(steps, "box", ink)
+    return _ink_to_mnist(ink, max(pixels.shape[:2]) / reduction, steps)
 
 
-def image_to_mnist(image: Image.Image | np.ndarray | bytes) -> np.ndarray | None:
+def image_to_mnist(
+    image: Image.Image | np.ndarray | bytes, steps: list[Step] | None = None
+) -> np.ndarray | None:
     """An uploaded photo or scan of one digit (PIL image, array, or PNG/JPEG bytes) to a (28, 28)
     MNIST-style image, or None when no ink stands out from the paper (the page says "no digit
     found"). Dark ink on light paper and light on dark both work, and so do 1-bit scans and
     photos cropped so tight that the ink touches the edges; uneven lighting and specks are
     removed first. Images above MAX_PIXELS or MAX_IMAGE_BYTES are refused before decoding; read
-    files with ``read_image_file``."""
+    files with ``read_image_file``. ``steps``, when given, receives "grey", "ink", "box",
+    "scaled" and "centred" (a transparent image is read as a canvas: "canvas", "box", ...)."""
     pixels = _photo_pixels(image)
     if pixels.ndim == 3 and pixels.shape[2] == 4 and np.median(_border(pixels[..., 3])) < 128:
         # Mostly transparent: a canvas export, whose ink is its alpha channel.
-        return canvas_to_mnist(pixels)
+        return canvas_to_mnist(pixels, steps)
     grey = _greyscale(pixels)
-    ink = _photo_ink(grey)
-    return None if ink is None else _ink_to_mnist(ink, max(grey.shape))
+    _record(steps, "grey", grey)
+    ink = _photo_ink(grey, steps)
+    if ink is None:
+        return None
+    _record(steps, "box", ink)
+    return _ink_to_mnist(ink, max(grey.shape), steps)
 
 
 def read_image_file(path: str | os.PathLike) -> bytes:
@@ -296,10 +328,11 @@ def _greyscale(pixels: np.ndarray) -> np.ndarray:
     return rgb * np.float32(1 / 255)
 
 
-def _photo_ink(grey: np.ndarray) -> np.ndarray | None:
+def _photo_ink(grey: np.ndarray, steps: list[Step] | None) -> np.ndarray | None:
     """Light-on-dark ink map of a photo, cropped to the digit: the paper is whichever extreme
     the border is nearer to; its uneven brightness is subtracted; a threshold between paper
-    noise and ink (Otsu's) picks the strokes, of which the large connected ones are kept."""
+    noise and ink (Otsu's) picks the strokes, of which the large connected ones are kept (the
+    uncropped map is the step "ink")."""
     paper = float(np.median(_border(grey)))
     darkest, lightest = np.percentile(grey, [0.5, 99.5])
     if paper - darkest > lightest - paper:  # dark ink on light paper
@@ -316,9 +349,11 @@ def _photo_ink(grey: np.ndarray) -> np.ndarray | None:
         return None
     core = float(np.median(signal[keep]))
     low = max(threshold / 2, 2 * noise)
-    ink = np.clip((signal - low) / max(core - low, 1e-3), 0.0, 1.0) * _grow(keep)
+    strength = np.clip((signal - low) / max(core - low, 1e-3), 0.0, 1.0)
+    ink = (strength * _grow(keep)).astype(np.float32)
+    _record(steps, "ink", ink)
     box = _box(ink > INK_LEVEL)
-    return None if box is None else ink[box].astype(np.float32)
+    return None if box is None else ink[box]
 
 
 def _noise(image: np.ndarray) -> float:
@@ -415,7 +450,7 @@ def _grow(mask: np.ndarray) -> np.ndarray:
     return _neighbourhood(mask, np.maximum, square=True, pad_value=False)
 
 
-def _ink_to_mnist(ink: np.ndarray, extent: float) -> np.ndarray | None:
+def _ink_to_mnist(ink: np.ndarray, extent: float, steps: list[Step] | None) -> np.ndarray | None:
     """Cropped ink map (float32 in [0, 1], light on dark) of an image whose longer side is
     `extent` to the 28x28 MNIST layout, or None when it is too small to be a digit."""
     height, width = ink.shape
@@ -423,11 +458,19 @@ def _ink_to_mnist(ink: np.ndarray, extent: float) -> np.ndarray | None:
     if longer < MIN_EXTENT * extent or ink.sum() < MIN_MASS * extent * extent:
         return None
     large = _resized(ink, _BOX / longer)
-    steps = _stroke_steps(stroke_width(large))
-    if steps:
-        # Thickening by `steps` pixels per side adds 2 * steps to the box: leave room for it.
-        large = _morph(_resized(ink, (_BOX - 2 * steps) / longer), steps)
-    return _centred(large)
+    thicken = _stroke_steps(stroke_width(large))
+    if thicken:
+        # Thickening by `thicken` pixels per side adds 2 * thicken to the box: leave room for it.
+        large = _morph(_resized(ink, (_BOX - 2 * thicken) / longer), thicken)
+    _record(steps, "scaled", large)
+    image = _centred(large)
+    _record(steps, "centred", image)
+    return image
+
+
+def _record(steps: list[Step] | None, name: str, image: np.ndarray) -> None:
+    if steps is not None:
+        steps.append(Step(name, image))
 
 
 def _resized(ink: np.ndarray, scale: float) -> np.ndarray:

@@ -10,6 +10,8 @@ activity from white (quiet) to dark blue (strong).
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import streamlit as st
 
@@ -27,6 +29,10 @@ from pages.common.data import mnist
 from pages.common.pictures import enlarge, tile
 
 LATEST_DRAWING = "latest_drawing"  # session state: the Draw page's last 28x28, for the map
+# Seconds the view waits before its work, so the prediction is sent and drawn first. Its work is
+# Python holding the GIL, which the thread that sends the page's messages needs for each one:
+# started at once, it made the prediction 0.1 s later, in a browser on the same 2 cores too.
+DEFER = 0.1
 REFERENCE_DIGITS = 10_000  # training digits searched for the nearest ones
 NEAREST = 3
 STRONGEST = 8  # an MLP's most active units whose weights are shown
@@ -110,13 +116,15 @@ def digit_index(checksum: str, _model: Model, _images: np.ndarray) -> DigitIndex
 
 
 def show_inside(model: Model | None, image: np.ndarray | None) -> None:
-    """The view, below the prediction; also keeps the drawing for the Explore page's map."""
+    """The view, below the prediction (DEFER seconds after it); also keeps the drawing for the
+    Explore page's map."""
     if image is None:
         st.session_state.pop(LATEST_DRAWING, None)
         return
     st.session_state[LATEST_DRAWING] = image
     if model is None:
         return
+    time.sleep(DEFER)
     with st.expander("Inside the network", expanded=True, icon=":material/neurology:"):
         outputs = model.activations(image[None])
         why, alike = st.columns([2, 3], gap="medium")

@@ -1,19 +1,133 @@
-"""Pictures for the pages: 28x28 digits at a size people can see (crisp), weights as images,
-probabilities as bars."""
+"""Pictures for the pages: 28x28 digits at a size people can see (crisp), the preprocessing's
+steps, weights as images, probabilities as bars."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
+from PIL import Image
+
+from digitnet.data.preprocess import Step
+from digitnet.images import IMAGE_SIZE
+
+# Screen pixels per pixel of the 28 x 28 digit: the preprocessing's 4x work grid shows 1:1.
+STEP_SCALE = 4
+STEP_SIZE = IMAGE_SIZE * STEP_SCALE  # every step's picture is a square this wide
+FRAME = 160  # grey of the line around a step's picture: it shows on white and on black
+PAPER = 255  # what is around a step's picture in its square: the page's white
 
 
 def enlarge(images: np.ndarray, factor: int = 6) -> np.ndarray:
     """uint8 picture of a float [0, 1] or uint8 digit (or a stack of them), each pixel a
     factor x factor block (nearest neighbour: a browser's smooth scaling would blur the pixels
     the network sees)."""
-    if images.dtype != np.uint8:
-        images = (np.clip(images, 0, 1) * 255).round().astype(np.uint8)
-    return images.repeat(factor, axis=-2).repeat(factor, axis=-1)
+    return grey_levels(images).repeat(factor, axis=-2).repeat(factor, axis=-1)
+
+
+def grey_levels(images: np.ndarray) -> np.ndarray:
+    """uint8 levels (0-255) of float [0, 1] images; uint8 ones as they are."""
+    if images.dtype == np.uint8:
+        return images
+    return (np.clip(images, 0, 1) * 255).round().astype(np.uint8)
+
+
+# Each step's caption (one line on why it is there; {width} and {height} are the step's image's)
+# and its text alternative (what the picture shows).
+STEP_WORDS = {
+    "canvas": (
+        "The canvas, {width} x {height}: more pixels than the network reads.",
+        "Your drawing on the canvas, dark on light",
+    ),
+    "grey": (
+        "In grey, {width} x {height}: a digit is light and dark, not colour.",
+        "The photo in shades of grey",
+    ),
+    "ink": (
+        "The ink found: the paper and its uneven light taken away.",
+        "The ink found in the photo, white on black",
+    ),
+    "box": (
+        "Its box: the empty paper around it says nothing.",
+        "The ink cropped to its box, white on black",
+    ),
+    "scaled": (
+        "Scaled to 20 pixels long, strokes as thick as MNIST's.",
+        "The digit scaled down, white on black",
+    ),
+    "centred": (
+        "Centred by its mass in 28 x 28: what the network reads.",
+        "The 28 x 28 pixels the network reads, white on black",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class StepPicture:
+    """One preprocessing step to show: the picture, one line on why the step is there, and what
+    the picture shows in words (its text alternative)."""
+
+    picture: np.ndarray
+    caption: str
+    alt: str
+
+
+def step_pictures(steps: Sequence[Step]) -> list[StepPicture]:
+    """The steps a drawing or photo went through (``canvas_to_mnist``'s or ``image_to_mnist``'s
+    ``steps``), numbered, each a STEP_SIZE square (grey levels) for one row of st.image. The
+    digit scaled to 20 pixels is shown at the work grid's own size, so it is as large as it is
+    in the last picture, the 28 x 28 result."""
+    pictures = []
+    for number, step in enumerate(steps, start=1):
+        height, width = step.image.shape[:2]
+        caption, alt = STEP_WORDS[step.name]
+        caption = f"{number}. " + caption.format(width=width, height=height)
+        pictures.append(StepPicture(_on_square(_step_picture(step)), caption, alt))
+    return pictures
+
+
+def _step_picture(step: Step) -> np.ndarray:
+    """The step's image in grey levels, framed (its edges show even where ink or paper reaches
+    them), at most STEP_SIZE across."""
+    if step.name == "centred":
+        return enlarge(step.image, STEP_SCALE)
+    if step.name == "scaled":
+        return _framed(grey_levels(step.image))
+    if step.name == "canvas":
+        height, width = step.image.shape[:2]
+        paper = Image.new("RGBA", (width, height), "white")
+        picture = np.asarray(
+            Image.alpha_composite(paper, Image.fromarray(step.image, "RGBA")).convert("L")
+        )
+    else:  # the grey photo, its ink, the box
+        picture = grey_levels(step.image)
+    return _framed(_fitted(picture, STEP_SIZE - 2))
+
+
+def _fitted(picture: np.ndarray, size: int) -> np.ndarray:
+    """A uint8 picture scaled so its longer side is ``size`` (crisp when enlarged, averaged when
+    shrunk)."""
+    height, width = picture.shape
+    scale = size / max(height, width)
+    new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resample = Image.NEAREST if scale >= 1 else Image.BOX
+    return np.asarray(Image.fromarray(picture).resize(new_size, resample))
+
+
+def _framed(picture: np.ndarray) -> np.ndarray:
+    """The picture with a one-pixel grey line around it."""
+    return np.pad(picture, 1, constant_values=FRAME)
+
+
+def _on_square(picture: np.ndarray) -> np.ndarray:
+    """The picture in the middle of a STEP_SIZE square of PAPER."""
+    height, width = picture.shape
+    square = np.full((STEP_SIZE, STEP_SIZE), PAPER, np.uint8)
+    top, left = (STEP_SIZE - height) // 2, (STEP_SIZE - width) // 2
+    square[top : top + height, left : left + width] = picture
+    return square
 
 
 def first_layer_weights(layers: list, count: int) -> np.ndarray | None:
