@@ -41,7 +41,7 @@ from digitnet.data.pendigits import (
     PEN_TRAIN_WRITERS,
     TRAIN_CANVAS,
     PenData,
-    _read,
+    canvas_digit,
     load_pen_data,
 )
 from digitnet.data.stroke_augment import StrokeAugment, augment
@@ -524,7 +524,7 @@ class NotDigits:
         made = [self.makings.make(kind, rng) for kind in kinds]
         every_stroke = [strokes for strokes, _ in made]
         drawings = augment(every_stroke, rng, TRAIN_CANVAS, "transparent", AUGMENT)
-        images = np.stack([_read(canvas) for canvas in render_batch(drawings)])
+        images = np.stack([canvas_digit(canvas) for canvas in render_batch(drawings)])
         return Negatives(images, tuple(kinds), tuple(source for _, source in made))
 
     def sample(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -549,5 +549,5 @@ def held_out_negatives(count: int, seed: int = 0, data: PenData | None = None) -
     images = np.empty((count, *IMAGE_SHAPE), np.float32)
     for start in range(0, count, RENDER_CHUNK):
         canvases = render_batch(drawings[start : start + RENDER_CHUNK])
-        images[start : start + len(canvases)] = [_read(canvas) for canvas in canvases]
+        images[start : start + len(canvases)] = [canvas_digit(canvas) for canvas in canvases]
     return Negatives(images, tuple(kinds), tuple(sources))

@@ -316,7 +316,7 @@ def pen_dev_set(
     images = np.empty((len(dev.strokes), *IMAGE_SHAPE), np.float32)
     for index, digit in enumerate(dev.strokes):
         drawing = place([digit], np.random.default_rng([seed, index]), canvas_size, background)[0]
-        images[index] = _read(render_batch([drawing])[0])
+        images[index] = canvas_digit(render_batch([drawing])[0])
     return images, dev.labels.copy()
 
 
@@ -343,11 +343,12 @@ class PenDigits:
         digits = [self.data.strokes[i] for i in chosen]
         drawings = augment(digits, rng, self.canvas_size, "transparent", self.config)
         canvases = render_batch(drawings)
-        images = np.stack([_read(canvas) for canvas in canvases])
+        images = np.stack([canvas_digit(canvas) for canvas in canvases])
         return images, self.data.labels[chosen]
 
 
-def _read(canvas: np.ndarray) -> np.ndarray:
+def canvas_digit(canvas: np.ndarray) -> np.ndarray:
+    """A canvas drawn by the renderer, read as the app reads one (``canvas_to_mnist``)."""
     image = canvas_to_mnist(canvas)
     if image is None:  # a bug: a digit 45% of the canvas tall is never too small
         raise RuntimeError("a pen digit drawn on the canvas came back blank")
