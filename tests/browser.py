@@ -49,7 +49,6 @@ CHROMIUM_ARGS = [
 SCREENSHOTS_ENV = "DIGITNET_SCREENSHOTS"
 DESKTOP = {"width": 1280, "height": 1000}
 PHONE = {"width": 390, "height": 844}
-LATENCY_BOUND = 2.0  # seconds; a sanity bound (the target is 0.5 s, the canvas's 0.2 s included)
 # The time from the end of a stroke (mouseup or touchend, as the page saw it) until the metric
 # shows the expected digit, measured inside the page.
 PREDICTION_SHOWN = """(expected) => {
