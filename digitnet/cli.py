@@ -193,13 +193,39 @@ def build_parser() -> argparse.ArgumentParser:
     import_command = actions.add_parser("import", help="add the rows of a Kaggle train.csv")
     import_command.add_argument("csv", type=Path)
     delete = actions.add_parser("delete", help="delete drawings by id, or all of them")
+    for action in (list_command, export, delete):
+        add_person_flag(action.add_mutually_exclusive_group())
+    add_person_flag(import_command)
     which = delete.add_mutually_exclusive_group(required=True)
     which.add_argument(
         "--id", type=int, nargs="+", dest="ids", metavar="N", help="ids from 'list --each'"
     )
-    which.add_argument("--all", action="store_true", help="every drawing (needs --yes)")
+    which.add_argument(
+        "--all", action="store_true", help="every drawing of the person (needs --yes)"
+    )
     delete.add_argument("--yes", action="store_true", help="confirm --all")
     return parser
+
+
+def add_person_flag(parser: argparse.ArgumentParser | argparse._MutuallyExclusiveGroup) -> None:
+    """--person NAME (whose drawings; default: the local person, a laptop's one person), and
+    --everyone where the parser is a group for it."""
+    parser.add_argument(
+        "--person",
+        metavar="NAME",
+        help="whose drawings (default: local, the one person of the app alone on a laptop)",
+    )
+    if isinstance(parser, argparse._MutuallyExclusiveGroup):
+        parser.add_argument("--everyone", action="store_true", help="everyone's drawings")
+
+
+def drawings_person(args: argparse.Namespace) -> str | None:
+    """Whose drawings a command is about: --person, the local person, or None (--everyone)."""
+    from digitnet.data.collection.store import LOCAL_PERSON
+
+    if getattr(args, "everyone", False):
+        return None
+    return getattr(args, "person", None) or LOCAL_PERSON
 
 
 def add_train_flags(train: argparse.ArgumentParser) -> None:
@@ -268,6 +294,7 @@ def add_train_flags(train: argparse.ArgumentParser) -> None:
         "mixed with MNIST and pen digits, and report the other 40%% and MNIST test before and "
         "after",
     )
+    add_person_flag(train)
     train.add_argument("--steps", type=int, help="fine-tuning steps (default: 300)")
 
 
@@ -467,7 +494,7 @@ def run_fine_tune(args: argparse.Namespace) -> None:
         raise DigitnetError("--fine-tune mixes in MNIST and reports MNIST test: no --kaggle-train")
     steps = {} if args.steps is None else {"steps": args.steps}
     config = FineTuneConfig(**steps, pen_share=args.pen_share, seed=args.seed)
-    train, held = split_drawings(DrawingStore(), config)
+    train, held = split_drawings(DrawingStore(), config, person=drawings_person(args))
     base = load_named(args.fine_tune)
     check_room(args.out, weights_file_bytes(base))
     mnist_data, pen = mnist.load_dataset("mnist", path=args.data), pen_source(args)
@@ -481,6 +508,8 @@ def run_fine_tune(args: argparse.Namespace) -> None:
 def run_train(args: argparse.Namespace) -> None:
     if args.fine_tune or args.mine:
         return run_fine_tune(args)
+    if args.person:
+        raise DigitnetError("--person is whose drawings --fine-tune MODEL --mine trains on")
     config = train_config(args, args.pen_share)  # every flag is checked before anything slow
     check_memory(args, config)
     model = build_model(args)
@@ -541,10 +570,10 @@ def evaluation_data(args: argparse.Namespace, model: Model) -> tuple[str, np.nda
         from digitnet.data.collection.store import DrawingStore
 
         store = DrawingStore()
-        images, labels = store.labelled_images()
+        images, labels = store.labelled_images(person=drawings_person(args))
         if len(labels) == 0:
             raise DigitnetError(
-                f"no saved drawings in {store.path}: save some on the app's Draw page "
+                f"no saved drawings in {store.where}: save some on the app's Draw page "
                 "(or import a CSV with `digitnet drawings import`)"
             )
         return "saved drawings", images, labels
@@ -726,36 +755,40 @@ def has_pen_file(folder: Path) -> bool:
 def run_drawings(args: argparse.Namespace) -> None:
     from digitnet.data.collection.store import DrawingStore, total
 
-    store = DrawingStore()
+    store, person = DrawingStore(), drawings_person(args)
+    whose = store.whose(person)
     if args.action == "list":
         if args.each:
-            print(f"{'id':>6} {'created':<29} label predicted source  session")
-            for d in store.list():
+            print(f"{'id':>6} {'created':<29} label predicted source  shared person  session")
+            for d in store.list(person=person):
                 predicted = "-" if d.prediction is None else d.prediction
                 when = f"{d.id:>6} {d.created:<29}"
-                print(f"{when} {d.label:>5} {predicted:>9} {d.source:<7} {d.session}")
-        counts = store.counts_by_digit()
-        print(f"drawings in {store.path}")
+                shared = "yes" if d.shared else "no"
+                print(
+                    f"{when} {d.label:>5} {predicted:>9} {d.source:<7} {shared:<6} {d.person} "
+                    f"{d.session}"
+                )
+        counts = store.counts_by_digit(person=person)
+        print(f"drawings {whose}")
         print("digit  drawings  predicted  right  accuracy")
         for digit, count in [*counts.items(), ("all", total(counts.values()))]:
             accuracy = "-" if count.accuracy is None else f"{count.accuracy:.1%}"
             numbers = f"{count.drawings:>9} {count.predicted:>10} {count.right:>6}"
             print(f"{digit:>5} {numbers} {accuracy:>9}")
     elif args.action == "export":
-        print(f"wrote {store.export_csv(args.csv)} drawings to {args.csv}")
+        print(f"wrote {store.export_csv(args.csv, person=person)} drawings to {args.csv}")
     elif args.action == "import":
-        imported = store.import_csv(args.csv)
-        print(f"imported {imported.added} drawings into {store.path}{imported.skipped_note}")
+        imported = store.import_csv(args.csv, person=person)
+        print(f"imported {imported.added} drawings {whose}{imported.skipped_note}")
     elif args.all:
         if not args.yes:
-            everything = total(store.counts_by_digit().values()).drawings
+            everything = total(store.counts_by_digit(person=person).values()).drawings
             raise DigitnetError(
-                f"delete --all would delete all {everything} drawings in {store.path}; "
-                "add --yes to confirm"
+                f"delete --all would delete all {everything} drawings {whose}; add --yes to confirm"
             )
-        print(f"deleted {store.delete_all()} drawings from {store.path}")
+        print(f"deleted {store.delete_all(person=person)} drawings {whose}")
     else:
-        print(f"deleted {store.delete(args.ids)} drawings from {store.path}")
+        print(f"deleted {store.delete(args.ids, person=person)} drawings {whose}")
 
 
 COMMANDS = {

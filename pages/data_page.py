@@ -17,7 +17,7 @@ import streamlit as st
 
 from digitnet import DigitnetError
 from digitnet.data.augment import preview
-from digitnet.data.collection.store import DrawingStore, default_path, total
+from digitnet.data.collection.store import LOCAL_PERSON, DrawingStore, total
 from digitnet.data.pendigits import PEN_DEV_WRITERS, PEN_TRAIN_WRITERS, PenData, find_pen_data
 from digitnet.data.preprocess import canvas_to_mnist
 from digitnet.data.stroke_augment import augment, place
@@ -73,7 +73,7 @@ def sources() -> dict[str, Callable[[int, int], tuple[np.ndarray, int, PenData |
             pen = cached_pen_data(str(pen_file))
             for name, writers in PEN_SOURCES.items():
                 found[name] = partial(pen_page, name, pen.of_writers(writers))
-        if default_path().exists() and total(DrawingStore().counts_by_digit().values()).drawings:
+        if total(DrawingStore().counts_by_digit(person=LOCAL_PERSON).values()).drawings:
             found["My drawings"] = my_drawings_page
     except DigitnetError as error:
         st.error(str(error))
@@ -95,7 +95,7 @@ def pen_page(source: str, data: PenData, digit: int, first: int) -> tuple[np.nda
 
 
 def my_drawings_page(digit: int, first: int) -> tuple[np.ndarray, int, None]:
-    drawings = DrawingStore().list(digit=digit)
+    drawings = DrawingStore().list(digit=digit, person=LOCAL_PERSON)
     images = [drawing.image for drawing in drawings[first : first + PAGE_SIZE]]
     return np.array(images, np.float32).reshape(-1, 28, 28), len(drawings), None
 

@@ -30,6 +30,7 @@ import numpy as np
 import streamlit as st
 
 from digitnet import DigitnetError, Model
+from digitnet.data.collection.store import LOCAL_PERSON
 from digitnet.data.preprocess import Step, canvas_to_mnist, image_to_mnist, read_canvas_png
 from digitnet.data.strokes import read_canvas_json
 from pages.common.collection import collection, session_id
@@ -162,7 +163,7 @@ def saving_switch() -> None:
     if st.toggle("Save each drawing I answer", value=True, key=SAVE_TOGGLE):
         st.caption(
             "Kept on this server, to see on My drawings.",
-            help=f"The collection: `{collection().path}`",
+            help=f"The collection: `{collection().where}`",
         )
 
 
@@ -246,6 +247,7 @@ def save(label: int, reading: Reading) -> None:
             return
         try:
             collection().add(
+                person=LOCAL_PERSON,
                 label=label,
                 image=reading.digit.image,
                 session=session_id(),

@@ -25,8 +25,9 @@ from digitnet.training.trainer import TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_MODEL = "fixture"
-# The browser tests' fixtures (server, browser, screenshots, database), for every test file.
-pytest_plugins = ["tests.browser"]
+# The browser tests' fixtures (server, browser, screenshots, database), and a PostgreSQL server
+# (tests/postgres.py), for every test file.
+pytest_plugins = ["tests.browser", "tests.postgres"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

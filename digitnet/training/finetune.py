@@ -22,7 +22,12 @@ import numpy as np
 
 from digitnet.analysis.metrics import evaluate
 from digitnet.data.augment import AugmentConfig, augment_batch
-from digitnet.data.collection.store import DrawingStore, SavedDrawing, images_and_labels
+from digitnet.data.collection.store import (
+    LOCAL_PERSON,
+    DrawingStore,
+    SavedDrawing,
+    images_and_labels,
+)
 from digitnet.data.mnist import Dataset, split_dev
 from digitnet.data.pendigits import DEFAULT_PEN_SHARE, PEN_DEV_WRITERS, TRAIN_CANVAS, PenData
 from digitnet.data.preprocess import canvas_to_mnist
@@ -175,23 +180,28 @@ class Mixture:
 
 
 def split_drawings(
-    store: DrawingStore, config: FineTuneConfig = FineTuneConfig()
+    store: DrawingStore,
+    config: FineTuneConfig = FineTuneConfig(),
+    *,
+    person: str | None = LOCAL_PERSON,
+    shared_only: bool = False,
 ) -> tuple[list[SavedDrawing], list[SavedDrawing]]:
-    """(to train on, held back) of the store's usable drawings, a drawing and its duplicates
-    always on the same side (``DrawingStore.split``), or a one-line DigitnetError saying what
-    is missing (no drawings, too few, none with strokes or ink)."""
-    train, held = store.split(config.held_back, config.seed)
-    everything = len(train) + len(held)
+    """(to train on, held back) of a person's usable drawings (None: everyone's; a class
+    model: the shared ones), a drawing and its duplicates always on the same side
+    (``DrawingStore.split``), or a one-line DigitnetError saying what is missing (no
+    drawings, too few, none with strokes or ink)."""
+    train, held = store.split(config.held_back, config.seed, person=person, shared_only=shared_only)
+    everything, whose = len(train) + len(held), store.whose(person, shared_only)
     if not everything:
         raise DigitnetError(
-            f"no drawings in {store.path}: save some on the Draw page, or import a Kaggle CSV "
+            f"no drawings {whose}: save some on the Draw page, or import a Kaggle CSV "
             "with `digitnet drawings import`, then fine-tune"
         )
     train, held = [d for d in train if _usable(d)], [d for d in held if _usable(d)]
     if not train and not held:
         raise DigitnetError(
-            f"none of the {everything} drawings in {store.path} has strokes or an image with "
-            "ink: there is nothing to learn from"
+            f"none of the {everything} drawings {whose} has strokes or an image with ink: "
+            "there is nothing to learn from"
         )
     if len(train) < MIN_TO_TRAIN or len(held) < MIN_HELD_BACK:
         raise DigitnetError(
@@ -306,6 +316,7 @@ def add_pen_drawings(
     writers: Sequence[int] = PEN_DEV_WRITERS[:2],
     session: str = "pen writers",
     seed: int = 0,
+    person: str = LOCAL_PERSON,
 ) -> int:
     """Saves the pen digits of ``writers`` into ``store`` as drawings made in the app (strokes
     placed on a 280 px white canvas, its image as the model reads it): a realistic personal
@@ -314,6 +325,7 @@ def add_pen_drawings(
     drawings = place(digits.strokes, np.random.default_rng(seed))
     for drawing, label in zip(drawings, digits.labels):
         store.add(
+            person=person,
             label=int(label),
             image=to_mnist(drawing),
             session=session,

@@ -16,7 +16,7 @@ import streamlit as st
 
 from digitnet import DigitnetError, Model
 from digitnet.analysis.metrics import Evaluation
-from digitnet.data.collection.store import DrawingStore, total
+from digitnet.data.collection.store import LOCAL_PERSON, DrawingStore, total
 from digitnet.data.mnist import DATA_ENV, Dataset, find_mnist, load_dataset, mnist_cache_dir
 from digitnet.data.pendigits import find_pen_data
 from digitnet.training.card import card, dev_split
@@ -186,7 +186,7 @@ def pen_dev(path: str) -> Split:
 
 def saved_drawings_count() -> int:
     try:
-        return total(DrawingStore().counts_by_digit().values()).drawings
+        return total(DrawingStore().counts_by_digit(person=LOCAL_PERSON).values()).drawings
     except DigitnetError as error:  # e.g. a damaged collection: the Draw page says more
         st.caption(f"No {MINE_NAME} split: {error}")
         return 0
@@ -195,7 +195,7 @@ def saved_drawings_count() -> int:
 def my_drawings() -> Split:
     """The saved drawings as they are now: read on every run (never cached across saves), and
     keyed by their content, so the predictions cached for them follow every save or delete."""
-    images, labels = DrawingStore().labelled_images()
+    images, labels = DrawingStore().labelled_images(person=LOCAL_PERSON)
     digest = hashlib.sha256(images.tobytes())
     digest.update(labels.tobytes())
     return Split(f"mine:{digest.hexdigest()[:16]}", images, labels)

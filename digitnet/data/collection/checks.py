@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from digitnet.data.negatives import NOT_A_DIGIT
 from digitnet.data.strokes import MAX_CANVAS
 from digitnet.errors import DigitnetError
 from digitnet.images import IMAGE_SHAPE, to_float
@@ -27,13 +28,35 @@ MAX_STROKES = 500
 MAX_BRUSH = 200.0
 MAX_PHOTO_BYTES = 2 * 1024 * 1024
 MAX_SESSION = 64  # characters
+MAX_PERSON = 254  # characters: an e-mail address fits
 
 
-def digit(value: object, what: str) -> int:
-    """A label, prediction or filter: a digit 0-9 (not a bool)."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not 0 <= value <= 9:
-        raise DigitnetError(f"the {what} must be a digit 0-9, got {value!r}")
+def label(value: object, what: str) -> int:
+    """A label, prediction or filter: a digit 0-9, or NOT_A_DIGIT (10) for a drawing its maker
+    said is not a digit (not a bool)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | np.integer)
+        or not 0 <= value <= NOT_A_DIGIT
+    ):
+        raise DigitnetError(
+            f"the {what} must be a digit 0-9 or {NOT_A_DIGIT} (not a digit), got {value!r}"
+        )
     return int(value)
+
+
+def person(value: object) -> str:
+    """Whose drawings: a name of 1 to ``MAX_PERSON`` characters without spaces or control
+    characters (an e-mail address, a sign-in's id, ``local``)."""
+    if (
+        not isinstance(value, str)
+        or not 0 < len(value) <= MAX_PERSON
+        or any(character.isspace() or not character.isprintable() for character in value)
+    ):
+        raise DigitnetError(
+            f"a person is named by 1 to {MAX_PERSON} characters without spaces, got {value!r}"
+        )
+    return value
 
 
 def session(value: object) -> str:
@@ -104,7 +127,7 @@ def canvas(
 def labelled_rows(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Many drawings at once (an import): images (n, 28, 28), uint8 0-255 as read from a CSV
     (left so: made float32 one at a time as they are stored, not all at once in four times the
-    memory) or float32 from 0 to 1, and a label for each, a digit 0-9."""
+    memory) or float32 from 0 to 1, and a label for each (``label``)."""
     images, labels = np.asarray(images), np.asarray(labels)
     if images.dtype != np.uint8:  # uint8 is 0-255 whatever it holds
         images = _from_0_to_1(to_float(images))
@@ -113,8 +136,8 @@ def labelled_rows(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, n
             f"the images must be (n, 28, 28) with a label each, got {images.shape} and "
             f"{len(labels)} label(s)"
         )
-    for label in np.unique(labels).tolist():
-        digit(label, "label")
+    for value in np.unique(labels).tolist():
+        label(value, "label")
     return images, labels
 
 

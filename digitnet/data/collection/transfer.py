@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from digitnet.data import mnist
+from digitnet.data.negatives import NOT_A_DIGIT
 from digitnet.errors import DigitnetError
 from digitnet.files import atomic_path, check_writable
 from digitnet.images import IMAGE_SHAPE
@@ -30,7 +31,8 @@ if TYPE_CHECKING:
 MAX_REPORTED_ROWS = 20  # bad rows an import names; it counts them all
 ROWS_AT_ONCE = 4096  # rows parsed at a time: a float64 copy of them is 25 MB
 VALUES = len(mnist.KAGGLE_TRAIN_COLUMNS)  # in every row: the label, then the pixels
-HIGHEST = np.array([9] + [255] * (VALUES - 1))  # the highest value of each column
+# The highest value of each column: a label is a digit, or 10 for a drawing that is not one.
+HIGHEST = np.array([NOT_A_DIGIT] + [255] * (VALUES - 1))
 
 
 class BadRows(DigitnetError):
@@ -44,14 +46,22 @@ class BadRows(DigitnetError):
         super().__init__("\n".join([*problems, summary]))
 
 
-def export_csv(store: DrawingStore, path: str | os.PathLike, session: str | None = None) -> int:
-    """Writes the store's drawings (or one session's) as a Kaggle train.csv, atomically, and
-    returns how many. Never onto the collection itself, a link, a device or a FIFO (an existing
-    file is replaced: the command line asks for --force first)."""
+def export_csv(
+    store: DrawingStore,
+    path: str | os.PathLike,
+    *,
+    person: str | None,
+    session: str | None = None,
+    shared_only: bool = False,
+) -> int:
+    """Writes a person's drawings (None: everyone's; or one session's, or only the shared
+    ones) as a Kaggle train.csv, atomically, and returns how many. Never onto the collection
+    itself, a link, a device or a FIFO (an existing file is replaced: the command line asks for
+    --force first)."""
     check_writable(path, replace=True, collection=store.path)
-    images, labels = store.labelled_images(session)
+    images, labels = store.labelled_images(person=person, session=session, shared_only=shared_only)
     if not len(labels):
-        raise DigitnetError(f"no drawings to export in {store.path}; nothing was written")
+        raise DigitnetError(f"no drawings to export in {store.where}; nothing was written")
     pixels = np.rint(images.reshape(len(labels), -1) * 255).astype(np.uint8)
     table = np.column_stack([labels, pixels])
     with atomic_path(path) as temporary:
@@ -67,14 +77,19 @@ def export_csv(store: DrawingStore, path: str | os.PathLike, session: str | None
 
 
 def import_csv(
-    store: DrawingStore, source: mnist.Upload, name: str | None = None, session: str = "import"
+    store: DrawingStore,
+    source: mnist.Upload,
+    name: str | None = None,
+    session: str = "import",
+    *,
+    person: str,
 ) -> Imported:
-    """Adds the rows of a Kaggle train.csv (a path, bytes or an upload) to the store as drawings
-    with no strokes (source "import"), in one transaction, but for those it already holds;
+    """Adds the rows of a Kaggle train.csv (a path, bytes or an upload) to a person's drawings
+    with no strokes (source "import"), in one transaction, but for those they already have;
     returns how many were added and skipped. Bad rows raise ``BadRows`` and nothing is
-    imported."""
+    imported; so does a file over the person's limits (``limits``)."""
     images, labels = read_rows(source, name)
-    return store.add_imported(images, labels, session)
+    return store.add_imported(images, labels, session, person=person)
 
 
 def read_rows(source: mnist.Upload, name: str | None = None) -> tuple[np.ndarray, np.ndarray]:
