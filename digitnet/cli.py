@@ -29,7 +29,7 @@ import digitnet
 from digitnet.analysis.metrics import Evaluation, evaluate
 from digitnet.data import mnist, preprocess
 from digitnet.data.augment import AugmentConfig
-from digitnet.data.negatives import held_out_negatives
+from digitnet.data.negatives import NotDigits, held_out_negatives
 from digitnet.data.pendigits import (
     DEFAULT_PEN_SHARE,
     PenDigits,
@@ -56,6 +56,7 @@ from digitnet.training.budget import estimate
 from digitnet.training.card import card, dev_split
 from digitnet.training.catalog import keep_elsewhere, load_named, weights_file_bytes
 from digitnet.training.pipeline import Event, StageEvent, TrainingRun
+from digitnet.training.sources import DEFAULT_NOT_DIGIT_SHARE, mixed_in
 from digitnet.training.trainer import BatchEvent, TrainConfig
 
 DEFAULTS = TrainConfig()
@@ -277,6 +278,14 @@ def add_train_flags(train: argparse.ArgumentParser) -> None:
         default=DEFAULT_PEN_SHARE,
         help="share of every batch that is pen digits, drawn on the fly with stroke augmentation",
     )
+    train.add_argument(
+        "--not-digit-share",
+        type=float,
+        default=DEFAULT_NOT_DIGIT_SHARE,
+        help="share of every batch that is drawings that are not digits (letters, symbols, "
+        "shapes, scribbles, several or partial digits), drawn like the pen digits and taught "
+        "as the eleventh output; mixed in with the pen data, 0 for none",
+    )
     train.add_argument("--out", type=Path, required=True, help="where to write the .npz")
     add_force_flag(train, "--out")
     train.add_argument("--name", help="a name for the model (default: the file's stem)")
@@ -414,6 +423,18 @@ def check_memory(args: argparse.Namespace, config: TrainConfig) -> None:
     estimate(spec, config, MNIST_TRAIN_DIGITS - dev_count, dev_count).check()
 
 
+def check_shares(args: argparse.Namespace) -> None:
+    shares = {"--pen-share": args.pen_share, "--not-digit-share": args.not_digit_share}
+    for flag, share in shares.items():
+        if not 0 <= share < 1:
+            raise DigitnetError(f"{flag} must be at least 0 and below 1, got {share}")
+    if sum(shares.values()) >= 1:
+        raise DigitnetError(
+            "--pen-share and --not-digit-share leave no MNIST digits in a batch: together they "
+            f"must be below 1, got {sum(shares.values()):g}"
+        )
+
+
 def train_config(args: argparse.Namespace, extra_share: float = 0.0) -> TrainConfig:
     augment = (
         AugmentConfig(**{f.name: getattr(args, f.name) for f in fields(AugmentConfig)})
@@ -510,13 +531,16 @@ def run_train(args: argparse.Namespace) -> None:
         return run_fine_tune(args)
     if args.person:
         raise DigitnetError("--person is whose drawings --fine-tune MODEL --mine trains on")
-    config = train_config(args, args.pen_share)  # every flag is checked before anything slow
+    check_shares(args)
+    config = train_config(args, args.pen_share + args.not_digit_share)  # all checked before
     check_memory(args, config)
     model = build_model(args)
     check_room(args.out, weights_file_bytes(model))
     dataset = load_training_data(args)
     pen = pen_source(args)
-    config = train_config(args, args.pen_share if pen else 0.0)
+    not_digits = NotDigits(pen.data) if pen and model.knows_not_digit else None
+    extra, share = mixed_in([(pen, args.pen_share), (not_digits, args.not_digit_share)])
+    config = train_config(args, share)
     progress = Progress(config.epochs)
     run = TrainingRun(
         model,
@@ -524,7 +548,7 @@ def run_train(args: argparse.Namespace) -> None:
         dataset,
         name=args.name or args.out.stem,
         architecture=args.arch,
-        extra=pen,
+        extra=extra,
         on_event=progress,
     )
     train_count, dev_count = len(run.split.train_labels), len(run.split.dev_labels)
@@ -533,7 +557,13 @@ def run_train(args: argparse.Namespace) -> None:
         print(
             f"plus pen digits by {len(set(pen.data.writers.tolist()))} writers "
             f"({len(pen.data.labels)} digits, drawn with stroke augmentation): "
-            f"{round(config.extra_share * config.batch_size)} of every {config.batch_size}"
+            f"{round(args.pen_share * config.batch_size)} of every {config.batch_size}"
+        )
+    if not_digits and args.not_digit_share:
+        print(
+            "plus drawings that are not digits (letters, symbols, shapes, scribbles, several or "
+            f"partial digits): {round(args.not_digit_share * config.batch_size)} of every "
+            f"{config.batch_size}"
         )
     try:
         outcome = run.run(save=partial(save_output, args=args))

@@ -11,6 +11,8 @@ IMAGE_SIZE = 28
 IMAGE_SHAPE = (IMAGE_SIZE, IMAGE_SIZE)
 PIXELS = IMAGE_SIZE * IMAGE_SIZE
 NUM_CLASSES = 10  # the digits 0-9
+NOT_A_DIGIT = 10  # the eleventh output: a drawing that is not a digit at all
+NUM_OUTPUTS = NUM_CLASSES + 1  # what a network built now ends in; older ones end in NUM_CLASSES
 
 
 def to_float(images: np.ndarray) -> np.ndarray:

@@ -13,15 +13,17 @@ from tests.conftest import ROOT
 PACKAGE = ROOT / "digitnet"
 FOUNDATION = {"errors", "images", "files"}
 # What each wing may import, besides itself and the foundation. The network knows images only
-# by their shape; the data knows nothing of networks; analysis looks at trained networks on
-# data; training uses all three; the command line sits on top.
+# by their shape; the data knows nothing of networks; reading runs a network on a drawing;
+# analysis looks at trained networks on data; training uses them all; the command line sits on
+# top.
 MAY_IMPORT = {
     "foundation": set(),
     "network": set(),
     "data": set(),
-    "analysis": {"network", "data"},
-    "training": {"network", "data", "analysis", "top"},  # top: the version, for the card
-    "cli": {"network", "data", "analysis", "training", "top"},
+    "reading": {"network", "data"},
+    "analysis": {"network", "data", "reading"},
+    "training": {"network", "data", "reading", "analysis", "top"},  # top: the version, for the card
+    "cli": {"network", "data", "reading", "analysis", "training", "top"},
 }
 NEVER_IN_DIGITNET = ("streamlit", "torch", "tensorflow", "jax", "sklearn")
 
@@ -92,9 +94,8 @@ import digitnet
 
 canvas = np.zeros((280, 280, 4), np.uint8)
 canvas[60:220, 130:150] = (0, 0, 0, 255)  # a "1"
-model = digitnet.load_model()
-probabilities = model.predict_proba(digitnet.canvas_to_mnist(canvas)[None])[0]
-assert probabilities.argmax() == 1, probabilities
+reading = digitnet.read_canvas(canvas)
+assert reading.digit == 1, reading
 print("\\n".join(sorted(sys.modules)))
 """
     result = subprocess.run(
@@ -116,6 +117,7 @@ print("\\n".join(sorted(sys.modules)))
         "digitnet.network.model",
         "digitnet.network.spec",
         "digitnet.network.weights",
+        "digitnet.reading",
     }
     # Not the download (pooch, requests), the CSV reader (pandas), nor any of digitnet's own
     # download, collection, pen data, training or command line.

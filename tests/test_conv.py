@@ -224,7 +224,7 @@ def test_cnn_preset_learns_and_survives_a_weights_file(tmp_path, options):
     labels = rng.integers(0, 10, 16)
     optimizer = Adam(model.parameters(), lr=1e-3)
     losses = []
-    for _ in range(15):
+    for _ in range(25):
         loss, grad = softmax_cross_entropy(model.forward(images, training=True), labels)
         model.backward(grad)
         optimizer.step(model.gradients())

@@ -66,8 +66,8 @@ def test_input_gradient_rejects_bad_classes():
     model = Model("mlp:8")
     with pytest.raises(DigitnetError, match="one integer class per image"):
         model.input_gradient(images(2), np.array([1]))
-    with pytest.raises(DigitnetError, match="from 0 to 9"):
-        model.input_gradient(images(1), np.array([10]))
+    with pytest.raises(DigitnetError, match="from 0 to 10"):
+        model.input_gradient(images(1), np.array([11]))
 
 
 def test_inspection_never_writes_to_the_model():
@@ -119,7 +119,7 @@ def test_activations_name_every_layer_and_end_in_the_logits():
         "relu",
         "conv 2 (64 maps)",
     ]
-    assert "dense 128" in names and names[-1] == "output (10 logits)"
+    assert "dense 128" in names and names[-1] == "output (11 logits)"
     assert [out.shape[1:] for _, out in outputs] == [layer.output_shape for layer in model.layers]
     assert np.allclose(outputs[-1][1], model.logits(x))
     assert np.array_equal(model.features(x), outputs[-2][1])

@@ -107,7 +107,7 @@ def test_an_evaluation_is_seen_before_and_after_the_temperature():
     evaluation = evaluate(model, images, labels)
     np.testing.assert_allclose(evaluation.probabilities, model.predict_proba(images), rtol=1e-6)
     before = evaluation.untempered()
-    np.testing.assert_allclose(before.probabilities, softmax(model.logits(images)), rtol=1e-6)
+    np.testing.assert_allclose(before.probabilities, softmax(model.digit_logits(images)), rtol=1e-6)
     assert (before.predictions == evaluation.predictions).all()  # the same readings...
     assert before.reliability["confidence"].mean() < evaluation.reliability["confidence"].mean()
     assert before.calibration_error != evaluation.calibration_error  # ...less sure

@@ -311,7 +311,7 @@ class BadSource:
     [
         (BadSource(np.zeros((100, 20, 20), np.float32), np.zeros(100)), r"\(16, 28, 28\)"),
         (BadSource(np.full((100, 28, 28), 255.0), np.zeros(100)), r"in \[0, 1\]"),
-        (BadSource(np.zeros((100, 28, 28)), np.full(100, 10)), "digits 0-9"),
+        (BadSource(np.zeros((100, 28, 28)), np.full(100, 11)), "from 0 to 10"),
     ],
 )
 def test_a_bad_extra_source_is_a_clear_error(source, message):

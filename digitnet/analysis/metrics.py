@@ -100,7 +100,7 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
 @dataclass(frozen=True)
 class Evaluation:
     """A model's predictions on one labelled set, and the measures derived from them.
-    ``logits``: the network's outputs, before the model's temperature (``evaluate`` keeps them)."""
+    ``logits``: the digits' logits, before the model's temperature (``evaluate`` keeps them)."""
 
     probabilities: np.ndarray
     labels: np.ndarray
@@ -146,5 +146,5 @@ class Evaluation:
 def evaluate(model: Model, images: np.ndarray, labels: np.ndarray) -> Evaluation:
     """``images`` uint8 (0-255) or float32 in [0, 1]. One forward pass gives the logits and,
     divided by the model's temperature as ``Model.predict_proba`` does, the probabilities."""
-    logits = model.logits(to_float(images))
+    logits = model.digit_logits(to_float(images))
     return Evaluation(softmax(logits / np.float32(model.temperature)), np.asarray(labels), logits)

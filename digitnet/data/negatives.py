@@ -46,9 +46,7 @@ from digitnet.data.pendigits import (
 )
 from digitnet.data.stroke_augment import StrokeAugment, augment
 from digitnet.data.strokes import render_batch
-from digitnet.images import IMAGE_SHAPE
-
-NOT_A_DIGIT = 10  # the eleventh output
+from digitnet.images import IMAGE_SHAPE, NOT_A_DIGIT
 
 Strokes = tuple[np.ndarray, ...]
 

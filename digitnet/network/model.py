@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from digitnet.errors import DigitnetError
-from digitnet.images import IMAGE_SHAPE, NUM_CLASSES
+from digitnet.images import IMAGE_SHAPE, NOT_A_DIGIT, NUM_CLASSES
 from digitnet.network.conv import BatchNorm, Conv2D, MaxPool2D
 from digitnet.network.layers import Dense, Dropout, Flatten, Layer, softmax
 from digitnet.network.spec import build_layers, parse_spec
@@ -19,7 +19,8 @@ PREDICT_BATCH = 256
 
 
 class Model:
-    """Input: images of shape (n, 28, 28) or (n, 784), float32 in [0, 1]. Output: 10 logits."""
+    """Input: images of shape (n, 28, 28) or (n, 784), float32 in [0, 1]. Output: a logit for
+    each digit and one for "not a digit" (NOT_A_DIGIT; models made before it have ten)."""
 
     def __init__(
         self, spec: str | dict[str, Any], seed: int = 0, metadata: dict | None = None
@@ -69,19 +70,40 @@ class Model:
             for name, value in {**layer.params, **layer.state}.items()
         }
 
+    @property
+    def outputs(self) -> int:
+        """NUM_OUTPUTS (the ten digits and NOT_A_DIGIT), or NUM_CLASSES for a model made before
+        the eleventh output."""
+        return self.layers[-1].output_shape[0]
+
+    @property
+    def knows_not_digit(self) -> bool:
+        return self.outputs > NUM_CLASSES
+
     def logits(self, x: np.ndarray) -> np.ndarray:
+        """(n, outputs): the network's raw outputs, in batches of PREDICT_BATCH."""
         x = as_images(x)
         return np.concatenate(
             [self.forward(x[i : i + PREDICT_BATCH]) for i in range(0, len(x), PREDICT_BATCH)]
-            or [np.zeros((0, 10), np.float32)]
+            or [np.zeros((0, self.outputs), np.float32)]
         )
 
+    def digit_logits(self, x: np.ndarray) -> np.ndarray:
+        """(n, 10): the digits' logits, what the probabilities and the temperature are about."""
+        return self.logits(x)[:, :NUM_CLASSES]
+
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """(n, 10) probabilities, each row summing to 1."""
-        return softmax(self.logits(x) / np.float32(self.temperature))
+        """(n, 10) probabilities of the ten digits, each row summing to 1: which digit, if it
+        is one (``not_digit_proba`` says how likely it is none)."""
+        return softmax(self.digit_logits(x) / np.float32(self.temperature))
+
+    def not_digit_proba(self, x: np.ndarray) -> np.ndarray:
+        """(n,) the probability that each image is not a digit at all (zeros from a model
+        without that output)."""
+        return not_digit_probability(self.logits(x), self.temperature)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return self.logits(x).argmax(axis=1)
+        return self.digit_logits(x).argmax(axis=1)
 
     # Inspection: what happens inside, for the app's "Inside the network" view. These calls run on
     # shallow copies of the layers (shared weights, private forward state and gradients), so they
@@ -105,8 +127,8 @@ class Model:
         classes = np.asarray(classes)
         if classes.shape != (len(x),) or not np.issubdtype(classes.dtype, np.integer):
             raise DigitnetError(f"need one integer class per image, got {classes.shape}")
-        if len(classes) and not 0 <= classes.min() <= classes.max() < NUM_CLASSES:
-            raise DigitnetError(f"classes must be from 0 to {NUM_CLASSES - 1}")
+        if len(classes) and not 0 <= classes.min() <= classes.max() < self.outputs:
+            raise DigitnetError(f"classes must be from 0 to {self.outputs - 1}")
         layers = inspection_copies(self.layers)
         for layer in layers:
             layer.keep_for_backward = True
@@ -165,6 +187,14 @@ class Model:
 
 
 LAYER_LABELS = {"ReLU": "relu", "LeakyReLU": "leaky relu", "Tanh": "tanh", "Sigmoid": "sigmoid"}
+
+
+def not_digit_probability(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """(n,) softmax over every output, at ``temperature``, of NOT_A_DIGIT's: zeros for logits
+    of the ten digits alone."""
+    if logits.shape[1] <= NUM_CLASSES:
+        return np.zeros(len(logits), np.float32)
+    return softmax(logits / np.float32(temperature))[:, NOT_A_DIGIT]
 
 
 def inspection_copies(layers: list[Layer]) -> list[Layer]:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from digitnet.errors import DigitnetError
-from digitnet.images import IMAGE_SHAPE, NUM_CLASSES
+from digitnet.images import IMAGE_SHAPE, NUM_CLASSES, NUM_OUTPUTS
 from digitnet.network.conv import BatchNorm, Conv2D, MaxPool2D, as_channels_last, pair, same_padding
 from digitnet.network.layers import Dense, Dropout, Flatten, Layer, LeakyReLU, ReLU, Sigmoid, Tanh
 
@@ -64,7 +64,7 @@ def mlp_spec(
         layers += [{"type": "dense", "units": int(units), "init": init}, {"type": activation}]
         if dropout:
             layers.append({"type": "dropout", "rate": float(dropout)})
-    layers.append({"type": "dense", "units": NUM_CLASSES, "init": "glorot"})
+    layers.append({"type": "dense", "units": NUM_OUTPUTS, "init": "glorot"})
     return {"layers": layers}
 
 
@@ -324,7 +324,8 @@ def _checked_option(key: str, value: Any) -> Any:
 
 def build_layers(spec: dict[str, Any], seed: int = 0) -> list[Layer]:
     """Layers for a spec (checked first: ``check_spec``), initialised from ``seed``; checks that
-    it ends in 10 outputs."""
+    it ends in NUM_OUTPUTS outputs (ten digits and "not a digit") or, made before that output,
+    in the ten digits alone."""
     spec = check_spec(spec)
     rng = np.random.default_rng(seed)
     shape: tuple[int, ...] = IMAGE_SHAPE
@@ -338,6 +339,8 @@ def build_layers(spec: dict[str, Any], seed: int = 0) -> list[Layer]:
             raise DigitnetError(f"layer {position} ({kind}): {error}") from None
         layers.append(layer)
         shape = layer.output_shape
-    if shape != (NUM_CLASSES,):
-        raise DigitnetError(f"the network must end in {NUM_CLASSES} outputs, not {shape}")
+    if shape not in ((NUM_OUTPUTS,), (NUM_CLASSES,)):
+        raise DigitnetError(
+            f"the network must end in {NUM_OUTPUTS} outputs (or {NUM_CLASSES}), not {shape}"
+        )
     return layers

@@ -48,6 +48,8 @@ MAX_SEED = 2**32 - 1
 MAX_WHOLE = 2**63 - 1
 MAX_TEXT = 1_000  # characters of a name, an architecture, a date, a checksum
 SCORE_KEYS = ("accuracy", "calibration_error", "found")
+# Where a reading's verdict changes (digitnet.reading.Thresholds), fitted when a training ends.
+READING_KEYS = ("not_digit", "doubt", "confident", "familiar")
 HEADER_READERS = {
     (1, 0): np.lib.format.read_array_header_1_0,
     (2, 0): np.lib.format.read_array_header_2_0,
@@ -199,6 +201,15 @@ def check_metadata(metadata: dict[str, Any]) -> None:
             )
         for key in SCORE_KEYS:
             _number(f"metrics.{split}.{key}", score.get(key), 0.0, 1.0, optional=key != "accuracy")
+    reading = _object("reading", metadata.get("reading", {}))
+    if not set(reading) <= set(READING_KEYS):
+        raise DigitnetError(
+            f"metadata field reading must hold only {', '.join(READING_KEYS)}, "
+            f"got {_shown(sorted(reading))}"
+        )
+    for key in READING_KEYS[:3]:
+        _number(f"reading.{key}", reading.get(key), 0.0, 1.0, optional=True, zero=False)
+    _number("reading.familiar", reading.get("familiar"), -math.inf, math.inf, optional=True)
     for split in ("test", "dev"):  # before the card
         for key in (f"{split}_accuracy", f"{split}_calibration_error"):
             _number(key, metadata.get(key), 0.0, 1.0, optional=True)

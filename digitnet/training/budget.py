@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from digitnet.errors import DigitnetError
-from digitnet.images import NUM_CLASSES, PIXELS
+from digitnet.images import NUM_OUTPUTS, PIXELS
 from digitnet.network.conv import pair
 from digitnet.network.model import PREDICT_BATCH
 from digitnet.network.spec import LayerSize, conv_padded_size, layer_sizes
@@ -105,7 +105,7 @@ def estimate(
     weights = FLOAT * parameters
     image = FLOAT * PIXELS
     dev_pass = chunk * max(layer.predicting for layer in layers)
-    dev_pass += 2 * dev_count * NUM_CLASSES * FLOAT  # the logits, in pieces and joined
+    dev_pass += 2 * dev_count * NUM_OUTPUTS * FLOAT  # the logits, in pieces and joined
     return Estimate(
         parts={
             "weights": weights,

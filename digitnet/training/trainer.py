@@ -20,7 +20,7 @@ import numpy as np
 from digitnet.analysis.metrics import fit_temperature
 from digitnet.data.augment import AugmentConfig, augment_batch
 from digitnet.errors import DigitnetError
-from digitnet.images import IMAGE_SHAPE, IMAGE_SIZE, to_float
+from digitnet.images import IMAGE_SHAPE, IMAGE_SIZE, NUM_CLASSES, to_float
 from digitnet.network.layers import softmax_cross_entropy
 from digitnet.network.model import Model, copy_weights, load_weights
 from digitnet.network.optim import (
@@ -32,6 +32,7 @@ from digitnet.network.optim import (
     make_optimizer,
     schedule_factor,
 )
+from digitnet.reading import fit_thresholds
 
 DIVERGED_MESSAGE = "diverged: lower the learning rate"
 # A loss this many times the first batch's is not a bad batch but a run that has blown up: it
@@ -141,7 +142,7 @@ class DigitSource(Protocol):
 
     def sample(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """``count`` float32 images (count, IMAGE_SIZE, IMAGE_SIZE) in [0, 1] and their labels
-        0-9."""
+        0-9, or NOT_A_DIGIT for a drawing that is none (for a model with that output)."""
         ...
 
 
@@ -166,6 +167,13 @@ class Trainer:
                 f"need as many training labels as images, got {len(train_images)} images "
                 f"and {len(train_labels)} labels"
             )
+        for what, labels in (("training", train_labels), ("dev", dev_labels)):
+            labels = np.asarray(labels if labels is not None else [], np.int64)
+            if len(labels) and not 0 <= labels.min() <= labels.max() < model.outputs:
+                raise DigitnetError(
+                    f"{what} labels must be from 0 to {model.outputs - 1} (the model's outputs), "
+                    f"got {labels.min()} to {labels.max()}"
+                )
         self.model = model
         self.config = config
         self.train_images = to_float(train_images)
@@ -408,8 +416,11 @@ class Trainer:
             )
         if not (images.min() >= 0 and images.max() <= 1):
             raise DigitnetError(f"extra source {name}: image values must be in [0, 1]")
-        if not (labels.min() >= 0 and labels.max() <= 9):
-            raise DigitnetError(f"extra source {name}: labels must be digits 0-9")
+        last = self.model.outputs - 1
+        if not (labels.min() >= 0 and labels.max() <= last):
+            raise DigitnetError(
+                f"extra source {name}: labels must be from 0 to {last} (the model's outputs)"
+            )
         return images, labels.astype(np.int64, copy=False)
 
     def _dev_scores(self) -> tuple[float | None, float | None]:
@@ -431,9 +442,10 @@ class Trainer:
         if state.best_accuracy is not None:
             metadata["dev_accuracy"] = state.best_accuracy
         if self.has_dev:
-            metadata["temperature"] = fit_temperature(
-                self.model.logits(self.dev_images), self.dev_labels
-            )
+            logits = self.model.logits(self.dev_images)
+            temperature = fit_temperature(logits[:, :NUM_CLASSES], self.dev_labels)
+            metadata["temperature"] = temperature
+            metadata["reading"] = fit_thresholds(logits, temperature).to_dict()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,175 @@
+"""Reading a drawing or a photo the way a person would: which digit it is, whether it is sure,
+or that it is not a digit at all, and in a few words why.
+
+A model with the eleventh output (NOT_A_DIGIT) says how likely a drawing is to be none of the
+digits; the energy of the digits' logits (-T log sum exp(logit / T)) says how far a drawing is
+from every digit it learned from, which also works for a model without that output. Where the
+verdict changes is set by ``Thresholds``, fitted on the model's dev digits (``fit_thresholds``,
+when a training ends) and kept in its model card:
+
+- "not a digit": nothing to read, or the network is sure it is none (``not_digit``);
+- "unsure": it may not be a digit (``doubt``), is unlike the digits it learned from
+  (``familiar``), or two digits are close (``confident``): ``digit`` is still its best guess;
+- "digit": none of these.
+
+``read_canvas`` and ``read_image`` are the stable API (``digitnet.read_canvas``), used by the Draw
+page, the command line and the tests.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from digitnet.data.preprocess import canvas_to_mnist, image_to_mnist
+from digitnet.images import NUM_CLASSES
+from digitnet.network.layers import softmax
+from digitnet.network.model import Model, not_digit_probability
+from digitnet.network.weights import load_model
+
+Verdict = Literal["digit", "unsure", "not a digit"]
+INK = 0.3  # an image's pixel this bright or more is ink
+GAP = 2  # empty columns of a 28x28 image that part two marks side by side
+# What fit_thresholds aims at on the dev digits: the share of real digits called "not a digit"
+# (each one counts as an error), and the share called "unsure" by each of the three tests.
+REJECT_AT_MOST = 0.001
+UNSURE_EACH = 0.01
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Where a reading's verdict changes. ``not_digit`` and ``doubt``: the probability of "not a
+    digit" from which the verdict is "not a digit" and "unsure"; ``confident``: the top digit's
+    probability below which it is "unsure"; ``familiar``: the energy above which a drawing is
+    unlike the digits the model learned from (None: not fitted)."""
+
+    not_digit: float = 0.5
+    doubt: float = 0.2
+    confident: float = 0.6
+    familiar: float | None = None
+
+    @classmethod
+    def of(cls, model: Model) -> Thresholds:
+        """The model card's (``metadata["reading"]``), or these defaults."""
+        return cls(**model.metadata.get("reading", {}))  # checked when the model was loaded
+
+    def to_dict(self) -> dict[str, float | None]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, eq=False)
+class Reading:
+    """What the model made of one drawing. ``probabilities``: the ten digits' (zeros when there
+    was nothing to read); ``digit``: the most likely one (None only for "not a digit");
+    ``not_digit``: the probability that it is none; ``image``: the 28x28 image it read (None
+    when there was nothing to read)."""
+
+    verdict: Verdict
+    digit: int | None
+    probabilities: np.ndarray
+    reason: str
+    not_digit: float = 0.0
+    image: np.ndarray | None = None
+
+    @property
+    def runner_up(self) -> int:
+        return int(np.argsort(self.probabilities)[-2])
+
+
+def read_canvas(rgba: np.ndarray, model: Model | None = None) -> Reading:
+    """A drawing canvas's (height, width, 4) uint8 RGBA array. ``model``: the shipped CNN by
+    default. A blank canvas is "not a digit": "nothing drawn"."""
+    image = canvas_to_mnist(rgba)
+    if image is None:
+        return nothing("nothing drawn")
+    return read(image, model)
+
+
+def read_image(image: Any, model: Model | None = None) -> Reading:
+    """A photo or scan (what ``image_to_mnist`` takes: a file's bytes, a PIL image or an array)
+    of a dark digit on light paper."""
+    read_from = image_to_mnist(image)
+    if read_from is None:
+        return nothing("nothing in the photo that looks like a digit")
+    return read(read_from, model)
+
+
+def read(image: np.ndarray, model: Model | None = None) -> Reading:
+    """A 28x28 image in [0, 1], as ``canvas_to_mnist`` makes them."""
+    model = model or shipped_model()
+    logits = model.logits(image[None])[0]
+    return verdict_of(logits, model.temperature, Thresholds.of(model), image)
+
+
+def verdict_of(
+    logits: np.ndarray, temperature: float, thresholds: Thresholds, image: np.ndarray
+) -> Reading:
+    """The reading of one image from its logits (10 or 11)."""
+    digits = softmax(logits[None, :NUM_CLASSES] / np.float32(temperature))[0]
+    not_digit = float(not_digit_probability(logits[None], temperature)[0])
+    first, second = (int(d) for d in np.argsort(digits)[::-1][:2])
+
+    def reading(verdict: Verdict, reason: str) -> Reading:
+        digit = None if verdict == "not a digit" else first
+        return Reading(verdict, digit, digits, reason, not_digit, image)
+
+    if not_digit >= thresholds.not_digit:
+        return reading("not a digit", _shape_reason(image) or "doesn't look like any digit")
+    if not_digit >= thresholds.doubt:
+        return reading("unsure", _shape_reason(image) or f"might not be a digit; a {first}?")
+    if (
+        thresholds.familiar is not None
+        and energy(logits[None], temperature)[0] > thresholds.familiar
+    ):
+        return reading("unsure", f"unlike the digits it learned from; a {first}?")
+    if digits[first] < thresholds.confident:
+        return reading("unsure", f"a {first} or a {second}?")
+    return reading("digit", f"reads as a {first}")
+
+
+def nothing(reason: str) -> Reading:
+    return Reading("not a digit", None, np.zeros(NUM_CLASSES, np.float32), reason)
+
+
+def energy(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """(n,) -T log sum exp(digit logits / T): low for what looks like the training digits."""
+    scaled = logits[:, :NUM_CLASSES].astype(np.float64) / temperature
+    top = scaled.max(axis=1)
+    return -temperature * (top + np.log(np.exp(scaled - top[:, None]).sum(axis=1)))
+
+
+def fit_thresholds(logits: np.ndarray, temperature: float) -> Thresholds:
+    """Thresholds for a model from its dev digits' logits (all real digits): at most
+    REJECT_AT_MOST of them called "not a digit" (never below the default 0.5), and about
+    UNSURE_EACH made unsure by each test."""
+    if len(logits) == 0:
+        return Thresholds()
+    not_digit = not_digit_probability(logits, temperature)
+    digits = softmax(logits[:, :NUM_CLASSES] / np.float32(temperature))
+    defaults = Thresholds()
+    return Thresholds(
+        not_digit=_above(not_digit, 1 - REJECT_AT_MOST, defaults.not_digit),
+        doubt=_above(not_digit, 1 - UNSURE_EACH, defaults.doubt),
+        confident=float(np.clip(np.quantile(digits.max(axis=1), UNSURE_EACH), 0.3, 0.9)),
+        familiar=float(np.quantile(energy(logits, temperature), 1 - UNSURE_EACH)),
+    )
+
+
+@functools.cache
+def shipped_model() -> Model:
+    return load_model()
+
+
+def _above(values: np.ndarray, quantile: float, floor: float) -> float:
+    return float(min(max(np.quantile(values, quantile), floor), 0.99))
+
+
+def _shape_reason(image: np.ndarray) -> str | None:
+    """What the ink's shape says, when it says something a person would recognise."""
+    columns = np.flatnonzero((image >= INK).any(axis=0))
+    if len(columns) and (np.diff(columns) > GAP).any():
+        return "looks like several marks side by side"
+    return None
