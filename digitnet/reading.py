@@ -19,7 +19,7 @@ page, the command line and the tests.
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -72,7 +72,7 @@ class Reading:
     probabilities: np.ndarray
     reason: str
     not_digit: float = 0.0
-    image: np.ndarray | None = None
+    image: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def runner_up(self) -> int:
@@ -100,34 +100,60 @@ def read_image(image: Any, model: Model | None = None) -> Reading:
 def read(image: np.ndarray, model: Model | None = None) -> Reading:
     """A 28x28 image in [0, 1], as ``canvas_to_mnist`` makes them."""
     model = model or shipped_model()
-    logits = model.logits(image[None])[0]
-    return verdict_of(logits, model.temperature, Thresholds.of(model), image)
-
-
-def verdict_of(
-    logits: np.ndarray, temperature: float, thresholds: Thresholds, image: np.ndarray
-) -> Reading:
-    """The reading of one image from its logits (10 or 11)."""
-    digits = softmax(logits[None, :NUM_CLASSES] / np.float32(temperature))[0]
-    not_digit = float(not_digit_probability(logits[None], temperature)[0])
+    signs = Signs.of(model.logits(image[None]), model.temperature, Thresholds.of(model))
+    digits = signs.probabilities[0]
     first, second = (int(d) for d in np.argsort(digits)[::-1][:2])
+    verdict = str(signs.verdicts[0])
+    if verdict == "not a digit":
+        reason = _shape_reason(image) or "doesn't look like any digit"
+    elif signs.doubtful[0]:
+        reason = _shape_reason(image) or f"might not be a digit; a {first}?"
+    elif signs.unfamiliar[0]:
+        reason = f"unlike the digits it learned from; a {first}?"
+    elif signs.close[0]:
+        reason = f"a {first} or a {second}?"
+    else:
+        reason = f"reads as a {first}"
+    digit = None if verdict == "not a digit" else first
+    return Reading(verdict, digit, digits, reason, float(signs.not_digit[0]), image)
 
-    def reading(verdict: Verdict, reason: str) -> Reading:
-        digit = None if verdict == "not a digit" else first
-        return Reading(verdict, digit, digits, reason, not_digit, image)
 
-    if not_digit >= thresholds.not_digit:
-        return reading("not a digit", _shape_reason(image) or "doesn't look like any digit")
-    if not_digit >= thresholds.doubt:
-        return reading("unsure", _shape_reason(image) or f"might not be a digit; a {first}?")
-    if (
-        thresholds.familiar is not None
-        and energy(logits[None], temperature)[0] > thresholds.familiar
-    ):
-        return reading("unsure", f"unlike the digits it learned from; a {first}?")
-    if digits[first] < thresholds.confident:
-        return reading("unsure", f"a {first} or a {second}?")
-    return reading("digit", f"reads as a {first}")
+@dataclass(frozen=True, eq=False)
+class Signs:
+    """What decides the verdicts of a batch, each an (n,) array: the digits' probabilities
+    (n, 10), the probability of "not a digit", and which of the tests each image fails."""
+
+    probabilities: np.ndarray
+    not_digit: np.ndarray
+    rejected: np.ndarray  # not_digit >= thresholds.not_digit
+    doubtful: np.ndarray  # not_digit >= thresholds.doubt
+    unfamiliar: np.ndarray  # energy above thresholds.familiar
+    close: np.ndarray  # the top digit's probability below thresholds.confident
+
+    @classmethod
+    def of(cls, logits: np.ndarray, temperature: float, thresholds: Thresholds) -> Signs:
+        probabilities = softmax(logits[:, :NUM_CLASSES] / np.float32(temperature))
+        not_digit = not_digit_probability(logits, temperature)
+        familiar = np.inf if thresholds.familiar is None else thresholds.familiar
+        return cls(
+            probabilities,
+            not_digit,
+            rejected=not_digit >= thresholds.not_digit,
+            doubtful=not_digit >= thresholds.doubt,
+            unfamiliar=energy(logits, temperature) > familiar,
+            close=probabilities.max(axis=1) < thresholds.confident,
+        )
+
+    @property
+    def verdicts(self) -> np.ndarray:
+        """(n,) "digit", "unsure" or "not a digit"."""
+        unsure = self.doubtful | self.unfamiliar | self.close
+        return np.where(self.rejected, "not a digit", np.where(unsure, "unsure", "digit"))
+
+
+def verdicts(model: Model, images: np.ndarray) -> np.ndarray:
+    """(n,) the verdict on each of a batch of 28x28 images: for measuring many at once."""
+    return Signs.of(model.logits(images), model.temperature, Thresholds.of(model)).verdicts
 
 
 def nothing(reason: str) -> Reading:
