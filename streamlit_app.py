@@ -1,7 +1,9 @@
 """digitnet's app, and the file `streamlit run` starts: the router of its pages.
 
 Every run it picks the page from the URL, sets the page up, applies the per-process settings
-(once per server), draws the one sidebar (the model chooser), then runs the page.
+(once per server), finds who the visitor is (pages/common/people.py: on a server a class shares,
+a signed-in person or a personal link), draws the one sidebar (the model chooser), then runs the
+page.
 
 Each page is a file pages/<name>_page.py whose body is a function, `render(...)`, called by the
 file's last lines: Streamlit runs a page file as `__main__`, so a test (or another page) can
@@ -21,6 +23,7 @@ import streamlit as st
 
 from digitnet import DigitnetError
 from pages.common.models import sidebar
+from pages.common.people import identify
 from pages.common.server import server
 
 
@@ -59,5 +62,6 @@ try:
 except DigitnetError as error:
     st.error(str(error))
     st.stop()
+identify()  # or the sign-in screen, and the run stops
 sidebar()
 current.run()

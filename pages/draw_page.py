@@ -30,12 +30,12 @@ import numpy as np
 import streamlit as st
 
 from digitnet import DigitnetError, Model
-from digitnet.data.collection.store import LOCAL_PERSON
 from digitnet.data.preprocess import Step, canvas_to_mnist, image_to_mnist, read_canvas_png
 from digitnet.data.strokes import read_canvas_json
-from pages.common.collection import collection, session_id
+from pages.common.collection import collection, session_id, sharing
 from pages.common.inside import show_inside
 from pages.common.models import chosen_model
+from pages.common.people import me
 from pages.common.pictures import STEP_SIZE, probability_chart, step_pictures
 
 NOT_SURE_BELOW = 0.6  # a top probability under this gets a "not sure" note
@@ -246,8 +246,10 @@ def save(label: int, reading: Reading) -> None:
         if reading.saved:
             return
         try:
-            collection().add(
-                person=LOCAL_PERSON,
+            store, visitor = collection(), me()
+            store.add(
+                person=visitor.person,
+                shared=visitor.shared and sharing(store, visitor.person),
                 label=label,
                 image=reading.digit.image,
                 session=session_id(),

@@ -2,6 +2,10 @@
 does on them, and the collection's upkeep: pick and delete, export as a Kaggle-format CSV,
 import one.
 
+Each person sees their own drawings only (pages.common.people: alone on a laptop, that is all of
+them). On a server a class shares, a person may share their drawings with the class ("Share with
+my class"), and a teacher sees what the class shared, and removes what should not be trained on.
+
 Two readings of each drawing: the prediction stored when it was saved (by whichever model was
 chosen then), and the sidebar's model now, re-reading the saved 28x28 image.
 """
@@ -23,10 +27,14 @@ from digitnet.data.collection.transfer import BadRows
 from pages.common.caches import cached_evaluation
 from pages.common.collection import collection, session_id
 from pages.common.models import chosen_model
+from pages.common.people import Visitor, me
 from pages.common.pictures import enlarge
 
 ANY = "any"
-SCOPES = ("This session", "Everyone's")
+SCOPES = ("This session", "Everyone's")  # alone on a laptop
+MY_SCOPES = ("This session", "All mine")  # on a server a class shares
+CLASS_SCOPE = "Shared with my class"  # a teacher's
+SHARE = "Share with my class"
 COLUMNS = 6
 PAGE_SIZE = 36
 CONFIRMING = "drawings_confirm_delete_all"
@@ -43,36 +51,126 @@ EMPTY = (
 
 def render(model: Model | None) -> None:
     st.title("My drawings")
-    store = collection()
+    visitor, store = me(), collection()
     show_outcome()
     try:
-        everyone = store.list()
+        mine = store.list(person=visitor.person)
     except DigitnetError as error:
         st.error(str(error))
         return
-    if not everyone:
+    if not mine and not visitor.teacher:
         st.info(EMPTY)
         st.page_link("pages/draw_page.py", label="Draw digits", icon=":material/draw:")
     else:
+        scopes = (MY_SCOPES if visitor.shared else SCOPES) + (CLASS_SCOPE,) * visitor.teacher
         scope = st.segmented_control(
-            "Show", SCOPES, default=SCOPES[0], required=True, key="drawings_scope"
+            "Show", scopes, default=scopes[0], required=True, key="drawings_scope"
         )
-        session = session_id() if scope == SCOPES[0] else None
-        drawings = everyone if session is None else [d for d in everyone if d.session == session]
-        picked = []
-        if not drawings:
-            st.info("None saved in this session yet: choose Everyone's, or draw some.")
+        if scope == CLASS_SCOPE:
+            class_drawings(store, model)
         else:
-            scores(model, drawings)
-            picked = grid(drawings)
-        with st.container(horizontal=True):
-            if drawings:
-                delete_button(store, picked)
-                export(store, session, len(drawings))
-            st.button("Delete all...", key="delete_all", on_click=confirming, args=(True,))
-        if st.session_state.get(CONFIRMING):
-            confirm_delete_all(store, len(everyone))
+            own_drawings(store, model, visitor, mine, scope == scopes[0], scopes[1])
+    if visitor.shared and mine:
+        share_switch(store, visitor.person, mine)
     import_csv(store)
+
+
+def own_drawings(
+    store: DrawingStore,
+    model: Model | None,
+    visitor: Visitor,
+    mine: list[SavedDrawing],
+    this_session: bool,
+    all_of_them: str,
+) -> None:
+    """The person's drawings (this session's, or all of them), with Delete, Export and Delete
+    all."""
+    session = session_id() if this_session else None
+    drawings = mine if session is None else [d for d in mine if d.session == session]
+    picked = []
+    if not drawings:
+        st.info(f"None saved in this session yet: choose {all_of_them}, or draw some.")
+    else:
+        scores(model, drawings)
+        picked = grid(drawings)
+    with st.container(horizontal=True):
+        if drawings:
+            delete_button(store, picked)
+            export(store, session, len(drawings))
+        st.button("Delete all...", key="delete_all", on_click=confirming, args=(True,))
+    if st.session_state.get(CONFIRMING):
+        confirm_delete_all(store, len(mine), visitor)
+
+
+def class_drawings(store: DrawingStore, model: Model | None) -> None:
+    """A teacher's view: every drawing people shared with the class, whose each is, and
+    Remove (from the collection: it is not trained on, nor kept)."""
+    try:
+        shared = store.list(person=None, shared_only=True)
+    except DigitnetError as error:
+        st.error(str(error))
+        return
+    if not shared:
+        st.info(
+            'Nobody has shared a drawing with the class yet: each person turns on "Share with '
+            'my class" on their My drawings.'
+        )
+        return
+    people = len({d.person for d in shared})
+    st.caption(
+        f"Shared by {people} {'person' if people == 1 else 'people'}. Remove those that should "
+        "not be learned from (a wrong label, not a digit): the Train page's class model learns "
+        "from the rest."
+    )
+    scores(model, shared)
+    picked = grid(shared, whose=True)
+    st.button(
+        f"Remove the {len(picked)} picked" if picked else "Remove the picked",
+        key="remove_picked",
+        icon=":material/delete:",
+        disabled=not picked,
+        on_click=remove_shared,
+        args=(store, picked),
+    )
+
+
+def share_switch(store: DrawingStore, person: str, mine: list[SavedDrawing]) -> None:
+    """ "Share with my class": all of the person's drawings, and those they save while it is
+    on (``collection.sharing``; off by default)."""
+    shared = sum(d.shared for d in mine)
+    on = shared == len(mine)
+    st.toggle(  # no key: a new switch whenever the collection says otherwise
+        SHARE,
+        value=on,
+        on_change=share_all,
+        args=(store, person, not on),
+        help="Your teacher then sees your drawings and may train a class model on them, saved "
+        "for everyone to pick. Off: only you see them.",
+    )
+    if 0 < shared < len(mine):
+        st.caption(f"{shared} of your {count(len(mine))} are shared: turn it on to share all.")
+
+
+def share_all(store: DrawingStore, person: str, on: bool) -> None:
+    try:
+        ids = [d.id for d in store.list(person=person)]
+        changed = store.set_shared(ids, on, person=person)
+    except DigitnetError as error:
+        st.session_state[OUTCOME] = ("error", str(error))
+        return
+    st.session_state[OUTCOME] = (
+        "success",
+        f"Shared {count(changed)} with your class." if on else "Your drawings are yours alone.",
+    )
+
+
+def remove_shared(store: DrawingStore, ids: list[int]) -> None:
+    try:
+        removed = store.delete(ids, person=None, shared_only=True)
+    except DigitnetError as error:
+        st.session_state[OUTCOME] = ("error", str(error))
+        return
+    st.session_state[OUTCOME] = ("success", f"Removed {count(removed)}.")
 
 
 def show_outcome() -> None:
@@ -118,9 +216,9 @@ def share(right: np.ndarray, of: np.ndarray) -> str:
     return f"{right.mean():.0%}" if of.any() else ""
 
 
-def grid(drawings: list[SavedDrawing]) -> list[int]:
-    """The drawings that pass the filters, a page at a time, each with a box to pick it;
-    returns the ids of those picked."""
+def grid(drawings: list[SavedDrawing], whose: bool = False) -> list[int]:
+    """The drawings that pass the filters, a page at a time, each with a box to pick it (and
+    whose it is); returns the ids of those picked."""
     digit_column, wrong_column = st.columns(2, vertical_alignment="bottom")
     digit = digit_column.selectbox("Digit", [ANY, *range(10)], key="drawings_digit")
     wrong_only = wrong_column.checkbox("Only those read wrong when saved", key="drawings_wrong")
@@ -144,7 +242,8 @@ def grid(drawings: list[SavedDrawing]) -> list[int]:
                 output_format="PNG",
                 alt=f"A drawing of a {drawing.label}",
             )
-            st.checkbox(caption(drawing), key=f"pick-{drawing.id}")
+            label = caption(drawing) + (f" · {drawing.person}" if whose else "")
+            st.checkbox(label, key=f"pick-{drawing.id}")
     return [d.id for d in shown if st.session_state.get(f"pick-{d.id}")]
 
 
@@ -155,7 +254,7 @@ def delete_button(store: DrawingStore, picked: list[int]) -> None:
         icon=":material/delete:",
         disabled=not picked,
         on_click=delete_picked,
-        args=(store, picked),
+        args=(store, picked, me().person),
     )
 
 
@@ -167,9 +266,9 @@ def caption(drawing: SavedDrawing) -> str:
     return f"**{drawing.label}**, {f':red[{reading}]' if drawing.wrong else reading}"
 
 
-def delete_picked(store: DrawingStore, ids: list[int]) -> None:
+def delete_picked(store: DrawingStore, ids: list[int], person: str) -> None:
     try:
-        deleted = store.delete(ids)
+        deleted = store.delete(ids, person=person)
     except DigitnetError as error:
         st.session_state[OUTCOME] = ("error", str(error))
         return
@@ -180,12 +279,15 @@ def count(drawings: int) -> str:
     return f"{drawings} drawing{'s' if drawings != 1 else ''}"
 
 
-def confirm_delete_all(store: DrawingStore, everyone: int) -> None:
-    """The question "Delete all..." asks, naming how many (everyone's)."""
-    st.warning(f"Delete all {count(everyone)} in the collection, everyone's, for good?")
+def confirm_delete_all(store: DrawingStore, how_many: int, visitor: Visitor) -> None:
+    """The question "Delete all..." asks, naming how many (alone on a laptop: everyone's)."""
+    if visitor.shared:
+        st.warning(f"Delete all {count(how_many)} of yours, for good?")
+    else:
+        st.warning(f"Delete all {count(how_many)} in the collection, everyone's, for good?")
     yes, no = st.columns(2)
     yes.button("Yes, delete all", key="delete_all_yes", type="primary", on_click=delete_all,
-               args=(store,))  # fmt: skip
+               args=(store, visitor.person))  # fmt: skip
     no.button("Cancel", key="delete_all_no", on_click=confirming, args=(False,))
 
 
@@ -193,28 +295,29 @@ def confirming(on: bool) -> None:
     st.session_state[CONFIRMING] = on
 
 
-def delete_all(store: DrawingStore) -> None:
+def delete_all(store: DrawingStore, person: str) -> None:
     confirming(False)
     try:
-        deleted = store.delete_all()
+        deleted = store.delete_all(person=person)
     except DigitnetError as error:
         st.session_state[OUTCOME] = ("error", str(error))
         return
     st.session_state[OUTCOME] = ("success", f"Deleted all {count(deleted)}.")
 
 
-def csv_bytes(store: DrawingStore, session: str | None) -> bytes:
-    """The drawings (one session's, or everyone's) as a Kaggle train.csv."""
+def csv_bytes(store: DrawingStore, session: str | None, person: str) -> bytes:
+    """The person's drawings (one session's, or all) as a Kaggle train.csv."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "drawings.csv"
-        store.export_csv(path, session=session)
+        store.export_csv(path, person=person, session=session)
         return path.read_bytes()
 
 
 def export(store: DrawingStore, session: str | None, how_many: int) -> None:
+    person = me().person
     st.download_button(
         f"Export these {count(how_many)} as CSV",
-        data=lambda: csv_bytes(store, session),  # made on click, not on every rerun
+        data=lambda: csv_bytes(store, session, person),  # made on click, not on every rerun
         file_name="my-drawings.csv",
         mime="text/csv",
         icon=":material/download:",
@@ -245,7 +348,7 @@ def add_rows(store: DrawingStore, raw: bytes, name: str) -> None:
     """Imports every row or none (but those already in the collection); refused rows are listed
     one a line."""
     try:
-        imported = store.import_csv(raw, name=name, session=session_id())
+        imported = store.import_csv(raw, name=name, session=session_id(), person=me().person)
     except BadRows as error:
         st.session_state[OUTCOME] = ("error", str(error).rsplit("\n", 1)[-1])
         st.session_state[BAD_ROWS] = error.problems

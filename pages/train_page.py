@@ -31,6 +31,7 @@ from pages.common.caches import cached_float_split
 from pages.common.data import MNIST_NAME, datasets
 from pages.common.finetune import fine_tune_section, pen_digits
 from pages.common.models import SESSION_SUFFIX, add_session_model, select_saved
+from pages.common.people import training_limit
 from pages.common.pictures import curves_chart, enlarge, first_layer_weights, tile
 from pages.common.server import server
 from pages.common.through_training import through_training
@@ -554,4 +555,4 @@ def render(limit: TrainingLimit) -> None:
 
 
 if __name__ == "__main__":  # run as a page (see streamlit_app.py); a test only imports it
-    render(server().training_limit)
+    render(training_limit())

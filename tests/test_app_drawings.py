@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from digitnet import load_model
-from digitnet.data.collection.store import DB_ENV, DrawingStore
+from digitnet.data.collection.store import DB_ENV, LOCAL_PERSON, DrawingStore
 from digitnet.data.mnist import read_kaggle_csv
 from pages.common.collection import SESSION_ID
 from pages.drawings_page import EMPTY, SCOPES, csv_bytes
@@ -32,6 +32,7 @@ def saved(database, mnist) -> DrawingStore:
     for index in range(12):
         label = int(mnist.test_labels[index])
         database.add(
+            person=LOCAL_PERSON,
             label=label,
             image=mnist.test_images[index] / 255,
             session=MINE if index < 8 else OTHER,
@@ -63,7 +64,7 @@ def test_an_empty_collection_points_to_the_draw_page(open_app, database):
 def test_the_grid_shows_this_sessions_drawings_then_everyones(open_app, saved):
     app = open_drawings(open_app)
     assert not app.exception
-    mine = saved.list(session=MINE)
+    mine = saved.list(session=MINE, person=LOCAL_PERSON)
     assert captions(app) == [
         f"**{d.label}**, " + (f":red[read {d.prediction}]" if d.wrong else f"read {d.label}")
         for d in mine
@@ -76,7 +77,7 @@ def test_the_grid_shows_this_sessions_drawings_then_everyones(open_app, saved):
 
 def test_counts_and_accuracy_then_and_now(open_app, saved, fixture_model_file):
     app = open_drawings(open_app)
-    mine = saved.list(session=MINE)
+    mine = saved.list(session=MINE, person=LOCAL_PERSON)
     labels = np.array([d.label for d in mine])
     then = np.mean([d.prediction == d.label for d in mine])
     images = np.stack([d.image for d in mine])
@@ -98,28 +99,28 @@ def test_counts_and_accuracy_then_and_now(open_app, saved, fixture_model_file):
 def test_filters_by_digit_and_wrong_only(open_app, saved):
     app = open_drawings(open_app)
     app.checkbox(key="drawings_wrong").check().run()
-    wrong = [d for d in saved.list(session=MINE) if d.wrong]
+    wrong = [d for d in saved.list(session=MINE, person=LOCAL_PERSON) if d.wrong]
     assert len(captions(app)) == len(wrong) == 3
     assert all(":red[" in caption for caption in captions(app))
     app.checkbox(key="drawings_wrong").uncheck().run()
-    digit = saved.list(session=MINE)[0].label
+    digit = saved.list(session=MINE, person=LOCAL_PERSON)[0].label
     app.selectbox(key="drawings_digit").set_value(digit).run()
     assert captions(app) and all(c.startswith(f"**{digit}**") for c in captions(app))
-    assert len(captions(app)) == len(saved.list(digit=digit, session=MINE))
+    assert len(captions(app)) == len(saved.list(digit=digit, session=MINE, person=LOCAL_PERSON))
 
 
 def test_delete_the_picked(open_app, saved):
     app = open_drawings(open_app)
     assert app.button(key="delete_picked").disabled
-    first, second, *rest = saved.list(session=MINE)
+    first, second, *rest = saved.list(session=MINE, person=LOCAL_PERSON)
     app.checkbox(key=f"pick-{first.id}").check()
     app.checkbox(key=f"pick-{second.id}").check().run()
     assert app.button(key="delete_picked").label == "Delete the 2 picked"
     app.button(key="delete_picked").click().run()
     assert not app.exception
     assert app.success[0].value == "Deleted 2 drawings."
-    assert [d.id for d in saved.list()] == [d.id for d in rest] + [
-        d.id for d in saved.list(session=OTHER)
+    assert [d.id for d in saved.list(person=LOCAL_PERSON)] == [d.id for d in rest] + [
+        d.id for d in saved.list(session=OTHER, person=LOCAL_PERSON)
     ]
     assert len(captions(app)) == 6
 
@@ -129,23 +130,23 @@ def test_delete_all_asks_first(open_app, saved):
     app.button(key="delete_all").click().run()
     assert "Delete all 12 drawings in the collection, everyone's" in app.warning[0].value
     app.button(key="delete_all_no").click().run()
-    assert not app.warning and len(saved.list()) == 12
+    assert not app.warning and len(saved.list(person=LOCAL_PERSON)) == 12
     app.button(key="delete_all").click().run()
     app.button(key="delete_all_yes").click().run()
     assert not app.exception
     assert app.success[0].value == "Deleted all 12 drawings."
-    assert saved.list() == []
+    assert saved.list(person=LOCAL_PERSON) == []
     assert [info.value for info in app.info] == [EMPTY]
 
 
 def test_the_export_is_a_kaggle_csv_of_the_drawings_shown(open_app, saved):
     app = open_drawings(open_app)
     assert app.get("download_button")[0].proto.label == "Export these 8 drawings as CSV"
-    images, labels = read_kaggle_csv(csv_bytes(saved, MINE), "mine.csv")
-    expected = saved.list(session=MINE)
+    images, labels = read_kaggle_csv(csv_bytes(saved, MINE, LOCAL_PERSON), "mine.csv")
+    expected = saved.list(session=MINE, person=LOCAL_PERSON)
     assert labels.tolist() == [d.label for d in expected]
     assert np.array_equal(images, np.stack([np.rint(d.image * 255) for d in expected]))
-    _, everyone = read_kaggle_csv(csv_bytes(saved, None), "all.csv")
+    _, everyone = read_kaggle_csv(csv_bytes(saved, None, LOCAL_PERSON), "all.csv")
     assert len(everyone) == 12
 
 
@@ -164,7 +165,7 @@ def test_import_a_csv_into_this_session(open_app, database, mnist):
     app.button(key="import").click().run()
     assert not app.exception
     assert app.success[0].value == "Imported 5 drawings from digits.csv."
-    imported = database.list(session=MINE)
+    imported = database.list(session=MINE, person=LOCAL_PERSON)
     assert [d.label for d in imported] == [row[0] for row in rows]
     assert {d.source for d in imported} == {"import"}
     assert np.array_equal(imported[0].image, mnist.test_images[0] / np.float32(255))
@@ -183,7 +184,7 @@ def test_an_import_with_bad_rows_names_each_and_adds_nothing(open_app, database)
     lines = app.code[0].value.splitlines()
     assert len(lines) == 2
     assert "line 3" in lines[0] and "line 5" in lines[1]
-    assert database.list() == []
+    assert database.list(person=LOCAL_PERSON) == []
 
 
 def test_a_corrupt_collection_is_one_line(open_app, database):
@@ -206,17 +207,17 @@ def test_an_import_reads_the_file_once_and_names_20_bad_rows_counting_all(
     rows = [[n % 10, n % 256, n // 256, *[0] * 782] for n in range(500)]
     bad = range(10, 500, 20)  # 25 bad labels spread through the file
     for n in bad:
-        rows[n][0] = 10 + n % 3
+        rows[n][0] = 11 + n % 3  # 10 is a label: not a digit
     app = import_file(open_drawings(open_app), "bad.csv", kaggle_csv(rows))
     assert not app.exception
     assert app.error[0].value == (
         "bad.csv: 25 bad row(s), the first 20 of them named; nothing was imported"
     )
     assert app.code[0].value.splitlines() == [
-        f"bad.csv, line {n + 2}: label '{10 + n % 3}' is not a digit 0-9; fix or remove that row"
+        f"bad.csv, line {n + 2}: label '{11 + n % 3}' is not a digit 0-9; fix or remove that row"
         for n in bad[:20]
     ]
-    assert len(parses) == 1 and database.list() == []
+    assert len(parses) == 1 and database.list(person=LOCAL_PERSON) == []
 
 
 def test_importing_the_same_csv_twice_skips_the_drawings_already_in_the_collection(
@@ -229,7 +230,7 @@ def test_importing_the_same_csv_twice_skips_the_drawings_already_in_the_collecti
     assert app.success[0].value == (
         "Imported 0 drawings from digits.csv, skipped 5 already in the collection."
     )
-    assert len(database.list()) == 5
+    assert len(database.list(person=LOCAL_PERSON)) == 5
 
 
 def test_an_import_on_a_full_disk_says_disk_full_and_keeps_the_collection(

@@ -23,6 +23,7 @@ from digitnet.training.jobs import TrainingLimit
 from pages.common.caches import cached_pen_digits
 from pages.common.data import mnist
 from pages.common.models import add_session_model, chosen_model
+from pages.common.people import me
 
 CONFIG = FineTuneConfig()
 RESULT = "finetune_result"  # (FineTuneResult, its sidebar label) of this session's last run
@@ -53,7 +54,7 @@ def fine_tune_section(limit: TrainingLimit) -> None:
             st.info("Fine-tuning needs a model (the sidebar) and MNIST (see above).")
             return
         try:
-            train, held = split_drawings(DrawingStore(), CONFIG)
+            train, held = split_drawings(DrawingStore(), CONFIG, person=me().person)
         except DigitnetError as error:
             st.info(str(error))
             return
