@@ -9,6 +9,8 @@ from digitnet.cli import main
 from digitnet.data.collection.store import DrawingStore
 from digitnet.data.mnist import read_kaggle_csv
 from tests.test_drawings import (
+    ME,
+    SQLITE_ONLY,
     canvas_drawing,
     contents,
     count_parses,
@@ -20,8 +22,9 @@ from tests.test_drawings import (
 
 
 @pytest.fixture
-def store(tmp_path, monkeypatch) -> DrawingStore:
-    monkeypatch.setenv("DIGITNET_DB", str(tmp_path / "drawings.sqlite"))
+def store(collection_db, monkeypatch) -> DrawingStore:
+    """The collection DIGITNET_DB names: a new one, in SQLite and in PostgreSQL."""
+    monkeypatch.setenv("DIGITNET_DB", collection_db)
     return DrawingStore()
 
 
@@ -30,7 +33,7 @@ def test_list_shows_counts_and_accuracy_per_digit(store, capsys):
         store.add(**canvas_drawing(number, label=label, prediction=prediction))
     assert main(["drawings", "list"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == f"drawings in {store.path}"
+    assert lines[0] == f"drawings of local in {store.where}"
     rows = {line.split()[0]: line.split()[1:] for line in lines[2:]}
     assert rows["2"] == ["3", "3", "2", "66.7%"]
     assert rows["5"] == ["2", "1", "1", "100.0%"]
@@ -43,14 +46,17 @@ def test_list_each_shows_one_line_per_drawing_with_its_id(store, capsys):
     second = store.add(**canvas_drawing(1, label=2, prediction=None, session="s2"))
     assert main(["drawings", "list", "--each"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["id", "created", "label", "predicted", "source", "session"]
+    assert lines[0].split() == [
+        "id", "created", "label", "predicted", "source", "shared", "person", "session"
+    ]  # fmt: skip
     assert [line.split()[:1] + line.split()[2:] for line in lines[1:3]] == [
-        [str(first), "1", "7", "canvas", "session-a"],
-        [str(second), "2", "-", "canvas", "s2"],
+        [str(first), "1", "7", "canvas", "no", "local", "session-a"],
+        [str(second), "2", "-", "canvas", "no", "local", "s2"],
     ]
-    assert lines[3] == f"drawings in {store.path}"
+    assert lines[3] == f"drawings of local in {store.where}"
 
 
+@SQLITE_ONLY
 def test_list_of_no_collection_creates_no_file(store, capsys):
     assert main(["drawings", "list"]) == 0
     assert capsys.readouterr().out.splitlines()[-1].split() == ["all", "0", "0", "0", "-"]
@@ -70,8 +76,8 @@ def test_export_writes_a_kaggle_csv(store, tmp_path, capsys):
 def test_import_adds_every_row(store, tmp_path, capsys):
     (tmp_path / "in.csv").write_bytes(kaggle_csv([good_row(1), good_row(9)]))
     assert main(["drawings", "import", str(tmp_path / "in.csv")]) == 0
-    assert capsys.readouterr().out == f"imported 2 drawings into {store.path}\n"
-    assert [(d.label, d.source) for d in store.list()] == [(1, "import"), (9, "import")]
+    assert capsys.readouterr().out == f"imported 2 drawings of local in {store.where}\n"
+    assert [(d.label, d.source) for d in store.list(person=ME)] == [(1, "import"), (9, "import")]
 
 
 def test_import_with_bad_rows_prints_one_line_each_and_imports_nothing(store, tmp_path, capsys):
@@ -83,7 +89,7 @@ def test_import_with_bad_rows_prints_one_line_each_and_imports_nothing(store, tm
         f"{csv}, line 5: label '-3' is not a digit 0-9; fix or remove that row",
         f"{csv}: 2 bad row(s); nothing was imported",
     ]
-    assert store.list() == []
+    assert store.list(person=ME) == []
 
 
 def test_import_reads_the_file_once_and_names_20_bad_rows_counting_all(
@@ -106,7 +112,7 @@ def test_import_reads_the_file_once_and_names_20_bad_rows_counting_all(
         *named[1:],
         f"{csv}: 25 bad row(s), the first 20 of them named; nothing was imported",
     ]
-    assert len(parses) == 1 and store.list() == []
+    assert len(parses) == 1 and store.list(person=ME) == []
 
 
 def test_import_twice_skips_the_drawings_already_in_the_collection(store, tmp_path, capsys):
@@ -114,12 +120,13 @@ def test_import_twice_skips_the_drawings_already_in_the_collection(store, tmp_pa
     assert main(["drawings", "import", str(tmp_path / "in.csv")]) == 0
     assert main(["drawings", "import", str(tmp_path / "in.csv")]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        f"imported 100 drawings into {store.path}",
-        f"imported 0 drawings into {store.path}, skipped 100 already in the collection",
+        f"imported 100 drawings of local in {store.where}",
+        f"imported 0 drawings of local in {store.where}, skipped 100 already in the collection",
     ]
-    assert len(store.list()) == 100
+    assert len(store.list(person=ME)) == 100
 
 
+@SQLITE_ONLY
 def test_import_on_a_full_disk_says_disk_full_and_keeps_the_collection(
     store, tmp_path, capsys, monkeypatch
 ):
@@ -146,15 +153,15 @@ def test_import_of_a_missing_file_is_one_line(store, tmp_path, capsys):
 def test_delete_by_id(store, capsys):
     ids = [store.add(**canvas_drawing(n)) for n in range(3)]
     assert main(["drawings", "delete", "--id", str(ids[0]), str(ids[2])]) == 0
-    assert capsys.readouterr().out == f"deleted 2 drawings from {store.path}\n"
-    assert [d.id for d in store.list()] == [ids[1]]
+    assert capsys.readouterr().out == f"deleted 2 drawings of local in {store.where}\n"
+    assert [d.id for d in store.list(person=ME)] == [ids[1]]
 
 
 def test_delete_of_an_unknown_id_deletes_nothing(store, capsys):
     ids = [store.add(**canvas_drawing(n)) for n in range(2)]
     assert main(["drawings", "delete", "--id", str(ids[0]), "42"]) == 2
     assert "no drawing with id 42" in capsys.readouterr().err
-    assert [d.id for d in store.list()] == ids
+    assert [d.id for d in store.list(person=ME)] == ids
 
 
 def test_delete_all_needs_yes(store, capsys):
@@ -162,12 +169,13 @@ def test_delete_all_needs_yes(store, capsys):
         store.add(**canvas_drawing(number))
     assert main(["drawings", "delete", "--all"]) == 2
     assert capsys.readouterr().err == (
-        f"error: delete --all would delete all 3 drawings in {store.path}; add --yes to confirm\n"
+        f"error: delete --all would delete all 3 drawings of local in {store.where}; add --yes "
+        "to confirm\n"
     )
-    assert len(store.list()) == 3
+    assert len(store.list(person=ME)) == 3
     assert main(["drawings", "delete", "--all", "--yes"]) == 0
-    assert capsys.readouterr().out == f"deleted 3 drawings from {store.path}\n"
-    assert store.list() == []
+    assert capsys.readouterr().out == f"deleted 3 drawings of local in {store.where}\n"
+    assert store.list(person=ME) == []
 
 
 def test_delete_needs_ids_or_all(store, capsys):
@@ -177,6 +185,7 @@ def test_delete_needs_ids_or_all(store, capsys):
     assert "one of the arguments --id --all is required" in capsys.readouterr().err
 
 
+@SQLITE_ONLY
 def test_a_corrupt_collection_is_one_line_and_left_as_it_is(store, capsys):
     store.path.write_bytes(b"not sqlite at all" * 100)
     assert main(["drawings", "list"]) == 2

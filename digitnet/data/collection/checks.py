@@ -31,17 +31,17 @@ MAX_SESSION = 64  # characters
 MAX_PERSON = 254  # characters: an e-mail address fits
 
 
-def label(value: object, what: str) -> int:
+def label(value: object, what: str, not_a_digit: bool = True) -> int:
     """A label, prediction or filter: a digit 0-9, or NOT_A_DIGIT (10) for a drawing its maker
-    said is not a digit (not a bool)."""
+    said is not a digit, unless ``not_a_digit`` is False (not a bool)."""
+    highest = NOT_A_DIGIT if not_a_digit else 9
     if (
         isinstance(value, bool)
         or not isinstance(value, int | np.integer)
-        or not 0 <= value <= NOT_A_DIGIT
+        or not 0 <= value <= highest
     ):
-        raise DigitnetError(
-            f"the {what} must be a digit 0-9 or {NOT_A_DIGIT} (not a digit), got {value!r}"
-        )
+        also = f" or {NOT_A_DIGIT} (not a digit)" if not_a_digit else ""
+        raise DigitnetError(f"the {what} must be a digit 0-9{also}, got {value!r}")
     return int(value)
 
 
@@ -127,7 +127,8 @@ def canvas(
 def labelled_rows(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Many drawings at once (an import): images (n, 28, 28), uint8 0-255 as read from a CSV
     (left so: made float32 one at a time as they are stored, not all at once in four times the
-    memory) or float32 from 0 to 1, and a label for each (``label``)."""
+    memory) or float32 from 0 to 1, and a label for each, a digit 0-9 (a Kaggle CSV holds
+    digits only)."""
     images, labels = np.asarray(images), np.asarray(labels)
     if images.dtype != np.uint8:  # uint8 is 0-255 whatever it holds
         images = _from_0_to_1(to_float(images))
@@ -137,7 +138,7 @@ def labelled_rows(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, n
             f"{len(labels)} label(s)"
         )
     for value in np.unique(labels).tolist():
-        label(value, "label")
+        label(value, "label", not_a_digit=False)
     return images, labels
 
 

@@ -31,8 +31,7 @@ if TYPE_CHECKING:
 MAX_REPORTED_ROWS = 20  # bad rows an import names; it counts them all
 ROWS_AT_ONCE = 4096  # rows parsed at a time: a float64 copy of them is 25 MB
 VALUES = len(mnist.KAGGLE_TRAIN_COLUMNS)  # in every row: the label, then the pixels
-# The highest value of each column: a label is a digit, or 10 for a drawing that is not one.
-HIGHEST = np.array([NOT_A_DIGIT] + [255] * (VALUES - 1))
+HIGHEST = np.array([9] + [255] * (VALUES - 1))  # the highest value of each column
 
 
 class BadRows(DigitnetError):
@@ -54,12 +53,15 @@ def export_csv(
     session: str | None = None,
     shared_only: bool = False,
 ) -> int:
-    """Writes a person's drawings (None: everyone's; or one session's, or only the shared
-    ones) as a Kaggle train.csv, atomically, and returns how many. Never onto the collection
-    itself, a link, a device or a FIFO (an existing file is replaced: the command line asks for
-    --force first)."""
+    """Writes a person's drawings of digits (None: everyone's; or one session's, or only the
+    shared ones) as a Kaggle train.csv, atomically, and returns how many. A Kaggle CSV holds
+    digits only: drawings saved as not a digit stay out. Never onto the collection itself, a
+    link, a device or a FIFO (an existing file is replaced: the command line asks for --force
+    first)."""
     check_writable(path, replace=True, collection=store.path)
     images, labels = store.labelled_images(person=person, session=session, shared_only=shared_only)
+    digits = labels != NOT_A_DIGIT
+    images, labels = images[digits], labels[digits]
     if not len(labels):
         raise DigitnetError(f"no drawings to export in {store.where}; nothing was written")
     pixels = np.rint(images.reshape(len(labels), -1) * 255).astype(np.uint8)
