@@ -19,6 +19,7 @@ from digitnet.training.catalog import (
     NameTaken,
     fingerprint,
     keep_elsewhere,
+    list_models,
     load_named,
     models_dir,
     sanitize_name,
@@ -303,3 +304,30 @@ def test_a_killed_saves_temporary_file_goes_at_the_next_save(cache):
     age(left)
     save_user_model(Model("mlp:8"), "another")
     assert saved_files() == ["another.npz"]
+
+
+# --- saved models in PostgreSQL: every app server on the database sees them --------------------
+
+
+def as_server(monkeypatch, cache: Path, url: str) -> None:
+    """From now on, digitnet runs as an app server with this cache folder on this database."""
+    monkeypatch.setenv("DIGITNET_CACHE", str(cache))
+    monkeypatch.setenv("DIGITNET_DB", url)
+
+
+def test_a_model_saved_on_one_server_is_listed_and_loaded_on_another(
+    postgres_url, tmp_path, monkeypatch
+):
+    model, other, replacement = (Model("mlp:8", seed=seed) for seed in (1, 2, 3))
+    as_server(monkeypatch, tmp_path / "one", postgres_url)
+    save_user_model(model, "class model", person="teacher@school.example")
+    assert not (tmp_path / "one" / "models").exists()  # in the database, not the models folder
+    as_server(monkeypatch, tmp_path / "two", postgres_url)
+    assert [entry.label for entry in list_models() if not entry.shipped] == ["class model (saved)"]
+    assert fingerprint(load_named("class model")) == fingerprint(model)
+    with pytest.raises(NameTaken):
+        save_user_model(other, "class model")
+    assert fingerprint(load_model(save_user_model(model, "class model"))) == fingerprint(model)
+    save_user_model(replacement, "class model", overwrite=True)
+    as_server(monkeypatch, tmp_path / "one", postgres_url)
+    assert fingerprint(load_named("class model")) == fingerprint(replacement)

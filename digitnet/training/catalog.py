@@ -2,8 +2,10 @@
 
 Saved models live in ``models/`` under digitnet's cache folder (``digitnet.data.cache.cache_dir``:
 ``DIGITNET_CACHE``, else ``~/.cache/digitnet``), never next to the code, so a read-only install
-still works. A name typed by a person becomes a file name only through ``sanitize_name``: it can
-never be a path.
+still works. When the drawings are in PostgreSQL (``DIGITNET_DB=postgresql://...``), so are the
+saved models, which every app server then shares: each is copied once into ``shared-models/`` of
+the cache (a folder per version, named by its checksum), so the pages still load files. A name
+typed by a person becomes a file name only through ``sanitize_name``: it can never be a path.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from digitnet.data.cache import cache_dir
+from digitnet.data.collection.store import LOCAL_PERSON, DrawingStore, uses_postgres
 from digitnet.errors import DigitnetError
 from digitnet.files import atomic_path, why
 from digitnet.network.model import Model
@@ -49,10 +52,41 @@ def list_models() -> list[ModelEntry]:
     """Shipped models first (cnn before mlp: the better one is the default), then saved ones
     by name."""
     shipped = sorted(WEIGHTS_DIR.glob("*.npz"), key=lambda path: (path.stem != "cnn", path.stem))
-    saved = sorted(models_dir().glob("*.npz")) if models_dir().is_dir() else []
     return [ModelEntry(path.stem, path, True) for path in shipped] + [
-        ModelEntry(path.stem, path, False) for path in saved
+        ModelEntry(path.stem, path, False) for path in saved_model_files()
     ]
+
+
+def saved_model_files() -> list[Path]:
+    """The saved models' files, by name: the models folder's, or in PostgreSQL, the local
+    copies of the database's models."""
+    if not uses_postgres():
+        return sorted(models_dir().glob("*.npz")) if models_dir().is_dir() else []
+    store = DrawingStore()
+    copies = (_local_copy(store, name, checksum) for name, checksum in store.saved_models())
+    return [path for path in copies if path is not None]
+
+
+def _local_copy(store: DrawingStore, name: str, checksum: str) -> Path | None:
+    """The file of the database's model ``name`` at this version, copied on first use; None if
+    it was deleted meanwhile."""
+    path = cache_dir() / "shared-models" / checksum[:16] / f"{name}.npz"
+    if path.exists():
+        return path
+    weights = store.model_weights(name)
+    if weights is None:
+        return None
+    if hashlib.sha256(weights).hexdigest() != checksum:  # replaced since it was listed
+        return _local_copy(store, name, hashlib.sha256(weights).hexdigest())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path, replace=True) as temporary:
+            temporary.write_bytes(weights)
+    except OSError as error:
+        raise DigitnetError(
+            f"cannot copy the saved model {name!r} to {path}: {why(error)}"
+        ) from None
+    return path
 
 
 def load_named(name_or_path: str | os.PathLike | None = None) -> Model:
@@ -95,17 +129,22 @@ def sanitize_name(name: str) -> str:
     return f"{head}-{digest}" if head else f"model-{digest}"
 
 
-def save_user_model(model: Model, name: str, *, overwrite: bool = False) -> Path:
-    """Saves under the sanitised name in the models folder and returns the file. A different
-    model saved under that name is never replaced silently: without ``overwrite`` it raises
-    ``NameTaken`` (saving the same model again is fine). Safe between sessions: the finished
-    file is claimed only if the name is free (``atomic_path`` without ``replace``), so of two
+def save_user_model(
+    model: Model, name: str, *, overwrite: bool = False, person: str = LOCAL_PERSON
+) -> Path:
+    """Saves under the sanitised name in the models folder (in PostgreSQL: in the database, for
+    every server, kept as ``person``'s) and returns the file. A different model saved under
+    that name is never replaced silently: without ``overwrite`` it raises ``NameTaken`` (saving
+    the same model again is fine). Safe between sessions: the finished file (or row) is claimed
+    only if the name is free (``atomic_path`` without ``replace``; the table's key), so of two
     sessions saving at once exactly one wins. Shipped names are refused, so a saved model never
     hides a shipped one. A full or read-only folder gives one line and leaves no file behind."""
     stem = sanitize_name(name)
     if (WEIGHTS_DIR / f"{stem}.npz").exists():
         raise DigitnetError(f"{stem!r} is the name of a shipped model: choose another name")
     model.metadata["name"] = stem
+    if uses_postgres():
+        return _save_in_database(model, stem, name, overwrite, person)
     folder = models_dir()
     target = folder / f"{stem}.npz"
     try:
@@ -118,6 +157,19 @@ def save_user_model(model: Model, name: str, *, overwrite: bool = False) -> Path
     except OSError as error:
         raise DigitnetError(f"cannot save the model in {folder}: {why(error)}") from None
     return target
+
+
+def _save_in_database(model: Model, stem: str, name: str, overwrite: bool, person: str) -> Path:
+    """``save_user_model`` in PostgreSQL; returns the model's local copy."""
+    store, weights = DrawingStore(), model_bytes(model)
+    if store.save_model(stem, person, weights, replace=overwrite):
+        return _local_copy(store, stem, hashlib.sha256(weights).hexdigest())
+    taken = dict(store.saved_models()).get(stem)
+    path = None if taken is None else _local_copy(store, stem, taken)
+    if path is None:  # deleted since: the name is free again
+        return _save_in_database(model, stem, name, overwrite, person)
+    _unless_taken(model, path, name)
+    return path
 
 
 def _unless_taken(model: Model, target: Path, name: str) -> None:
