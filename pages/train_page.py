@@ -24,14 +24,17 @@ from digitnet.training import catalog
 from digitnet.training.budget import estimate, show_bytes
 from digitnet.training.card import card
 from digitnet.training.catalog import model_bytes, sanitize_name, save_user_model
+from digitnet.training.finetune import MyDrawings
 from digitnet.training.jobs import JobProgress, TrainingJob, TrainingLimit
 from digitnet.training.pipeline import Split, TrainingRun
+from digitnet.training.sources import mixed_in
 from digitnet.training.trainer import DigitSource, TrainConfig, TrainResult
 from pages.common.caches import cached_float_split
+from pages.common.collection import collection
 from pages.common.data import MNIST_NAME, datasets
 from pages.common.finetune import fine_tune_section, pen_digits
 from pages.common.models import SESSION_SUFFIX, add_session_model, select_saved
-from pages.common.people import training_limit
+from pages.common.people import me, training_limit
 from pages.common.pictures import curves_chart, enlarge, first_layer_weights, tile
 from pages.common.server import server
 from pages.common.through_training import through_training
@@ -46,6 +49,8 @@ DONE = "train_done"  # (job, sidebar label, .npz bytes) once a job's end has bee
 TAKEN = "train_name_taken"  # the name a Save found taken, until Replace or another name
 ACTIVE = ("running", "paused")
 PEN_CHOICE = f"{MNIST_NAME} + pen drawings"
+CLASS_CHOICE = f"{PEN_CHOICE} + the class's drawings"  # a teacher's class model
+DEFAULT_CLASS_SHARE = 0.25  # of every batch: as fine-tuning gives a person's drawings
 DEFAULTS = TrainConfig()
 
 
@@ -480,6 +485,43 @@ def pen_share(pen: PenDigits, disabled: bool) -> float:
     return float(share)
 
 
+def class_digits(pen: PenDigits, disabled: bool) -> tuple[DigitSource | None, float]:
+    """A class model's extra digits: pen drawings and the drawings people shared with the class
+    (redrawn with stroke augmentation, as fine-tuning does), each a share of every batch; (None,
+    0) when nobody has shared any, said in one line. A model saved from it is everyone's to
+    pick."""
+    pens = pen_share(pen, disabled)
+    try:
+        shared = collection().list(person=None, shared_only=True)
+        drawings = MyDrawings(shared) if shared else None
+    except DigitnetError as error:
+        st.warning(str(error))
+        return None, 0.0
+    if drawings is None:
+        st.info("Nobody has shared a drawing with the class yet (My drawings' switch).")
+        return None, 0.0
+    drawings.name = "the class's drawings"
+    share = st.slider(
+        "The class's drawings in every batch",
+        0.05,
+        0.5,
+        DEFAULT_CLASS_SHARE,
+        0.025,
+        format="percent",
+        key="train_class_share",
+        disabled=disabled,
+        help="What people shared on My drawings (and a teacher did not remove), each drawn "
+        "again with a new hand every time it is picked.",
+    )
+    people = len({d.person for d in shared})
+    st.caption(
+        f"The class's drawings: {len(drawings.labels):,} shared by {people} "
+        f"{'person' if people == 1 else 'people'}. Save the model when it is trained: every "
+        "one on this server can pick it in the sidebar."
+    )
+    return mixed_in([(pen, pens), (drawings, share)])
+
+
 def settings_column(available: dict[str, Dataset], running: bool, limit: TrainingLimit) -> None:
     """The data, the three tabs of settings, and Start (disabled while a job runs, when the
     settings make no network, or when its training would need more memory than a training may
@@ -488,10 +530,14 @@ def settings_column(available: dict[str, Dataset], running: bool, limit: Trainin
     choices = list(available)
     if pen is not None:
         choices.insert(choices.index(MNIST_NAME) + 1, PEN_CHOICE)
+        if me().teacher:
+            choices.insert(choices.index(PEN_CHOICE) + 1, CLASS_CHOICE)
     data_name = st.radio("Data", choices, horizontal=True, key="train_data", disabled=running)
-    dataset = available[MNIST_NAME if data_name == PEN_CHOICE else data_name]
+    dataset = available[MNIST_NAME if data_name in (PEN_CHOICE, CLASS_CHOICE) else data_name]
     st.caption(f"{len(dataset.images):,} labelled digits from {dataset.source}")
     share, extra = (pen_share(pen, running), pen) if data_name == PEN_CHOICE else (0.0, None)
+    if data_name == CLASS_CHOICE:
+        extra, share = class_digits(pen, running)
     network_tab, optimizer_tab, augment_tab = st.tabs(["Network", "Optimizer", "Augmentation"])
     with optimizer_tab:
         config = replace(training_settings(running, len(dataset.images)), extra_share=share)
@@ -521,7 +567,7 @@ def settings_column(available: dict[str, Dataset], running: bool, limit: Trainin
         "Start",
         type="primary",
         icon=":material/play_arrow:",
-        disabled=running or model is None,
+        disabled=running or model is None or (data_name == CLASS_CHOICE and extra is None),
         on_click=start_training,
         args=(model, config, dataset, name, limit, extra, budget),
         key="train_start",

@@ -10,16 +10,19 @@ from streamlit.testing.v1 import AppTest
 
 from digitnet import DigitnetError
 from digitnet.data.collection.store import DB_ENV, LOCAL_PERSON, DrawingStore
+from digitnet.data.pendigits import DEFAULT_PEN_SHARE
 from digitnet.training.jobs import TrainingLimit
 from pages.common.people import TOKEN_PARAM, VISITOR
 from pages.common.server import SHARED_ENV, TEACHERS_ENV, Trainings, server
 from pages.drawings_page import CLASS_SCOPE, EMPTY, SHARE, csv_bytes
+from pages.train_page import CLASS_CHOICE, DEFAULT_CLASS_SHARE
 from tests.conftest import FIXTURE_MODEL, ROOT
 from tests.test_app_draw import ONE, draw, drawn
 from tests.test_app_drawings import captions, kaggle_csv
 from tests.test_app_train import configure
 
 DRAWINGS = "pages/drawings_page.py"
+TRAIN = "pages/train_page.py"
 TEACHER = "teacher@school.example"
 
 
@@ -273,7 +276,7 @@ def test_one_training_at_a_time_per_person_within_the_servers_limit():
 
 
 def test_a_second_training_of_one_person_is_one_line_on_the_train_page(shared, mnist):
-    app = visit(page="pages/train_page.py")
+    app = visit(page=TRAIN)
     configure(app)
     held = server().trainings.of(person_of(app))
     held.acquire()  # this person's fine-tuning, say, in another tab
@@ -289,3 +292,26 @@ def test_a_second_training_of_one_person_is_one_line_on_the_train_page(shared, m
         limit.acquire()
     for _ in range(limit.max_running):
         limit.release()
+
+
+def test_a_teacher_trains_a_class_model_on_what_was_shared(shared, mnist):
+    kept = add(shared, "ada@school.example", 6, mnist, shared=True)
+    add(shared, "bob@school.example", 4, mnist)
+    bob = visit(page=TRAIN, user={"is_logged_in": True, "email": "bob@school.example"})
+    assert CLASS_CHOICE not in bob.radio(key="train_data").options
+
+    teacher = visit(page=TRAIN, user={"is_logged_in": True, "email": TEACHER})
+    teacher.radio(key="train_data").set_value(CLASS_CHOICE).run()
+    assert any("6 shared by 1 person" in caption.value for caption in teacher.caption)
+    configure(teacher)
+    teacher.button(key="train_start").click().run()
+    assert not teacher.exception and not teacher.error
+    job = teacher.session_state["train_job"]
+    try:
+        extra = job.run.trainer.extra
+        assert job.run.config.extra_share == pytest.approx(DEFAULT_PEN_SHARE + DEFAULT_CLASS_SHARE)
+        assert extra.name.endswith(" + the class's drawings")
+        assert [d.id for d in extra.sources[1].drawings] == kept
+    finally:
+        job.stop()
+        job.join(60)
