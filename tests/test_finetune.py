@@ -6,33 +6,38 @@ their strokes (``add_pen_drawings``), in a temporary ``DIGITNET_DB``."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 
 import numpy as np
 import pytest
 
-from digitnet import DigitnetError, load_model, save_model
+from digitnet import DigitnetError, Model, load_model, save_model
 from digitnet.analysis.metrics import evaluate
 from digitnet.cli import main
 from digitnet.data.collection.store import DrawingStore, images_and_labels
 from digitnet.data.mnist import load_dataset
+from digitnet.data.negatives import NOT_A_DIGIT
 from digitnet.data.pendigits import PEN_DEV_WRITERS, PenData, PenDigits, load_pen_data
 from digitnet.training.card import card, dev_split
 from digitnet.training.catalog import fingerprint
 from digitnet.training.finetune import (
     HELD_BACK_METRIC,
     FineTuneConfig,
-    Mixture,
     MyDrawings,
     add_pen_drawings,
+    extra_digits,
     fine_tune,
+    learnable,
     mnist_digits,
     split_drawings,
 )
+from digitnet.training.sources import Mixture
 from tests.test_app_train import kaggle_csv
 
 SHORT = FineTuneConfig(steps=60, batch_size=32, learning_rate=1e-3)
+NOT_DIGITS_SAVED = 4  # of the tuned fixture's drawings to train on, saved as "Not a digit"
 TRAIN = "pages/train_page.py"
 
 
@@ -81,8 +86,10 @@ def mnist_dataset():
 def tuned(fixture_model_file, collection, mnist_dataset, pen):
     """One short fine-tuning of the fixture MLP, shared by the tests that look at it."""
     base = load_model(fixture_model_file)
+    assert base.knows_not_digit  # a model made now has the eleventh output
     before = fingerprint(base)
     train, held = split_drawings(DrawingStore(collection), SHORT)
+    train = [as_not_digit(d) for d in train[:NOT_DIGITS_SAVED]] + train[NOT_DIGITS_SAVED:]
     reported = []
     result = fine_tune(
         base,
@@ -94,6 +101,16 @@ def tuned(fixture_model_file, collection, mnist_dataset, pen):
         progress=lambda share, text: reported.append(share),
     )
     return base, before, held, result, reported
+
+
+def as_not_digit(drawing):
+    """The drawing as if its answer on the Draw page had been "Not a digit"."""
+    return dataclasses.replace(drawing, label=NOT_A_DIGIT)
+
+
+def ten_outputs() -> Model:
+    """A model made before the eleventh output: the ten digits alone."""
+    return Model({"layers": [{"type": "flatten"}, {"type": "dense", "units": 10}]})
 
 
 # --- what it trains on -------------------------------------------------------------------------
@@ -145,17 +162,50 @@ def test_a_mixture_gives_each_source_its_share():
     assert abs((labels == 1).mean() - 0.75) < 0.03 and set(labels.tolist()) == {1, 2}
 
 
+def test_replay_holds_not_digits_only_for_a_model_with_that_output(store, pen):
+    drawings, config, rng = store.list(), FineTuneConfig(), np.random.default_rng(0)
+    eleven, share = extra_digits(drawings, PenDigits(pen), config, not_digits=True)
+    assert share == config.mine_share + config.pen_share + config.not_digit_share
+    _, labels = eleven.sample(2000, rng)
+    expected = config.not_digit_share / share
+    assert abs((labels == NOT_A_DIGIT).mean() - expected) < 0.03
+    ten, share = extra_digits(drawings, PenDigits(pen), config, not_digits=False)
+    assert share == config.mine_share + config.pen_share
+    assert NOT_A_DIGIT not in ten.sample(500, rng)[1]
+    # Without the pen data there is nothing to make drawings that are not digits from.
+    alone, share = extra_digits(drawings, None, config, not_digits=True)
+    assert share == config.mine_share and alone.name == "my drawings"
+
+
+def test_drawings_saved_as_not_a_digit_are_learned_only_by_a_model_with_that_output(
+    store, fixture_model_file
+):
+    drawings = store.list()
+    mixed = [as_not_digit(d) for d in drawings[:5]] + drawings[5:]
+    assert learnable(mixed, load_model(fixture_model_file)) == mixed
+    assert learnable(mixed, ten_outputs()) == drawings[5:]
+    _, labels = MyDrawings(mixed).sample(400, np.random.default_rng(0))
+    assert 0 < (labels == NOT_A_DIGIT).mean() < 0.2  # 5 of 60, kept as they were saved
+
+
+def test_a_base_without_that_output_and_too_few_digits_says_so(store, mnist_dataset):
+    train, held = split_drawings(store, SHORT)
+    train = [as_not_digit(d) for d in train[: len(train) - 3]] + train[len(train) - 3 :]
+    with pytest.raises(DigitnetError, match="too few drawings of digits.*'not a digit'"):
+        fine_tune(ten_outputs(), train, held, mnist_dataset, None, SHORT)
+
+
 def test_mnist_digits_keep_the_base_models_dev_digits_out(mnist_dataset, fixture_model_file):
     config = FineTuneConfig(steps=10)
     shipped = load_model()  # trained on MNIST with 5,000 dev digits held out
-    images, labels, dev_images, dev_labels = mnist_digits(shipped, mnist_dataset, config)
+    images, labels, dev_images, dev_labels = mnist_digits(shipped, mnist_dataset, config, 0.35)
     expected_dev, expected_labels = dev_split(shipped, mnist_dataset)
     np.testing.assert_array_equal(dev_images, expected_dev)
     np.testing.assert_array_equal(dev_labels, expected_labels)
-    assert len(images) == len(labels) == 10 * config.mnist_per_batch
+    assert len(images) == len(labels) == 10 * config.mnist_per_batch(0.35) == 10 * 42
     assert not {image.tobytes() for image in images} & {d.tobytes() for d in dev_images}
-    without_dev = mnist_digits(load_model(fixture_model_file), mnist_dataset, config)
-    assert len(without_dev.train_images) == 10 * config.mnist_per_batch
+    without_dev = mnist_digits(load_model(fixture_model_file), mnist_dataset, config, 0.45)
+    assert len(without_dev.train_images) == 10 * config.mnist_per_batch(0.45) == 10 * 35
     assert len(without_dev.dev_images) == 0
 
 
@@ -221,6 +271,9 @@ def test_fine_tuning_learns_the_writer_and_leaves_the_base_alone(tuned, collecti
     train, _ = split_drawings(DrawingStore(collection), SHORT)
     assert {d.id for d in train}.isdisjoint({d.id for d in held})
     assert result.trained_on == len(train) and result.held_back_count == len(held)
+    # The drawings saved as "Not a digit" were learned: the eleventh output rose for them.
+    not_digits, _ = images_and_labels(train[:NOT_DIGITS_SAVED])
+    assert result.model.not_digit_proba(not_digits).mean() > base.not_digit_proba(not_digits).mean()
 
 
 def test_the_figures_are_the_two_models_scores(tuned, mnist_dataset):
@@ -240,7 +293,7 @@ def test_the_card_says_what_it_was_made_from_and_survives_a_save(tuned, tmp_path
     assert made.name == "fixture + my drawings"
     assert made.metrics["test"].accuracy == result.mnist_test.after
     assert made.metrics[HELD_BACK_METRIC].accuracy == result.held_back.after
-    assert made.training["extra_source"] == "my drawings + pen drawings"
+    assert made.training["extra_source"] == "my drawings + pen drawings + not digits"
     assert made.training["learning_rate"] == SHORT.learning_rate
     assert load_model(path).metadata["fine_tuned_from"]["name"] == "fixture"
     assert reported == sorted(reported) and reported[-1] == 1.0
@@ -269,7 +322,7 @@ def test_cli_prints_before_and_after_and_writes_the_model(
 @pytest.mark.parametrize(
     "setup, flags, message",
     [
-        ("empty", [], "no drawings in"),
+        ("empty", [], "no drawings of local in"),
         ("few", [], "too few drawings"),
         ("collection", ["--fine-tune", "nosuchmodel"], "nosuchmodel: no such weights file"),
         ("collection", ["--no-mine"], "--fine-tune MODEL and --mine go together"),
