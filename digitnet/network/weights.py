@@ -47,7 +47,7 @@ MAX_TEMPERATURE = 100.0
 MAX_SEED = 2**32 - 1
 MAX_WHOLE = 2**63 - 1
 MAX_TEXT = 1_000  # characters of a name, an architecture, a date, a checksum
-SCORE_KEYS = ("accuracy", "calibration_error", "found")
+SCORE_KEYS = ("accuracy", "calibration_error", "found", "read", "unsure", "rejected")
 # Where a reading's verdict changes (digitnet.reading.Thresholds), fitted when a training ends.
 READING_KEYS = ("not_digit", "doubt", "confident", "familiar")
 HEADER_READERS = {

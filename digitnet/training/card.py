@@ -48,6 +48,12 @@ class Score:
     accuracy: float
     calibration_error: float | None = None
     found: float | None = None  # photos: the share read as a digit at all
+    # How the reading (digitnet.reading) answers: the share called "unsure" and "not a digit",
+    # and on digits the share read right with "not a digit" counting as wrong. On drawings that
+    # are not digits, ``accuracy`` is the share caught: called "unsure" or "not a digit".
+    read: float | None = None
+    unsure: float | None = None
+    rejected: float | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,7 @@ class ModelCard:
     preprocessing_version: int
     metrics: dict[str, Score] = field(default_factory=dict)  # by split: "test", "dev", ...
     temperature: float = 1.0
+    reading: dict[str, float | None] = field(default_factory=dict)  # its Thresholds, fitted on dev
     created: str | None = None  # UTC, ISO 8601
     training_seconds: float | None = None
     digitnet_version: str | None = None
@@ -103,6 +110,7 @@ def write_card(
         preprocessing_version=PREPROCESS_VERSION,
         metrics=metrics,
         temperature=model.temperature,
+        reading=model.metadata.get("reading", {}),
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         training_seconds=round(result.seconds, 1),
         digitnet_version=digitnet.__version__,
@@ -141,6 +149,7 @@ def _read_card(model: Model) -> ModelCard:
         preprocessing_version=int(meta.get("preprocessing_version", PREPROCESS_VERSION)),
         metrics=_metrics(meta),
         temperature=model.temperature,
+        reading=meta.get("reading", {}),
         created=_utc(meta.get("created")),
         training_seconds=meta.get("training_seconds"),
         digitnet_version=meta.get("digitnet_version"),
