@@ -63,8 +63,8 @@ def render(model: Model | None) -> None:
         st.page_link("pages/draw_page.py", label="Draw digits", icon=":material/draw:")
     else:
         scopes = (MY_SCOPES if visitor.shared else SCOPES) + (CLASS_SCOPE,) * visitor.teacher
-        scope = st.segmented_control(
-            "Show", scopes, default=scopes[0], required=True, key="drawings_scope"
+        scope = st.segmented_control(  # on a shared server, all of theirs: what they came back to
+            "Show", scopes, default=scopes[visitor.shared], required=True, key="drawings_scope"
         )
         if scope == CLASS_SCOPE:
             class_drawings(store, model)

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -72,11 +72,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(cache: Path) -> Iterator[tuple[str, subprocess.Popen]]:
-    """`streamlit run streamlit_app.py` as a user would start it, on 127.0.0.1 at a free port,
-    with DIGITNET_CACHE=cache (its log in cache/server.log): (url, process) once it answers,
-    stopped on leaving."""
-    port = free_port()
+def streamlit_server(
+    cache: Path, port: int | None = None, options: Sequence[str] = ()
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`streamlit run streamlit_app.py` as a user would start it, on 127.0.0.1 at ``port``
+    (default: a free one), with DIGITNET_CACHE=cache (its log in cache/server.log) and these
+    more command-line options: (url, process) once it answers, stopped on leaving."""
+    port = port or free_port()
     log = (cache / "server.log").open("w")
     process = subprocess.Popen(
         [
@@ -91,6 +93,7 @@ def streamlit_server(cache: Path) -> Iterator[tuple[str, subprocess.Popen]]:
             "127.0.0.1",
             "--server.port",
             str(port),
+            *options,
         ],
         cwd=ROOT,
         env={**os.environ, "DIGITNET_CACHE": str(cache)},
@@ -130,16 +133,18 @@ def server(fixture_model_file, tmp_path_factory):
     yield from server_with_models(tmp_path_factory, fixture_model_file)
 
 
-def server_with_models(tmp_path_factory, *models: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+def server_with_models(
+    tmp_path_factory, *models: Path, port: int | None = None, options: Sequence[str] = ()
+) -> Iterator[tuple[str, subprocess.Popen]]:
     """For a ``server`` fixture: the app with a fresh cache holding these weights files as saved
-    models."""
+    models (``port`` and ``options``: ``streamlit_server``'s)."""
     if not os.environ.get(DATA_ENV):  # set by conftest when the cache has MNIST
         pytest.fail(f"no MNIST: run `python -m digitnet download`, or set {DATA_ENV}")
     cache = tmp_path_factory.mktemp("browser-cache")
     (cache / "models").mkdir()
     for model in models:
         shutil.copy(model, cache / "models" / model.name)
-    with streamlit_server(cache) as running:
+    with streamlit_server(cache, port, options) as running:
         yield running
 
 
