@@ -89,8 +89,8 @@ def server() -> Server:
     """Applied once per process. BLAS gets one thread: a server that trains in the background
     also answers other sessions, and measured here, OpenBLAS's threads fighting over two busy
     cores made training 15 to 30 times slower than one thread per training. A DigitnetError (a
-    bad DIGITNET_MAX_TRAININGS or DIGITNET_MEMORY_BUDGET) is not cached: the fixed value is
-    read on the next run."""
+    bad DIGITNET_MAX_TRAININGS, DIGITNET_MEMORY_BUDGET or DIGITNET_SHARED) is not cached: the
+    fixed value is read on the next run."""
     text = os.environ.get(MAX_TRAININGS_ENV, str(DEFAULT_MAX_TRAININGS))
     try:
         max_running = int(text)
