@@ -9,7 +9,8 @@ and so on until the time is up. It prints the time from the end of a stroke to t
 (p50 and p95, measured inside the page as tests/browser.py's PREDICTION_SHOWN does), the
 strokes drawn, every error (an exception shown by the app, a traceback in the server's log, a
 timeout: there must be none) and the server's peak memory (the RSS of the streamlit process and
-its children, sampled every SAMPLE_SECONDS). Exit status 1 if there was an error.
+its children, sampled every SAMPLE_SECONDS). Exit status 1 if there was an error (a session
+that ends early, whatever ended it, is one) or no stroke was timed.
 
 Bounded: the server and the browser listen on 127.0.0.1 only, the number of sessions and the
 duration are fixed by the flags (within MAX_SESSIONS and MAX_DURATION), and it stops by itself,
@@ -245,21 +246,23 @@ def session(
 ) -> None:
     """One person: a browser context of their own, opened by ``open_session`` (taking a turn
     with ``opening``), then, once every session is ready, ``act`` for ``duration`` seconds. An
-    error ends this session (and, before the start, the test)."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.connect_over_cdp(endpoint)
-        try:
-            with opening:
-                page = open_session(browser)
-            start.wait(timeout=SETUP_SECONDS)
-            act(page, time.monotonic() + duration, results, who)
-        except threading.BrokenBarrierError:
-            results.add("errors", f"{who}: another session could not start")
-        except PlaywrightError as error:
-            start.abort()
-            results.add("errors", f"{who}: {type(error).__name__}: {first_line(error)}")
-        finally:
-            browser.close()
+    error of any kind (a timeout, a failed check, a browser that will not connect) ends this
+    session and counts (before the start, it ends the test)."""
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.connect_over_cdp(endpoint)
+            try:
+                with opening:
+                    page = open_session(browser)
+                start.wait(timeout=SETUP_SECONDS)
+                act(page, time.monotonic() + duration, results, who)
+            finally:
+                browser.close()
+    except threading.BrokenBarrierError:
+        results.add("errors", f"{who}: another session could not start")
+    except Exception as error:
+        start.abort()
+        results.add("errors", f"{who}: {type(error).__name__}: {first_line(error)}")
 
 
 def first_line(error: Exception) -> str:
