@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ from digitnet import DigitnetError, Model
 from digitnet.analysis.metrics import Evaluation
 from digitnet.data.collection.store import DrawingStore, SavedDrawing, images_and_labels
 from digitnet.data.collection.transfer import BadRows
+from digitnet.images import NOT_A_DIGIT
 from pages.common.caches import cached_evaluation
 from pages.common.collection import collection, session_id
 from pages.common.models import chosen_model
@@ -95,7 +97,9 @@ def own_drawings(
         picked = grid(drawings)
     with st.container(horizontal=True):
         if drawings:
-            delete_button(store, picked)
+            picked_button(
+                "Delete", "delete_picked", picked, delete_picked, (store, picked, me().person)
+            )
             export(store, session, len(drawings))
         st.button("Delete all...", key="delete_all", on_click=confirming, args=(True,))
     if st.session_state.get(CONFIRMING):
@@ -124,14 +128,7 @@ def class_drawings(store: DrawingStore, model: Model | None) -> None:
     )
     scores(model, shared)
     picked = grid(shared, whose=True)
-    st.button(
-        f"Remove the {len(picked)} picked" if picked else "Remove the picked",
-        key="remove_picked",
-        icon=":material/delete:",
-        disabled=not picked,
-        on_click=remove_shared,
-        args=(store, picked),
-    )
+    picked_button("Remove", "remove_picked", picked, remove_shared, (store, picked))
 
 
 def share_switch(store: DrawingStore, person: str, mine: list[SavedDrawing]) -> None:
@@ -199,12 +196,12 @@ def scores(model: Model | None, drawings: list[SavedDrawing]) -> None:
     right_then = np.array([d.prediction == d.label for d in drawings])
     now = model_reading(model, drawings).predictions == labels if model is not None else None
     rows = {"drawings": [], "right when saved": [], "right now": []}
-    for digit in [*range(10), ANY]:
+    for digit in [*kinds(drawings), ANY]:
         of = labels == digit if digit != ANY else np.ones(len(labels), bool)
         rows["drawings"].append(str(int(of.sum())))
         rows["right when saved"].append(share(right_then[of & predicted], of & predicted))
         rows["right now"].append(share(now[of], of) if now is not None else "")
-    table = pd.DataFrame(rows, index=[*map(str, range(10)), "all"]).T
+    table = pd.DataFrame(rows, index=[*map(name, kinds(drawings)), "all"]).T
     first, second, third = st.columns(3)
     first.metric("Drawings", len(drawings))
     second.metric("Read right when saved", rows["right when saved"][-1], help=SAVED_HELP)
@@ -220,7 +217,9 @@ def grid(drawings: list[SavedDrawing], whose: bool = False) -> list[int]:
     """The drawings that pass the filters, a page at a time, each with a box to pick it (and
     whose it is); returns the ids of those picked."""
     digit_column, wrong_column = st.columns(2, vertical_alignment="bottom")
-    digit = digit_column.selectbox("Digit", [ANY, *range(10)], key="drawings_digit")
+    digit = digit_column.selectbox(
+        "Digit", [ANY, *kinds(drawings)], format_func=name, key="drawings_digit"
+    )
     wrong_only = wrong_column.checkbox("Only those read wrong when saved", key="drawings_wrong")
     shown = [
         d for d in drawings if (digit == ANY or d.label == digit) and (d.wrong or not wrong_only)
@@ -240,30 +239,46 @@ def grid(drawings: list[SavedDrawing], whose: bool = False) -> list[int]:
             st.image(
                 enlarge(drawing.image, 3),
                 output_format="PNG",
-                alt=f"A drawing of a {drawing.label}",
+                alt=f"A drawing of a {drawing.label}"
+                if drawing.label != NOT_A_DIGIT
+                else "A drawing that is not a digit",
             )
             label = caption(drawing) + (f" · {drawing.person}" if whose else "")
             st.checkbox(label, key=f"pick-{drawing.id}")
     return [d.id for d in shown if st.session_state.get(f"pick-{d.id}")]
 
 
-def delete_button(store: DrawingStore, picked: list[int]) -> None:
+def picked_button(
+    verb: str, key: str, picked: list[int], on_click: Callable[..., None], args: tuple
+) -> None:
+    """ "Delete the 2 picked" (or Remove): disabled until some are picked."""
     st.button(
-        f"Delete the {len(picked)} picked" if picked else "Delete the picked",
-        key="delete_picked",
+        f"{verb} the {len(picked)} picked" if picked else f"{verb} the picked",
+        key=key,
         icon=":material/delete:",
         disabled=not picked,
-        on_click=delete_picked,
-        args=(store, picked, me().person),
+        on_click=on_click,
+        args=args,
     )
 
 
 def caption(drawing: SavedDrawing) -> str:
     """'7, read 7'; a wrong reading in red; imports have none."""
     if drawing.prediction is None:
-        return f"**{drawing.label}**, imported"
-    reading = f"read {drawing.prediction}"
-    return f"**{drawing.label}**, {f':red[{reading}]' if drawing.wrong else reading}"
+        return f"**{name(drawing.label)}**, imported"
+    reading = f"read {name(drawing.prediction)}"
+    return f"**{name(drawing.label)}**, {f':red[{reading}]' if drawing.wrong else reading}"
+
+
+def kinds(drawings: list[SavedDrawing]) -> list[int]:
+    """The labels the table and the filter list: the ten digits, and NOT_A_DIGIT when some
+    drawing was answered "Not a digit"."""
+    others = any(d.label == NOT_A_DIGIT for d in drawings)
+    return [*range(10), *[NOT_A_DIGIT] * others]
+
+
+def name(label: int | str) -> str:
+    return "not a digit" if label == NOT_A_DIGIT else str(label)
 
 
 def delete_picked(store: DrawingStore, ids: list[int], person: str) -> None:

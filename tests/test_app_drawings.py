@@ -11,6 +11,7 @@ import pytest
 from digitnet import load_model
 from digitnet.data.collection.store import DB_ENV, LOCAL_PERSON, DrawingStore
 from digitnet.data.mnist import read_kaggle_csv
+from digitnet.images import NOT_A_DIGIT
 from pages.common.collection import SESSION_ID
 from pages.drawings_page import EMPTY, SCOPES, csv_bytes
 from tests.test_drawings import contents, count_parses, full_disk
@@ -248,3 +249,23 @@ def test_an_import_on_a_full_disk_says_disk_full_and_keeps_the_collection(
         "another disk (nothing was imported)"
     ]
     assert contents(saved) == before
+
+
+def test_drawings_answered_not_a_digit_are_named_so(open_app, database, mnist):
+    for label, prediction in ((NOT_A_DIGIT, 7), (3, 3)):
+        database.add(
+            person=LOCAL_PERSON,
+            label=label,
+            image=mnist.test_images[0] / 255,
+            session=MINE,
+            photo=b"a photo",
+            prediction=prediction,
+        )
+    app = open_drawings(open_app)
+    assert not app.exception
+    assert captions(app) == ["**not a digit**, :red[read 7]", "**3**, read 3"]
+    table = app.table[0].value
+    assert list(table.columns) == [*map(str, range(10)), "not a digit", "all"]
+    assert (table.loc["drawings", "not a digit"], table.loc["drawings", "all"]) == ("1", "2")
+    app.selectbox(key="drawings_digit").set_value(NOT_A_DIGIT).run()
+    assert captions(app) == ["**not a digit**, :red[read 7]"]

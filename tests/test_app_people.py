@@ -308,10 +308,21 @@ def test_a_teacher_trains_a_class_model_on_what_was_shared(shared, mnist):
     assert not teacher.exception and not teacher.error
     job = teacher.session_state["train_job"]
     try:
-        extra = job.run.trainer.extra
-        assert job.run.config.extra_share == pytest.approx(DEFAULT_PEN_SHARE + DEFAULT_CLASS_SHARE)
-        assert extra.name.endswith(" + the class's drawings")
-        assert [d.id for d in extra.sources[1].drawings] == kept
+        sources = batch_shares(job.run.trainer.extra, job.run.config.extra_share)
+        assert sources["the class's drawings"][1] == pytest.approx(DEFAULT_CLASS_SHARE)
+        assert sources["pen drawings"][1] == pytest.approx(DEFAULT_PEN_SHARE)
+        assert [d.id for d in sources["the class's drawings"][0].drawings] == kept
     finally:
         job.stop()
         job.join(60)
+
+
+def batch_shares(source, share: float) -> dict[str, tuple[object, float]]:
+    """Each source a training mixes in (through Mixtures), by name: (source, its share of every
+    batch)."""
+    if not hasattr(source, "sources"):
+        return {source.name: (source, share)}
+    found = {}
+    for part, part_share in zip(source.sources, source.shares):
+        found.update(batch_shares(part, share * part_share))
+    return found
