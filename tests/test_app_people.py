@@ -326,3 +326,16 @@ def batch_shares(source, share: float) -> dict[str, tuple[object, float]]:
     for part, part_share in zip(source.sources, source.shares):
         found.update(batch_shares(part, share * part_share))
     return found
+
+
+def test_a_shared_setting_that_is_neither_on_nor_off_is_one_line(database, monkeypatch):
+    monkeypatch.setenv(SHARED_ENV, "maybe")
+    server.clear()
+    try:
+        app = visit(page=None)
+    finally:
+        server.clear()
+    assert not app.exception
+    [error] = app.error
+    assert error.value.startswith("DIGITNET_SHARED='maybe' is neither on nor off")
+    assert VISITOR not in app.session_state

@@ -3,7 +3,8 @@ it with DIGITNET_SHARED=1 and a secrets.toml (in a temporary folder, named by --
 whose [auth] section names an identity provider: oauth2-mock-server (package.json) on
 127.0.0.1, started by tests/oidc_provider.mjs, which signs in ada@school.example. Clicking "Sign
 in" goes through the provider and back; the page then says who is signed in and shows only
-Ada's drawings, and still does after a reload (Streamlit's identity cookie).
+Ada's drawings, and still does after a reload (Streamlit's identity cookie). Without [auth],
+the personal link the sidebar shows brings its person back on another device.
 
     npm ci && python -m pytest -s tests/test_browser_signin.py [--screenshots DIR]
 """
@@ -24,6 +25,7 @@ from tests.browser import (
     free_port,
     go_to,
     no_exception,
+    open_page,
     screenshot,
     server_with_models,
 )
@@ -75,6 +77,14 @@ def server(identity_provider, fixture_model_file, tmp_path_factory, database):
         )
 
 
+@pytest.fixture(scope="module")
+def link_server(fixture_model_file, tmp_path_factory, database):
+    """The app on a shared server without sign-in: people come by personal links."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DIGITNET_SHARED", "1")
+        yield from server_with_models(tmp_path_factory, fixture_model_file)
+
+
 def add(store: DrawingStore, person: str, labels: list[int], mnist) -> None:
     """MNIST test digits of these labels, saved as ``person``'s photos."""
     for label in labels:
@@ -118,3 +128,31 @@ def test_signing_in_shows_who_and_only_their_drawings(
     page.get_by_role("button", name="Sign out").click()
     page.get_by_role("button", name="Sign in").wait_for()
     assert page.get_by_text("Signed in as").count() == 0
+
+
+def test_a_personal_link_brings_its_person_back_on_another_device(
+    link_server, browser, database, mnist, screenshots: Path
+):
+    url, _ = link_server
+    first = open_page(browser, url)
+    link = first.get_by_test_id("stSidebar").get_by_test_id("stCode").inner_text().strip()
+    assert re.fullmatch(re.escape(url) + r"/?\?me=[\w-]{40,}", link), link
+    person = database.person_for_token(link.split("?me=")[1])
+    assert person is not None and person.startswith("link-")
+    add(database, person, [7, 2], mnist)
+    go_to(first, "My drawings", "My drawings")
+    first.get_by_text("read 2").wait_for()
+    assert shown_drawings(first) == ["7, read 7", "2, read 2"]
+    assert "?me=" in first.url  # the address is still the link after moving to another page
+
+    other = open_page(browser, link)  # another device: no cookie, only the link
+    go_to(other, "My drawings", "My drawings")
+    other.get_by_text("read 2").wait_for()
+    assert shown_drawings(other) == ["7, read 7", "2, read 2"]
+    no_exception(other)
+    screenshot(other, screenshots, "drawings-personal-link.png")
+
+    stranger = open_page(browser, url)  # no link: a new person, with none of these
+    go_to(stranger, "My drawings", "My drawings")
+    stranger.get_by_text("No drawings saved yet").wait_for()
+    assert shown_drawings(stranger) == []
