@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from benchmarks.canvas_match import digits
+from digitnet.data.collection.store import LOCAL_PERSON
 from digitnet.data.strokes import Drawing, to_mnist
 from tests.browser import (
     canvas_origin,
@@ -66,7 +67,7 @@ def test_the_renderer_reads_like_the_real_canvas(server, browser, database):
             set_brush(page, brush)
         x, y = canvas_origin(page)
         draw_and_save(page, digits(x, y)[label], label)
-    saved = database.list()
+    saved = database.list(person=LOCAL_PERSON)
     assert [(d.label, d.brush_width) for d in saved] == [(int(a), b) for a, b in drawn]
     print("\ndigit brush  28x28 mean / max difference (browser canvas vs renderer)")
     means, maxima = [], []

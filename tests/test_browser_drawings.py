@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from digitnet.data.collection.store import LOCAL_PERSON
 from digitnet.data.mnist import read_kaggle_csv
 from tests.browser import (
     canvas_origin,
@@ -93,7 +94,7 @@ def test_draw_answer_see_export_and_delete(server, browser, database, screenshot
     exported = tmp_path / download.value.suggested_filename
     download.value.save_as(exported)
     images, labels = read_kaggle_csv(exported.read_bytes(), exported.name)
-    saved = database.list()
+    saved = database.list(person=LOCAL_PERSON)
     assert labels.tolist() == [d.label for d in saved] == [1, 0, 7]
     assert np.array_equal(images, np.stack([np.rint(d.image * 255) for d in saved]))
 
@@ -104,7 +105,7 @@ def test_draw_answer_see_export_and_delete(server, browser, database, screenshot
     assert page.get_by_test_id("stException").count() == 0
 
     shown = shown_drawings(page)
-    kept = database.list()
+    kept = database.list(person=LOCAL_PERSON)
     assert shown == [f"{d.label}, read {d.prediction}" for d in kept] == ["1, read 1", "7, read 1"]
     assert page.get_by_test_id("stMetricValue").first.inner_text().strip() == str(len(kept))
     assert len({d.session for d in kept}) == 1 and {d.source for d in kept} == {"canvas"}

@@ -709,7 +709,7 @@ def test_export_or_any_output_onto_the_drawing_collection_is_refused(
     arguments = writing_command(command, collection.path, "--force")
     err = refused(arguments, tmp_path, monkeypatch, capsys)
     assert err == f"error: {collection.path}: is the drawing collection; write somewhere else\n"
-    assert collection.path.read_bytes() == before and len(collection.list()) == 2
+    assert collection.path.read_bytes() == before and len(collection.list(person=None)) == 2
 
 
 def existing_outputs(tmp_path: Path) -> list[Path]:
