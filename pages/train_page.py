@@ -17,6 +17,7 @@ import streamlit as st
 from digitnet import DigitnetError, Model
 from digitnet.data.augment import LIMITS, AugmentConfig, preview
 from digitnet.data.mnist import Dataset
+from digitnet.data.negatives import NotDigits
 from digitnet.data.pendigits import DEFAULT_PEN_SHARE, PenDigits
 from digitnet.network.optim import OPTIMIZERS, SCHEDULES
 from digitnet.network.spec import ACTIVATIONS, cnn_spec, mlp_spec, parse_sizes
@@ -27,7 +28,7 @@ from digitnet.training.catalog import model_bytes, sanitize_name, save_user_mode
 from digitnet.training.finetune import MyDrawings
 from digitnet.training.jobs import JobProgress, TrainingJob, TrainingLimit
 from digitnet.training.pipeline import Split, TrainingRun
-from digitnet.training.sources import mixed_in
+from digitnet.training.sources import DEFAULT_NOT_DIGIT_SHARE, mixed_in
 from digitnet.training.trainer import DigitSource, TrainConfig, TrainResult
 from pages.common.caches import cached_float_split
 from pages.common.collection import collection
@@ -485,6 +486,24 @@ def pen_share(pen: PenDigits, disabled: bool) -> float:
     return float(share)
 
 
+def not_digits(pen: PenDigits, disabled: bool) -> tuple[NotDigits, float]:
+    """Drawings that are not digits, for the eleventh output, and their share of every batch."""
+    share = st.slider(
+        "Drawings that are not digits in every batch",
+        0.0,
+        0.3,
+        DEFAULT_NOT_DIGIT_SHARE,
+        0.025,
+        format="percent",
+        key="train_not_digit_share",
+        disabled=disabled,
+        help="Letters, symbols, shapes, scribbles, several digits side by side and parts of "
+        "digits, drawn like the pen digits: the network learns to answer 'not a digit' for "
+        "them instead of its likeliest digit. 0: none.",
+    )
+    return NotDigits(pen.data), float(share)
+
+
 def class_digits(pen: PenDigits, disabled: bool) -> tuple[DigitSource | None, float]:
     """A class model's extra digits: pen drawings and the drawings people shared with the class
     (redrawn with stroke augmentation, as fine-tuning does), each a share of every batch; (None,
@@ -538,6 +557,8 @@ def settings_column(available: dict[str, Dataset], running: bool, limit: Trainin
     share, extra = (pen_share(pen, running), pen) if data_name == PEN_CHOICE else (0.0, None)
     if data_name == CLASS_CHOICE:
         extra, share = class_digits(pen, running)
+    if extra is not None:
+        extra, share = mixed_in([(extra, share), not_digits(pen, running)])
     network_tab, optimizer_tab, augment_tab = st.tabs(["Network", "Optimizer", "Augmentation"])
     with optimizer_tab:
         config = replace(training_settings(running, len(dataset.images)), extra_share=share)

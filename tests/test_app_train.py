@@ -305,7 +305,7 @@ def test_a_cnn_with_1275_filters_and_batch_1024_cannot_start_and_the_page_says_w
     the parameter count before anything is built, and Start stays disabled."""
     app = open_app(TRAIN)
     (caption,) = [c.value for c in app.caption if "parameters · about" in c.value]
-    assert re.fullmatch(r"235,146 parameters · about \d+ MB to train", caption)
+    assert re.fullmatch(r"235,275 parameters · about \d+ MB to train", caption)
     assert not app.button(key="train_start").disabled
     app.radio(key="train_kind").set_value("cnn").run()
     app.text_input(key="train_filters").input("1275").run()
@@ -319,7 +319,7 @@ def test_a_cnn_with_1275_filters_and_batch_1024_cannot_start_and_the_page_says_w
         error.value,
     )
     (caption,) = [c.value for c in app.caption if "parameters · about" in c.value]
-    assert re.fullmatch(r"23,535,368 parameters · about \d+\.\d GB to train", caption)
+    assert re.fullmatch(r"23,535,497 parameters · about \d+\.\d GB to train", caption)
     app.select_slider(key="train_batch").set_value(32).run()  # a smaller batch fits
     assert not app.error and not app.button(key="train_start").disabled
 
