@@ -47,11 +47,12 @@ from digitnet.files import (
     why,
     write_lock,
 )
-from digitnet.images import to_float
+from digitnet.images import NOT_A_DIGIT, to_float
 from digitnet.network.model import Model
 from digitnet.network.optim import OPTIMIZERS, SCHEDULES
 from digitnet.network.spec import ACTIVATIONS, parse_spec
 from digitnet.network.weights import save_model, spec_errors
+from digitnet.reading import Reading, verdicts
 from digitnet.training.budget import estimate
 from digitnet.training.card import card, dev_split
 from digitnet.training.catalog import keep_elsewhere, load_named, weights_file_bytes
@@ -153,9 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     predict = command(
         "predict",
         "read the digit in PNG or JPEG images",
-        "read the digit in each PNG or JPEG image: for one image, its top three digits; for "
-        "several, one line each (a file that cannot be read gets its one-line error on stderr, "
-        "the others are still read, and the exit status is 2)",
+        "read the digit in each PNG or JPEG image, one line each with the verdict: the digit "
+        "and its probability, 'not sure' with the top two, or 'not a digit' and why (a file "
+        "that cannot be read gets its one-line error on stderr, the others are still read, and "
+        "the exit status is 2)",
     )
     predict.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="a PNG or JPEG")
     predict.add_argument("--weights", help=weights_help)
@@ -625,42 +627,76 @@ def run_evaluate(args: argparse.Namespace) -> None:
     if args.split == "not-digits":
         return run_not_digits(args, model)
     name, images, labels = evaluation_data(args, model)
-    evaluation = evaluate(model, images, labels)
-    print_evaluation(f"{card(model).name} on {name} {args.split}", evaluation)
-    if args.split in DRAWING_SPLITS:
-        print("still wrong, per true digit (predicted: count):")
-        for digit in range(10):
-            row = evaluation.confusion[digit]
-            errors = ", ".join(f"{p}: {row[p]}" for p in np.argsort(-row) if p != digit and row[p])
-            print(f"{digit}: {errors or 'none'}")
+    said_none = labels == NOT_A_DIGIT  # only saved drawings can be: their maker said so
+    if not said_none.all():
+        digits = images[~said_none]
+        evaluation = evaluate(model, digits, labels[~said_none])
+        print_evaluation(f"{card(model).name} on {name} {args.split}", evaluation)
+        if args.split in DRAWING_SPLITS:
+            print_errors(evaluation)
+        print_verdicts(model, digits, evaluation)
+    if said_none.any():
+        said = verdicts(model, to_float(images[said_none]))
+        caught = int((said != "digit").sum())
+        print(
+            f"saved as not a digit: {len(said)}; caught (called unsure or not a digit): "
+            f"{caught} of {len(said)} ({caught / len(said):.2%})"
+        )
+
+
+def print_errors(evaluation: Evaluation) -> None:
+    print("still wrong, per true digit (predicted: count):")
+    for digit in range(10):
+        row = evaluation.confusion[digit]
+        errors = ", ".join(f"{p}: {row[p]}" for p in np.argsort(-row) if p != digit and row[p])
+        print(f"{digit}: {errors or 'none'}")
+
+
+def print_verdicts(model: Model, images: np.ndarray, evaluation: Evaluation) -> None:
+    """What a person is told about these real digits (``digitnet.reading``, with the model's
+    thresholds): how many are rejected as no digit, how many get "not sure", and the accuracy
+    when a digit called "not a digit" counts as wrong."""
+    said = verdicts(model, to_float(images))
+    total = len(said)
+    for verdict, words in (("not a digit", "called not a digit"), ("unsure", "called unsure")):
+        count = int((said == verdict).sum())
+        print(f"{words}: {count} of {total} ({count / total:.2%})")
+    right = (evaluation.predictions == evaluation.labels) & (said != "not a digit")
+    print(f"accuracy, a digit called not a digit counting as wrong: {right.mean():.2%}")
 
 
 def run_not_digits(args: argparse.Namespace, model: Model) -> None:
     """``evaluate --split not-digits``: per kind of held-out drawing that is not a digit, the
-    share the model reads as a digit with a probability of at least each of CONFIDENT (with
-    ten outputs, its top probability), and the digit it reads most often."""
+    share the model reads as a digit with a probability of at least each of CONFIDENT (its top
+    digit's probability, what the page showed before verdicts), the share the reading catches
+    (``digitnet.reading``: called unsure or not a digit, so not a digit with confidence) and
+    the share it calls not a digit, and the digit it reads most often."""
     if args.negative_count < 1:
         raise DigitnetError(f"--negative-count must be at least 1, got {args.negative_count}")
     given = None if args.pen_data in (None, FIND_PEN_DATA) else args.pen_data
     held = held_out_negatives(args.negative_count, data=load_pen_data(given))
-    digits = model.predict_proba(held.images)[:, :10]
+    digits = model.predict_proba(held.images)
     sure, read_as, kinds = digits.max(axis=1), digits.argmax(axis=1), np.array(held.kinds)
+    said = verdicts(model, held.images)
     print(
         f"{card(model).name} on {len(kinds)} held-out drawings that are not digits: the share "
-        "it reads as a digit with confidence"
+        "read as a digit with confidence, caught (called unsure or not a digit) and rejected "
+        "(called not a digit)"
     )
     thresholds = " ".join(f"{f'>= {c:.0%}':>7}" for c in CONFIDENT)
-    print(f"{'kind':<16} {'drawings':>8} {thresholds}  most often read as")
+    print(f"{'kind':<16} {'drawings':>8} {thresholds}  {'caught':>7} {'rejected':>8}  most often")
     for kind in [*dict.fromkeys(held.kinds), "all"]:
         chosen = kinds == kind if kind != "all" else np.ones(len(kinds), bool)
         shares = " ".join(f"{(sure[chosen] >= c).mean():>7.1%}" for c in CONFIDENT)
+        caught, rejected = said[chosen] != "digit", said[chosen] == "not a digit"
         digit = np.bincount(read_as[chosen], minlength=10).argmax()
         often = f"{digit} ({(read_as[chosen] == digit).mean():.0%})"
-        print(f"{kind:<16} {chosen.sum():>8} {shares}  {often}")
+        caught_shares = f"{caught.mean():>7.1%} {rejected.mean():>8.1%}"
+        print(f"{kind:<16} {chosen.sum():>8} {shares}  {caught_shares}  {often}")
 
 
-def read_image(path: Path) -> np.ndarray | None:
-    """The digit in a PNG or JPEG file as a 28x28 image (None when blank); errors name the
+def read_image(path: Path, model: Model) -> Reading:
+    """What ``model`` reads in a PNG or JPEG file (``digitnet.read_image``); errors name the
     file as the user typed it."""
     raw = preprocess.read_image_file(path)
     try:
@@ -672,43 +708,41 @@ def read_image(path: Path) -> np.ndarray | None:
     except (OSError, ValueError, Image.DecompressionBombError):
         pass  # recognised: preprocess decodes it, or refuses it with its own reason
     try:
-        return preprocess.image_to_mnist(raw)
+        return digitnet.read_image(raw, model)
     except DigitnetError as error:
         raise DigitnetError(f"{path}: {str(error).removeprefix('upload ')}") from None
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    """One image: its digit, then its top three with their probabilities, a line each. Several:
-    one line each, ``a.png: 7 (98.1%), then 1 (1.2%), 9 (0.3%)``. An image that cannot be read
+    """One line per image with the verdict (``verdict_line``). An image that cannot be read
     gets its one-line error on stderr and the others are still read; exit status 2 if any
     failed."""
     model = load_named(args.weights)
     failed = 0
     for path in args.images:
         try:
-            probabilities = predict_image(model, path)
+            reading = read_image(path, model)
         except DigitnetError as error:
             failed += 1
             sys.stdout.flush()  # the error lands after the lines before it, even in one pipe
             print(f"error: {error}", file=sys.stderr)
             continue
-        top = np.argsort(-probabilities)[:3]
-        if len(args.images) == 1:
-            print(f"{path}: {top[0]}")
-            for digit in top:
-                print(f"  {digit}: {probabilities[digit]:.1%}")
-        else:
-            first, *others = (f"{digit} ({probabilities[digit]:.1%})" for digit in top)
-            print(f"{path}: {first}, then {', '.join(others)}")
+        print(f"{path}: {verdict_line(reading)}")
     return 2 if failed else 0
 
 
-def predict_image(model: Model, path: Path) -> np.ndarray:
-    """The model's ten probabilities for the digit in an image file."""
-    image = read_image(path)
-    if image is None:
-        raise DigitnetError(f"{path}: no digit found (the image looks blank)")
-    return model.predict_proba(image[None])[0]
+def verdict_line(reading: Reading) -> str:
+    """``7 (97.1%)``; ``not sure: 4 (55.0%) or 9 (40.0%)``, and why when it is not those two
+    (``; might not be a digit; a 4?``); ``not a digit (looks like several marks side by
+    side)``."""
+    if reading.verdict == "not a digit":
+        return f"not a digit ({reading.reason})"
+    first, second = reading.digit, reading.runner_up
+    shares = reading.probabilities
+    if reading.verdict == "digit":
+        return f"{first} ({shares[first]:.1%})"
+    line = f"not sure: {first} ({shares[first]:.1%}) or {second} ({shares[second]:.1%})"
+    return line if reading.reason == f"a {first} or a {second}?" else f"{line}; {reading.reason}"
 
 
 def run_submit(args: argparse.Namespace) -> None:

@@ -1,9 +1,11 @@
 """Draw: write a digit with the mouse or a finger (or upload a photo of one) and see what the
-network makes of it, after every stroke. Then say whether it read it right ("Right", or "No,
-it's a ..."): the drawing is saved to the collection (see My drawings), as strokes or as the
-photo, and the canvas is cleared for the next one, so writing ten digits in a row is quick.
-Under the prediction: the probabilities in words and as bars, then the preprocessing step by
-step (the steps ``canvas_to_mnist`` or ``image_to_mnist`` ran), then the inside view.
+network makes of it, after every stroke, as ``digitnet.reading`` says it: the digit, "Not sure:
+a 4 or a 9?", or "That doesn't look like a digit". Then say whether it read it right ("Right",
+or "No, it's a ..." with a digit or "Not a digit"): the drawing is saved to the collection (see
+My drawings), as strokes or as the photo, and the canvas is cleared for the next one, so
+writing ten digits in a row is quick. Under the verdict: the probabilities in words and as bars
+(one click away when the network is not sure it is a digit), then the preprocessing step by step
+(the steps ``canvas_to_mnist`` or ``image_to_mnist`` ran), then the inside view.
 
 Everything that follows the drawing is one fragment (``read_and_show``): a stroke reruns it
 alone, not the sidebar and the rest of the page.
@@ -32,13 +34,14 @@ import streamlit as st
 from digitnet import DigitnetError, Model
 from digitnet.data.preprocess import Step, canvas_to_mnist, image_to_mnist, read_canvas_png
 from digitnet.data.strokes import read_canvas_json
+from digitnet.images import NOT_A_DIGIT
+from digitnet.reading import Reading, read
 from pages.common.collection import collection, session_id, sharing
 from pages.common.inside import show_inside
 from pages.common.models import chosen_model
 from pages.common.people import me
 from pages.common.pictures import STEP_SIZE, probability_chart, step_pictures
 
-NOT_SURE_BELOW = 0.6  # a top probability under this gets a "not sure" note
 CANVAS_SIZE = 280
 CANVAS_BACKGROUND = "white"
 CANVAS_GENERATION = "canvas_generation"  # how many times the inputs were emptied
@@ -54,6 +57,7 @@ KEYBOARD_HINT = (
     "No mouse or touch screen? Choose **Upload a photo** above: a photo or scan of a digit gets "
     "a prediction too."
 )
+NOT_DIGIT = "That doesn't look like a digit"
 NO_DIGIT = (
     "No digit found in this photo: nothing stands out from the paper. Try a photo with the "
     "digit large, dark on light (or light on dark), and evenly lit."
@@ -167,19 +171,39 @@ def saving_switch() -> None:
         )
 
 
-def show_prediction(model: Model, image: np.ndarray) -> np.ndarray:
-    """Shows the model's answer, in a number and in words; returns its ten probabilities."""
-    probabilities = model.predict_proba(image[None])[0]
-    top, runner_up = (int(digit) for digit in np.argsort(probabilities)[::-1][:2])
-    st.metric("Prediction", str(top), help="The digit with the highest probability.")
-    # What the bars say, in words a screen reader reads out.
-    st.caption(
-        f"Reads {top} ({probabilities[top]:.0%} sure); "
-        f"next {runner_up} ({probabilities[runner_up]:.0%})."
+def show_verdict(reading: Reading) -> None:
+    """The reading as a person says it: a digit in big, or why not, its best guess smaller."""
+    if reading.verdict == "digit":
+        st.metric("Prediction", str(reading.digit), help="The digit with the highest probability.")
+        st.caption(in_words(reading))  # what the bars say, in words a screen reader reads out
+    elif reading.verdict == "unsure":
+        st.subheader(f"Not sure: {reading.reason}", anchor=False)
+        st.caption(in_words(reading))  # the best guess, smaller
+    else:
+        st.subheader(NOT_DIGIT, anchor=False)
+        st.caption(reading.reason[:1].upper() + reading.reason[1:] + ".")
+
+
+def in_words(reading: Reading) -> str:
+    """The top two digits' probabilities: 'Reads 7 (94% sure); next 1 (3%).' ('As a digit, it
+    reads ...' when it is not one)."""
+    top, runner_up = int(reading.probabilities.argmax()), reading.runner_up
+    reads = "Reads" if reading.digit is not None else "As a digit, it reads"
+    return (
+        f"{reads} {top} ({reading.probabilities[top]:.0%} sure); "
+        f"next {runner_up} ({reading.probabilities[runner_up]:.0%})."
     )
-    if probabilities[top] < NOT_SURE_BELOW:
-        st.warning(f"Not sure: it could also be a {runner_up}. Try a clearer, centred digit.")
-    return probabilities
+
+
+def show_probabilities(reading: Reading, knows_not_digit: bool) -> None:
+    """The ten digits' bars (how likely each digit is, if it is one), and the eleventh
+    output's probability that it is none, when the model has that output."""
+    st.vega_lite_chart(spec=probability_chart(reading.probabilities), width="stretch")
+    if knows_not_digit:
+        st.caption(
+            f"Not a digit at all: {reading.not_digit:.0%} (the network's eleventh output; the "
+            "bars say which digit, if it is one)."
+        )
 
 
 def show_steps(steps: tuple[Step, ...]) -> None:
@@ -195,55 +219,67 @@ def show_steps(steps: tuple[Step, ...]) -> None:
     )
 
 
-def ask_if_right(model: Model, digit: Digit, probabilities: np.ndarray) -> None:
-    """ "Right" saves the drawing with the model's answer as its label; "No, it's a ..." with
-    the digit chosen. Both clear the inputs for the next digit."""
-    reading = Reading(digit, probabilities, model.metadata.get("checksum"), generation())
+def ask_if_right(model: Model, digit: Digit, reading: Reading) -> None:
+    """ "Right" saves the drawing with the model's answer as its label (NOT_A_DIGIT for "not a
+    digit", the best guess when unsure); "No, it's a ..." with the digit chosen, or "Not a
+    digit". Both clear the inputs for the next digit."""
+    question = Question(digit, reading, model.metadata.get("checksum"), generation())
     st.button(
-        "Right",
-        key=f"right-{reading.generation}",
+        "Right" if reading.verdict == "digit" else f"Right: {answer_name(said(reading))}",
+        key=f"right-{question.generation}",
         icon=":material/check:",
         on_click=save,
-        args=(int(probabilities.argmax()), reading),
+        args=(said(reading), question),
     )
     st.pills(
         "No, it's a ...",
-        range(10),
-        key=f"correction-{reading.generation}",
+        [*range(10), NOT_A_DIGIT],
+        format_func=lambda label: answer_name(label).capitalize(),
+        key=f"correction-{question.generation}",
         on_change=save_correction,
-        args=(reading,),
-        width=190,  # two rows of five, like a keypad: ten in a row do not fit the column
+        args=(question,),
+        width=190,  # two rows of five, like a keypad, and "Not a digit" under them
         wrap=True,
     )
 
 
+def said(reading: Reading) -> int:
+    """What the reading says as a label: its digit, or NOT_A_DIGIT."""
+    return NOT_A_DIGIT if reading.digit is None else reading.digit
+
+
+def answer_name(label: int) -> str:
+    """'a 7', 'an 8', 'not a digit'."""
+    return "not a digit" if label == NOT_A_DIGIT else f"{'an' if label == 8 else 'a'} {label}"
+
+
 @dataclass(eq=False)
-class Reading:
-    """One prediction the person can answer, handed to the answer widgets' callbacks. Every
+class Question:
+    """One reading the person can answer, handed to the answer widgets' callbacks. Every
     call of a widget's callback gets this same object, so ``saved`` makes a second answer to
     it (a double click, a click before the page has updated) save nothing. The two calls of a
     double click can run at once, in two threads: ``lock`` makes the second wait until the
     first has saved and emptied the canvas."""
 
     digit: Digit
-    probabilities: np.ndarray
+    reading: Reading
     checksum: str | None
     generation: int  # of the inputs it was read from
     saved: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def save_correction(reading: Reading) -> None:
-    label = st.session_state.get(f"correction-{reading.generation}")
+def save_correction(question: Question) -> None:
+    label = st.session_state.get(f"correction-{question.generation}")
     if label is not None:
-        save(label, reading)
+        save(label, question)
 
 
-def save(label: int, reading: Reading) -> None:
+def save(label: int, question: Question) -> None:
     """Saves the digit as ``label`` (a callback, so the cleared canvas shows in the same run);
     a failure is kept for the page to show."""
-    with reading.lock:
-        if reading.saved:
+    with question.lock:
+        if question.saved:
             return
         try:
             store, visitor = collection(), me()
@@ -251,19 +287,19 @@ def save(label: int, reading: Reading) -> None:
                 person=visitor.person,
                 shared=visitor.shared and sharing(store, visitor.person),
                 label=label,
-                image=reading.digit.image,
+                image=question.digit.image,
                 session=session_id(),
-                prediction=int(reading.probabilities.argmax()),
-                probabilities=reading.probabilities,
-                model_checksum=reading.checksum,
-                **source_columns(reading.digit),
+                prediction=said(question.reading),
+                probabilities=question.reading.probabilities,
+                model_checksum=question.checksum,
+                **source_columns(question.digit),
             )
         except DigitnetError as error:
             st.session_state[NOT_SAVED] = f"Not saved: {error}"
             return
-        reading.saved = True
+        question.saved = True
         clear_canvas()
-        st.session_state[SAVED] = (generation(), f"Saved as a {label}.")
+        st.session_state[SAVED] = (generation(), f"Saved as {answer_name(label)}.")
 
 
 def source_columns(digit: Digit) -> dict:
@@ -325,15 +361,21 @@ def read_and_show(model: Model | None, mode: str) -> None:
 
 
 def show_result(model: Model | None, digit: Digit | None, hint: str | None, saving: bool) -> None:
-    """The prediction, the answers (when saving), the bars; or why there is none."""
+    """The verdict, the answers (when saving), the bars; or why there is none."""
     show_save_outcome(next_digit=digit is not None)
     if model is None:
         st.info("Choose a model in the sidebar.")
     elif digit is not None:
-        probabilities = show_prediction(model, digit.image)
+        reading = read(digit.image, model)
+        show_verdict(reading)
         if saving:
-            ask_if_right(model, digit, probabilities)
-        st.vega_lite_chart(spec=probability_chart(probabilities), width="stretch")
+            ask_if_right(model, digit, reading)
+        if reading.verdict == "digit":
+            show_probabilities(reading, model.knows_not_digit)
+        else:  # one click away: the bars of a drawing that may be no digit mislead at a glance
+            with st.expander("The probabilities"):
+                st.caption(in_words(reading))
+                show_probabilities(reading, model.knows_not_digit)
     elif hint is not None:
         st.info(hint)
 

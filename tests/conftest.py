@@ -21,10 +21,12 @@ from PIL import Image
 from digitnet import Model, save_model
 from digitnet.data.mnist import DATA_ENV, find_mnist, load_mnist
 from digitnet.data.pendigits import PEN_ENV, find_pen_data
+from digitnet.images import to_float
 from digitnet.training.trainer import TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_MODEL = "fixture"
+KNOWING_MODEL = "knows-not-digits"
 # The browser tests' fixtures (server, browser, screenshots, database), and a PostgreSQL server
 # (tests/postgres.py), for every test file.
 pytest_plugins = ["tests.browser", "tests.postgres"]
@@ -84,6 +86,25 @@ def fixture_model_file(mnist, tmp_path_factory) -> Path:
     Trainer(model, config, mnist.train_images[:20000], mnist.train_labels[:20000]).run()
     model.metadata.update({"name": FIXTURE_MODEL, "architecture": "mlp 64"})
     return save_model(model, tmp_path_factory.mktemp("fixture") / f"{FIXTURE_MODEL}.npz")
+
+
+@pytest.fixture(scope="session")
+def knowing_model_file(mnist, tmp_path_factory) -> Path:
+    """An MLP that learned "not a digit" too: 12,000 MNIST digits and 1,000 drawings that are
+    not digits (``NotDigits``), two epochs; made in seconds. The reading's default thresholds."""
+    from digitnet.data.negatives import NotDigits
+    from digitnet.data.pendigits import load_pen_data
+
+    not_digits, not_digit_labels = NotDigits(load_pen_data(pen_data_folder())).sample(
+        1000, np.random.default_rng(0)
+    )
+    images = np.concatenate([to_float(mnist.train_images[:12000]), not_digits])
+    labels = np.concatenate([mnist.train_labels[:12000], not_digit_labels])
+    model = Model("mlp:64", seed=0)
+    config = TrainConfig(epochs=2, batch_size=64, schedule="constant", dev_size=0)
+    Trainer(model, config, images, labels).run()
+    model.metadata.update({"name": KNOWING_MODEL, "architecture": "mlp 64"})
+    return save_model(model, tmp_path_factory.mktemp("knowing") / f"{KNOWING_MODEL}.npz")
 
 
 @pytest.fixture

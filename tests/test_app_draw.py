@@ -13,13 +13,16 @@ import pytest
 from PIL import Image, ImageDraw
 
 from digitnet import Model, load_model, save_model
-from digitnet.data.collection.store import DB_ENV, SCHEMA_VERSION, DrawingStore
+from digitnet.data.collection.store import DB_ENV, LOCAL_PERSON, SCHEMA_VERSION, DrawingStore
 from digitnet.data.preprocess import DIGIT_BOX, SUPERSAMPLE, canvas_to_mnist, image_to_mnist
 from digitnet.data.strokes import read_canvas_json, render
+from digitnet.images import NOT_A_DIGIT
+from digitnet.reading import Reading, read
+from digitnet.training.finetune import MyDrawings, learnable
 from pages.common.collection import SESSION_ID
 from pages.common.pictures import FRAME, PAPER, STEP_SCALE, STEP_SIZE, enlarge, step_pictures
-from pages.draw_page import CANVAS, EMPTYING, NO_DIGIT, NOT_SURE_BELOW
-from tests.conftest import canvas_state, digit_on_canvas
+from pages.draw_page import CANVAS, EMPTYING, NO_DIGIT, NOT_DIGIT
+from tests.conftest import KNOWING_MODEL, canvas_state, digit_on_canvas
 from tests.test_preprocess import blank_png
 from tests.test_strokes import fabric_path
 
@@ -65,6 +68,18 @@ def expected_probabilities(fixture_model_file, rgba: np.ndarray) -> np.ndarray:
     return load_model(fixture_model_file).predict_proba(canvas_to_mnist(rgba)[None])[0]
 
 
+def headline(app) -> str:
+    """What the page says the drawing is: the digit in big, or its heading."""
+    return app.metric[0].value if app.metric else app.subheader[0].value
+
+
+def says(reading: Reading) -> str:
+    """The headline the page should show for this reading."""
+    if reading.verdict == "digit":
+        return str(reading.digit)
+    return f"Not sure: {reading.reason}" if reading.verdict == "unsure" else NOT_DIGIT
+
+
 def test_blank_canvas_shows_a_hint_not_a_prediction(open_app):
     app = open_app()
     assert not app.exception
@@ -88,8 +103,7 @@ def test_it_works_at_once_with_the_shipped_weights_and_no_data(
     assert select.value == "cnn"  # the better shipped model is the default
     one = drawing([(140, 50), (140, 230)])
     draw(app, one)
-    expected = load_model(shipped / "cnn.npz").predict_proba(canvas_to_mnist(one)[None])[0]
-    assert app.metric[0].value == str(expected.argmax())
+    assert headline(app) == says(read(canvas_to_mnist(one), load_model(shipped / "cnn.npz")))
 
 
 def test_a_drawing_is_classified_as_the_model_does(open_app, fixture_model_file):
@@ -142,22 +156,88 @@ def test_step_pictures_show_each_step_at_a_size_people_can_see():
     assert np.array_equal(centred, enlarge(image, STEP_SCALE))
 
 
-def test_not_sure_note_follows_the_threshold(open_app, fixture_model_file):
-    candidates = [
-        drawing([(140, 50), (140, 230)]),  # a clear 1
-        drawing([(60, 140), (220, 140)], [(140, 60), (140, 220)]),  # a plus sign
-        drawing([(80, 80), (200, 80), (200, 200), (80, 200), (80, 80)]),  # a square
-        drawing([(140, 60), (220, 200), (60, 200), (140, 60)]),  # a triangle
-    ]
-    app = open_app()
-    seen = set()
-    for rgba in candidates:
+KNOWING = f"{KNOWING_MODEL} (saved)"
+ONE_OR_SEVEN = drawing([(110, 60), (170, 60), (140, 230)])  # a 1's flag or a 7's bar?
+HASH = (  # "#": two strokes down, two across
+    [(100, 50), (100, 230)],
+    [(180, 50), (180, 230)],
+    [(50, 110), (230, 110)],
+    [(50, 170), (230, 170)],
+)
+
+
+@pytest.fixture
+def knowing(app_cache, knowing_model_file) -> Model:
+    """The model that learned "not a digit", saved in the app's cache as KNOWING."""
+    shutil.copy(knowing_model_file, app_cache / "models")
+    return load_model(knowing_model_file)
+
+
+def expander(app, label: str):
+    return next((block for block in app.expander if block.label == label), None)
+
+
+def captions(app) -> list[str]:
+    return [caption.value for caption in app.caption]
+
+
+def test_each_verdict_is_said_as_the_reading_has_it(open_app, knowing):
+    app = open_app(model=KNOWING)
+    verdicts = set()
+    for rgba in (drawing([(140, 50), (140, 230)]), ONE_OR_SEVEN, drawn(*HASH)[0]):
         draw(app, rgba)
-        unsure = expected_probabilities(fixture_model_file, rgba).max() < NOT_SURE_BELOW
-        notes = [warning.value for warning in app.warning if "Not sure" in warning.value]
-        assert bool(notes) == unsure
-        seen.add(unsure)
-    assert seen == {True, False}, "the drawings should include a sure and an unsure one"
+        expected = read(canvas_to_mnist(rgba), knowing)
+        assert not app.exception
+        verdicts.add(expected.verdict)
+        best, next_best = np.argsort(expected.probabilities)[::-1][:2]
+        shares = f"({expected.probabilities[best]:.0%} sure); next {next_best} "
+        shares += f"({expected.probabilities[next_best]:.0%})."
+        not_digit = f"Not a digit at all: {expected.not_digit:.0%} (the network's eleventh"
+        probabilities = expander(app, "The probabilities")
+        headings = [heading.value for heading in app.subheader]
+        if expected.verdict == "digit":  # the digit in big, the bars in sight
+            assert app.metric[0].value == str(expected.digit) and headings == []
+            assert f"Reads {best} {shares}" in captions(app)
+            assert probabilities is None and len(app.get("vega_lite_chart")) == 1
+        elif expected.verdict == "unsure":  # the top two, the best guess smaller
+            assert headings == [f"Not sure: {expected.reason}"] and not app.metric
+            assert f"Reads {expected.digit} {shares}" in captions(app)
+        else:
+            assert headings == [NOT_DIGIT] and not app.metric
+            reason = expected.reason[0].upper() + expected.reason[1:] + "."
+            assert reason in captions(app)
+            words = [caption.value for caption in probabilities.caption]
+            assert f"As a digit, it reads {best} {shares}" in words
+        if expected.verdict != "digit":  # the bars one click away
+            assert len(probabilities.get("vega_lite_chart")) == 1
+        assert any(caption.startswith(not_digit) for caption in captions(app))
+    assert verdicts == {"digit", "unsure", "not a digit"}, "the drawings should show all three"
+
+
+def ten_outputs(model: Model) -> Model:
+    """The model as one made before the eleventh output: its ten digits' outputs alone."""
+    layers = [dict(layer) for layer in model.spec["layers"]]
+    layers[-1]["units"] = 10
+    older = Model({"layers": layers})
+    for layer, theirs in zip(older.layers, model.layers, strict=True):
+        for name, value in theirs.params.items():
+            layer.params[name][...] = value[..., :10] if layer is older.layers[-1] else value
+    older.metadata.update({"name": "older", "temperature": model.temperature})
+    return older
+
+
+def test_a_model_without_the_eleventh_output_reads_as_before(
+    open_app, fixture_model_file, app_cache
+):
+    older = ten_outputs(load_model(fixture_model_file))
+    save_model(older, app_cache / "models" / "older.npz")
+    app = open_app(model="older (saved)")
+    for rgba in (drawing([(140, 50), (140, 230)]), ONE_OR_SEVEN):
+        draw(app, rgba)
+        expected = read(canvas_to_mnist(rgba), older)
+        assert expected.verdict != "not a digit" and expected.not_digit == 0
+        assert headline(app) == says(expected)
+        assert not any(caption.startswith("Not a digit at all") for caption in captions(app))
 
 
 def test_clear_empties_the_canvas(open_app):
@@ -211,13 +291,13 @@ def test_uploaded_photo_goes_through_the_same_preprocessing(
     open_app, fixture_model_file, mnist, format
 ):
     photo = png_bytes(digit_on_canvas(mnist.test_images[0])[..., :3], format)
-    expected = load_model(fixture_model_file).predict_proba(image_to_mnist(photo)[None])[0]
+    expected = read(image_to_mnist(photo), load_model(fixture_model_file))
     app = open_app()
     app.radio(key="draw_input").set_value("Upload a photo").run()
     assert "Upload a photo" in app.info[0].value
     app.file_uploader[0].upload(f"seven.{format.lower()}", photo).run()
     assert not app.exception
-    assert app.metric[0].value == str(expected.argmax())
+    assert headline(app) == says(expected)
     steps = []
     image_to_mnist(photo, steps)
     shown = next(image for image in app.image if len(image.proto.imgs) == 5)
@@ -308,7 +388,7 @@ def test_right_saves_the_drawing_as_the_model_read_it_and_clears_the_canvas(
     assert [success.value for success in app.success] == ["Saved as a 1."]
     assert len(app.metric) == 0
 
-    [saved] = database.list()
+    [saved] = database.list(person=LOCAL_PERSON)
     model = load_model(fixture_model_file)
     expected = model.predict_proba(canvas_to_mnist(rgba)[None])[0]
     assert (saved.label, saved.prediction, saved.source) == (1, 1, "canvas")
@@ -329,8 +409,10 @@ def test_ten_corrections_in_a_row_are_ten_drawings_of_one_session(open_app, data
         draw(app, rgba, json_data)
         app.pills(key=f"correction-{number}").set_value(number).run()
         assert not app.exception
-        assert [success.value for success in app.success] == [f"Saved as a {number}."]
-    saved = database.list()
+        assert [success.value for success in app.success] == [
+            f"Saved as {'an' if number == 8 else 'a'} {number}."
+        ]
+    saved = database.list(person=LOCAL_PERSON)
     assert [d.label for d in saved] == list(range(10))
     assert [d.prediction for d in saved] == [1] * 10
     assert [d.brush_width for d in saved] == [12 + n for n in range(10)]
@@ -338,12 +420,39 @@ def test_ten_corrections_in_a_row_are_ten_drawings_of_one_session(open_app, data
     assert sum(d.wrong for d in saved) == 9
 
 
+def test_not_a_digit_is_an_answer_saved_as_such_for_fine_tuning(open_app, database, knowing):
+    app = open_app(model=KNOWING)
+    draw(app, *drawn(*ONE))  # a 1, answered "Not a digit" on the keypad
+    assert app.metric[0].value == "1" and app.button(key="right-0").label == "Right"
+    app.pills(key="correction-0").set_value(NOT_A_DIGIT).run()
+    assert [success.value for success in app.success] == ["Saved as not a digit."]
+    answers = []
+    for strokes in (HASH, [[(110, 60), (170, 60), (140, 230)]]):  # "Right" to each verdict
+        rgba, json_data = drawn(*strokes)
+        draw(app, rgba, json_data)
+        answers.append(read(canvas_to_mnist(rgba), knowing))
+        right = app.button(key=f"right-{len(answers)}")
+        assert (
+            right.label
+            == {"not a digit": "Right: not a digit", "unsure": "Right: a 1"}[answers[-1].verdict]
+        )
+        right.click().run()
+    assert [success.value for success in app.success] == ["Saved as a 1."]
+    saved = database.list(person=LOCAL_PERSON)
+    assert [(d.label, d.prediction) for d in saved] == [(10, 1), (10, 10), (1, 1)]
+    assert [d.wrong for d in saved] == [True, False, False]
+    assert np.allclose(saved[1].probabilities, answers[0].probabilities, atol=1e-6)
+    # Fine-tuning this model learns them as they were saved, "not a digit" too.
+    assert learnable(saved, knowing) == saved
+    assert MyDrawings(saved).labels.tolist() == [10, 10, 1]
+
+
 def test_two_sessions_save_under_two_ids(open_app, database):
     for _ in range(2):
         app = open_app()
         draw(app, *drawn(*SEVEN))
         app.pills(key="correction-0").set_value(7).run()
-    saved = database.list()
+    saved = database.list(person=LOCAL_PERSON)
     assert [d.label for d in saved] == [7, 7]
     assert len({d.session for d in saved}) == 2
 
@@ -366,9 +475,9 @@ def test_an_uploaded_photo_is_saved_with_its_bytes(open_app, database, mnist):
     prediction = int(app.metric[0].value)
     app.button(key="right-0").click().run()
     assert not app.exception
-    [saved] = database.list()
+    [saved] = database.list(person=LOCAL_PERSON)
     assert (saved.source, saved.label, saved.strokes) == ("photo", prediction, None)
-    assert database.get(saved.id).photo == photo
+    assert database.get(saved.id, person=LOCAL_PERSON).photo == photo
     assert np.array_equal(saved.image, image_to_mnist(photo))
     assert len(app.metric) == 0  # the uploader was emptied for the next photo
     assert "Upload a photo" in app.info[0].value
@@ -390,7 +499,9 @@ def newer_schema(path) -> None:
     ids=["corrupt", "newer-schema", "read-only"],
 )
 def test_a_failed_save_is_one_line_and_the_page_keeps_predicting(open_app, database, spoil, says):
-    database.add(label=3, image=np.zeros((28, 28)), session="earlier", photo=b"photo")
+    database.add(
+        person=LOCAL_PERSON, label=3, image=np.zeros((28, 28)), session="earlier", photo=b"photo"
+    )
     spoil(database.path)
     before = database.path.read_bytes()
     app = open_app()

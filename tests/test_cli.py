@@ -21,6 +21,7 @@ from digitnet.analysis.metrics import evaluate
 from digitnet.cli import build_parser, main
 from digitnet.data.collection.store import DrawingStore
 from digitnet.data.mnist import load_dataset, load_mnist, split_dev
+from digitnet.data.negatives import held_out_negatives
 from digitnet.data.pendigits import (
     DEFAULT_PEN_SHARE,
     PEN_DEV_WRITERS,
@@ -32,11 +33,14 @@ from digitnet.data.pendigits import (
     load_pen_data,
     pen_dev_set,
 )
+from digitnet.data.preprocess import canvas_to_mnist
 from digitnet.files import write_lock
-from digitnet.images import to_float
+from digitnet.images import NOT_A_DIGIT, to_float
+from digitnet.reading import verdicts
 from digitnet.training.card import DevSplit, card
 from digitnet.training.catalog import models_dir, save_user_model
-from tests.conftest import ROOT
+from tests.conftest import ROOT, pen_data_folder
+from tests.test_app_draw import HASH, drawing
 from tests.test_drawings import canvas_drawing
 from tests.test_outputs import KINDS, age, killed_write, not_a_file, unchanged
 from tests.test_preprocess import blank_png
@@ -101,13 +105,30 @@ def test_train_writes_weights_with_full_metadata(trained):
     assert "test" not in made.metrics, "a Kaggle train.csv has no test set"
 
 
-def test_evaluate_prints_accuracy_report_and_confusion(trained, capsys):
+def test_evaluate_prints_accuracy_report_and_confusion(trained, mnist, capsys):
     assert main(["evaluate", str(trained), "--split", "test"]) == 0
     out = capsys.readouterr().out
     accuracy = float(out.split("accuracy ")[1].split("%")[0])
     assert 85 < accuracy < 100
     assert "precision" in out and "recall" in out and "confusion matrix" in out
     assert len([line for line in out.splitlines() if line.startswith("    9")]) >= 1
+    assert_verdict_lines(out, digitnet.load_model(trained), mnist.test_images, mnist.test_labels)
+
+
+def assert_verdict_lines(
+    out: str, model: digitnet.Model, images: np.ndarray, labels: np.ndarray
+) -> None:
+    """The lines on what people are told about real digits are the reading's verdicts."""
+    said = verdicts(model, to_float(images))
+    rejected, unsure = (int((said == verdict).sum()) for verdict in ("not a digit", "unsure"))
+    right = (model.predict(to_float(images)) == labels) & (said != "not a digit")
+    lines = out.splitlines()
+    start = lines.index(next(line for line in lines if line.startswith("called not a digit")))
+    assert lines[start : start + 3] == [
+        f"called not a digit: {rejected} of {len(labels)} ({rejected / len(labels):.2%})",
+        f"called unsure: {unsure} of {len(labels)} ({unsure / len(labels):.2%})",
+        f"accuracy, a digit called not a digit counting as wrong: {right.mean():.2%}",
+    ]
 
 
 def test_evaluate_on_a_kaggle_train_csv(trained, kaggle_files, capsys):
@@ -120,9 +141,13 @@ def test_predict_reads_a_photo_of_any_size(trained, mnist, tmp_path, capsys):
     photo = Image.fromarray(255 - digit).resize((300, 300), Image.BILINEAR)  # dark on white
     photo.convert("RGB").save(tmp_path / "seven.jpg", quality=90)
     assert main(["predict", str(tmp_path / "seven.jpg"), "--weights", str(trained)]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0].endswith(": 7")
-    assert len(lines) == 4 and lines[1].strip().startswith("7:")
+    reading = digitnet.read_image(
+        (tmp_path / "seven.jpg").read_bytes(), digitnet.load_model(trained)
+    )
+    assert (reading.verdict, reading.digit) == ("digit", 7)
+    assert (
+        capsys.readouterr().out == f"{tmp_path / 'seven.jpg'}: 7 ({reading.probabilities[7]:.1%})\n"
+    )
 
 
 def test_submit_writes_kaggle_format(trained, kaggle_files, mnist, tmp_path):
@@ -455,7 +480,7 @@ def test_evaluate_pen_dev_scores_only_the_unseen_writers(trained, tiny_pen, caps
 
 def assert_per_digit_errors(out: str, confusion: np.ndarray) -> None:
     """The lines after "still wrong" list each digit's misreadings, as the confusion has them."""
-    lines = out.split("still wrong, per true digit (predicted: count):\n")[1].splitlines()
+    lines = out.split("still wrong, per true digit (predicted: count):\n")[1].splitlines()[:10]
     for digit, line in enumerate(lines):
         wrong = sum(int(pair.split(": ")[1]) for pair in line[3:].split(", ") if pair != "none")
         assert (
@@ -481,6 +506,36 @@ def test_evaluate_mine_scores_the_saved_drawings(trained, mnist, tmp_path, monke
     )
     assert f"on saved drawings mine: accuracy {evaluation.accuracy:.2%} on 30 images" in out
     assert_per_digit_errors(out, evaluation.confusion)
+    # Saved as not a digit: scored apart, by how many the reading catches.
+    hash_sign = canvas_to_mnist(drawing(*HASH))
+    store.add(**canvas_drawing(30, label=NOT_A_DIGIT, image=hash_sign))
+    assert main(arguments) == 0
+    out = capsys.readouterr().out
+    assert f"on saved drawings mine: accuracy {evaluation.accuracy:.2%} on 30 images" in out
+    model = digitnet.load_model(trained)
+    assert_verdict_lines(out, model, mnist.test_images[:30], mnist.test_labels[:30])
+    caught = int(verdicts(model, hash_sign[None])[0] != "digit")
+    assert out.splitlines()[-1] == (
+        f"saved as not a digit: 1; caught (called unsure or not a digit): {caught} of 1 "
+        f"({caught:.2%})"
+    )
+
+
+def test_evaluate_not_digits_says_how_many_the_reading_catches(knowing_model_file, capsys):
+    count, pen = 12, pen_data_folder()
+    arguments = ["evaluate", str(knowing_model_file), "--split", "not-digits"]
+    assert main([*arguments, "--negative-count", str(count), "--pen-data", str(pen)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].split()[-4:] == ["caught", "rejected", "most", "often"]
+    held = held_out_negatives(count, data=load_pen_data(pen))
+    said = verdicts(digitnet.load_model(knowing_model_file), held.images)
+    assert 0 < (said == "not a digit").sum() < (said != "digit").sum() < count
+    rows = {line[:16].strip(): line[16:].split() for line in out[2:]}
+    assert list(rows)[-1] == "all" and len(rows) == len(set(held.kinds)) + 1
+    for kind, row in rows.items():
+        chosen = np.array([kind in (k, "all") for k in held.kinds])
+        caught, rejected = said[chosen] != "digit", said[chosen] == "not a digit"
+        assert row[3:5] == [f"{caught.mean():.1%}", f"{rejected.mean():.1%}"]
 
 
 # --- Models by name, several images, the top-level help, download only what is missing --------
@@ -495,7 +550,7 @@ def test_predict_evaluate_and_submit_take_shipped_and_saved_model_names(
     Image.fromarray(255 - mnist.test_images[0]).save(seven)  # a 7, dark on white
     for name in ("mlp", "small"):
         assert main(["predict", str(seven), "--weights", name]) == 0
-        assert capsys.readouterr().out.splitlines()[0] == f"{seven}: 7"
+        assert capsys.readouterr().out.startswith(f"{seven}: 7 (")
     assert main(["evaluate", "mlp"]) == 0
     assert "mlp on MNIST test: accuracy 9" in capsys.readouterr().out
     assert main(["evaluate", "small", "--kaggle-train", str(kaggle_files[0])]) == 0
@@ -531,15 +586,43 @@ def test_predict_reads_several_images_one_line_each(trained, mnist, tmp_path, mo
     lines = out.splitlines()
     assert [line.split(":")[0] for line in lines] == names
     model = digitnet.load_model(trained)
-    for line, name in zip(lines, names):
-        image = digitnet.image_to_mnist((tmp_path / name).read_bytes())  # as a photo is read
-        probabilities = model.predict_proba(image[None])[0]
-        first, second, third = np.argsort(-probabilities)[:3]
-        shares = [f"{probabilities[d]:.1%}" for d in (first, second, third)]
-        assert line.split(": ", 1)[1] == (
-            f"{first} ({shares[0]}), then {second} ({shares[1]}), {third} ({shares[2]})"
-        )
-    assert [int(line.split(": ")[1][0]) for line in lines] == mnist.test_labels[:3].tolist()
+    for line, name, label in zip(lines, names, mnist.test_labels[:3], strict=True):
+        reading = digitnet.read_image((tmp_path / name).read_bytes(), model)
+        assert reading.verdict == "digit" and reading.digit == label
+        assert line == f"{name}: {label} ({reading.probabilities[label]:.1%})"
+
+
+def test_predict_says_not_sure_and_not_a_digit_with_why(
+    knowing_model_file, tmp_path, monkeypatch, capsys
+):
+    pictures = {
+        "c.png": drawing([(200, 70), (90, 70), (90, 210), (200, 210)]),  # two digits close
+        "corner.png": drawing([(90, 50), (90, 220), (200, 220)]),  # perhaps no digit
+        "hash.png": drawing(*HASH),
+        "u.png": drawing([(80, 60), (80, 200), (200, 200), (200, 60)]),
+    }
+    for name, rgba in pictures.items():
+        Image.fromarray(rgba).convert("RGB").save(tmp_path / name)
+    arguments = ["predict", *pictures, "--weights", str(knowing_model_file)]
+    code, out, err = run_quietly(arguments, tmp_path, monkeypatch, capsys)
+    assert code == 0 and err == ""
+    model = digitnet.load_model(knowing_model_file)
+    unsure = {}
+    for name in ("c.png", "corner.png"):
+        reading = digitnet.read_image((tmp_path / name).read_bytes(), model)
+        first, second = reading.digit, reading.runner_up
+        shares = reading.probabilities[[first, second]]
+        unsure[name] = (reading, f"{first} ({shares[0]:.1%}) or {second} ({shares[1]:.1%})")
+    (close, close_words), (doubt, doubt_words) = unsure.values()
+    assert close.verdict == doubt.verdict == "unsure"
+    assert close.reason == f"a {close.digit} or a {close.runner_up}?"
+    assert doubt.reason == f"might not be a digit; a {doubt.digit}?"
+    assert out.splitlines() == [
+        f"c.png: not sure: {close_words}",
+        f"corner.png: not sure: {doubt_words}; {doubt.reason}",
+        "hash.png: not a digit (doesn't look like any digit)",
+        "u.png: not a digit (doesn't look like any digit)",
+    ]
 
 
 def test_predict_goes_on_past_a_bad_image_and_exits_2(
@@ -554,14 +637,18 @@ def test_predict_goes_on_past_a_bad_image_and_exits_2(
         [*arguments, "--weights", str(trained)], tmp_path, monkeypatch, capsys
     )
     assert code == 2
-    assert [line[: len("seven.png: 7")] for line in out.splitlines()] == [
+    assert [line.split(" (")[0] for line in out.splitlines()] == [
         "seven.png: 7",
-        "two.png: 2 (",
+        "blank.png: not a digit",
+        "two.png: 2",
     ]
+    assert (
+        out.splitlines()[1]
+        == "blank.png: not a digit (nothing in the photo that looks like a digit)"
+    )
     assert err.splitlines() == [
         "error: bad.jpg: not a readable PNG or JPEG image",
         "error: missing.png: cannot read the file (No such file or directory)",
-        "error: blank.png: no digit found (the image looks blank)",
     ]
 
 
