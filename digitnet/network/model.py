@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from digitnet.errors import DigitnetError
-from digitnet.images import IMAGE_SHAPE, NOT_A_DIGIT, NUM_CLASSES
+from digitnet.images import IMAGE_SHAPE, NOT_A_DIGIT, NUM_CLASSES, to_float
 from digitnet.network.conv import BatchNorm, Conv2D, MaxPool2D
 from digitnet.network.layers import Dense, Dropout, Flatten, Layer, softmax
 from digitnet.network.spec import build_layers, parse_spec
@@ -211,8 +211,9 @@ def inspection_copies(layers: list[Layer]) -> list[Layer]:
 
 
 def as_images(x: np.ndarray) -> np.ndarray:
-    """Accepts (n, 28, 28) or (n, 784) and gives (n, 28, 28) float32, or a clear error."""
-    x = np.asarray(x)
+    """Accepts (n, 28, 28) or (n, 784) and gives (n, 28, 28) float32, or a clear error. uint8
+    pixels (0-255, as MNIST is stored) are scaled to [0, 1] first, as the network expects."""
+    x = to_float(x) if np.asarray(x).dtype == np.uint8 else np.asarray(x)
     if x.ndim == 2 and x.shape[1] == IMAGE_SHAPE[0] * IMAGE_SHAPE[1]:
         x = x.reshape(len(x), *IMAGE_SHAPE)
     if x.ndim != 3 or x.shape[1:] != IMAGE_SHAPE:
