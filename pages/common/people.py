@@ -69,8 +69,11 @@ def identify() -> Visitor:
 
 def me() -> Visitor:
     """This session's visitor, as the router found it on this run (or the last one, for a
-    callback): the local person before the router has run."""
-    return st.session_state.get(VISITOR) or Visitor(LOCAL_PERSON, LOCAL)
+    callback); found now if the router has not run. DigitnetError if nobody is signed in."""
+    visitor = st.session_state.get(VISITOR) or find_visitor()
+    if visitor is None:
+        raise DigitnetError("sign in first: on this server each person's drawings are kept apart")
+    return visitor
 
 
 def training_limit() -> TrainingLimit | PersonLimit:
