@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import numpy as np
 import pyarrow
@@ -16,11 +17,15 @@ from digitnet.analysis.embedding import fit_pca
 from digitnet.analysis.inside import DigitIndex
 from digitnet.analysis.robustness import robustness_curves
 from digitnet.data.collection.store import DrawingStore
+from digitnet.data.negatives import held_out_negatives
+from digitnet.data.pendigits import load_pen_data
 from digitnet.data.preprocess import canvas_to_mnist
 from digitnet.images import to_float
+from digitnet.reading import verdicts
 from digitnet.training.catalog import list_models
 from pages.common.inside import LATEST_DRAWING, REFERENCE_DIGITS
-from tests.conftest import pen_data_folder
+from pages.explore_page import NOT_DIGIT, NOT_DIGITS_ON_MAP, called
+from tests.conftest import KNOWING_MODEL, pen_data_folder
 from tests.test_app_draw import draw, drawing
 
 EXPLORE = "pages/explore_page.py"
@@ -119,7 +124,7 @@ def test_the_map_places_every_digit_marks_the_misread_and_stars_the_drawing(
     misread = int((model.predict(test) != labels).sum())
 
     digits, star = charts(app)[0]["layer"]
-    points = digits["data"]["values"]
+    points = [point for point in digits["data"]["values"] if point["kind"] != NOT_DIGIT]
     assert len(points) == 3000
     assert sum(point["kind"] == "misread" for point in points) == misread
     assert [point["digit"] for point in points] == [str(label) for label in labels]
@@ -131,6 +136,35 @@ def test_the_map_places_every_digit_marks_the_misread_and_stars_the_drawing(
     assert f"Crosses are the {misread} it misreads" in app.caption[0].value
 
 
+def test_the_map_shows_where_drawings_that_are_not_digits_land(
+    open_app, mnist, knowing_model_file, app_cache
+):
+    shutil.copy(knowing_model_file, app_cache / "models")
+    app = open_app(EXPLORE, model=f"{KNOWING_MODEL} (saved)")
+    assert not app.exception and not app.error
+    model = load_model(knowing_model_file)
+    held = held_out_negatives(NOT_DIGITS_ON_MAP, data=load_pen_data(pen_data_folder()))
+    [digits] = charts(app)[0]["layer"]
+    squares = [point for point in digits["data"]["values"] if point["kind"] == NOT_DIGIT]
+    pca = fit_pca(model.features(to_float(mnist.test_images[:3000])))
+    expected = pca.transform(model.features(held.images))
+    assert np.allclose([[p["x"], p["y"]] for p in squares], expected, atol=1e-3)
+    said, read_as = verdicts(model, held.images), model.predict(held.images)
+    assert {p["digit"] for p in squares} == {NOT_DIGIT}
+    assert [p["read as"] for p in squares] == [
+        called(str(verdict), int(digit)) for verdict, digit in zip(said, read_as)
+    ]
+    assert {"not a digit", "digit"} <= set(said.tolist())  # the map shows both
+    caught, rejected = int((said != "digit").sum()), int((said == "not a digit").sum())
+    assert f"calls {caught} of them unsure or not a digit ({rejected} not a digit)" in (
+        app.caption[2].value
+    )
+    app.toggle(key="map_not_digits").set_value(False).run()
+    [digits] = charts(app)[0]["layer"]
+    assert len(digits["data"]["values"]) == 3000, [c.value for c in app.caption]
+    assert not any("Black squares" in caption.value for caption in app.caption)
+
+
 def test_the_t_sne_map_is_computed_and_timed(open_app, mnist):
     app = open_app(EXPLORE)
     app.select_slider(key="map_digits").set_value(1000)
@@ -138,8 +172,10 @@ def test_the_t_sne_map_is_computed_and_timed(open_app, mnist):
     assert not app.exception and not app.error
     layers = charts(app)[0]["layer"]
     assert len(layers) == 1  # no star: t-SNE cannot place a new drawing
-    coordinates = np.array([[p["x"], p["y"]] for p in layers[0]["data"]["values"]])
+    points = layers[0]["data"]["values"]
+    coordinates = np.array([[p["x"], p["y"]] for p in points if p["kind"] != NOT_DIGIT])
     assert coordinates.shape == (1000, 2) and coordinates.std(axis=0).min() > 1
+    assert len(points) == 1000 + NOT_DIGITS_ON_MAP  # placed by the same t-SNE
     assert re.search(r"Computed in \d+ s", app.caption[1].value)
 
 
