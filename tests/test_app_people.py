@@ -339,3 +339,15 @@ def test_a_shared_setting_that_is_neither_on_nor_off_is_one_line(database, monke
     [error] = app.error
     assert error.value.startswith("DIGITNET_SHARED='maybe' is neither on nor off")
     assert VISITOR not in app.session_state
+
+
+def test_fine_tuning_counts_the_persons_drawings_only(shared, mnist):
+    ada = visit(page=None, user={"is_logged_in": True, "email": "ada@school.example"})
+    add(shared, "ada@school.example", 12, mnist)
+    add(shared, "bob@school.example", 2, mnist)
+    ada.switch_page(TRAIN).run()
+    assert not ada.exception
+    assert any(text.value.startswith("**12** drawings:") for text in ada.markdown)
+    bob = visit(page=TRAIN, user={"is_logged_in": True, "email": "bob@school.example"})
+    assert any(info.value.startswith("too few drawings") for info in bob.info)
+    assert not any("**14** drawings" in text.value for text in bob.markdown)
