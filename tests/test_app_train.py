@@ -457,15 +457,17 @@ def test_mnist_and_pen_drawings_train_together_and_the_card_says_so(
     app.radio(key="train_data").set_value("MNIST + pen drawings").run()
     assert any("30 digits by 1 writers" in caption.value for caption in app.caption)
     app.slider(key="train_pen_share").set_value(0.25).run()
+    app.slider(key="train_not_digit_share").set_value(0.05).run()
     configure(app, epochs=1, dev_size=500, batch=1024)
     app.button(key="train_start").click().run()
     assert not app.exception
     job = job_of(app)
-    assert job.trainer.extra is not None and job.trainer.plan.extras == 256
+    assert job.trainer.extra.name == "pen drawings + not digits"
+    assert job.trainer.plan.extras == round(0.3 * 1024)
     finish(app, timeout=300)
     assert not app.exception
     made = card(job.model)
-    assert made.training["extra_share"] == 0.25 and made.dataset.name == "MNIST"
+    assert made.training["extra_share"] == 0.3 and made.dataset.name == "MNIST"
     test = evaluate(job.model, mnist.test_images, mnist.test_labels)
     assert made.metrics["test"].accuracy == test.accuracy
     assert f"test accuracy {test.accuracy:.2%}" in app.success[0].value

@@ -42,8 +42,9 @@ CHOSEN = {
     "seed": 5,
     "dev_size": 300,
     "augment": AUGMENT,
-    "extra_share": 0.25,
+    "extra_share": 0.25,  # pen digits 0.2 and drawings that are not digits 0.05
 }
+PEN_SHARE, NOT_DIGIT_SHARE = 0.2, 0.05
 SPEC = {"activation": "tanh", "dropout": 0.1}
 
 
@@ -59,6 +60,7 @@ def assert_trained_with_the_chosen_settings(model: digitnet.Model) -> None:
     for name, value in CHOSEN.items():
         expected = asdict(value) if name == "augment" else value
         assert training[name] == pytest.approx(expected), name
+    assert training["extra_source"] == "pen drawings + not digits"
     hidden = [layer for layer in model.spec["layers"] if layer["type"] not in ("dense", "flatten")]
     assert {layer["type"] for layer in hidden} == {"tanh", "dropout"}
     assert {layer["rate"] for layer in hidden if layer["type"] == "dropout"} == {SPEC["dropout"]}
@@ -92,7 +94,8 @@ def test_every_train_flag_reaches_the_training(mnist, pen_folder, tmp_path):
         "--gamma": CHOSEN["gamma"],
         "--seed": CHOSEN["seed"],
         "--dev-size": CHOSEN["dev_size"],
-        "--pen-share": CHOSEN["extra_share"],
+        "--pen-share": PEN_SHARE,
+        "--not-digit-share": NOT_DIGIT_SHARE,
         "--activation": SPEC["activation"],
         "--dropout": SPEC["dropout"],
     }
@@ -106,7 +109,8 @@ def test_every_train_flag_reaches_the_training(mnist, pen_folder, tmp_path):
 def test_every_train_page_widget_reaches_the_training(open_app, app_cache, pen_folder):
     app = open_app("pages/train_page.py")
     app.radio(key="train_data").set_value("MNIST + pen drawings").run()
-    app.slider(key="train_pen_share").set_value(CHOSEN["extra_share"]).run()
+    app.slider(key="train_pen_share").set_value(PEN_SHARE).run()
+    app.slider(key="train_not_digit_share").set_value(NOT_DIGIT_SHARE).run()
     app.text_input(key="train_hidden").input("16").run()
     app.selectbox(key="train_activation").select(SPEC["activation"]).run()
     app.slider(key="train_dropout").set_value(SPEC["dropout"]).run()
