@@ -36,6 +36,10 @@ TOKEN_PARAM = "me"  # the personal link's query parameter
 VISITOR = "people_visitor"  # this session's Visitor, set by identify() on every run
 
 
+class UnknownLink(DigitnetError):
+    """A ``?me=`` token that no person of this collection has."""
+
+
 @dataclass(frozen=True)
 class Visitor:
     person: str  # whose drawings: the collection's person
@@ -55,9 +59,10 @@ def identify() -> Visitor:
     and the run stops there."""
     try:
         visitor = find_visitor()
-    except DigitnetError as error:
+    except DigitnetError as error:  # the collection cannot be used, or the link is not known
         st.error(str(error))
-        st.button("Start again with a new personal link", on_click=st.query_params.clear)
+        if isinstance(error, UnknownLink):
+            st.button("Start again with a new personal link", on_click=st.query_params.clear)
         st.stop()
     if visitor is None:
         sign_in_screen()
@@ -85,6 +90,7 @@ def training_limit() -> TrainingLimit | PersonLimit:
 
 
 def find_visitor() -> Visitor | None:
+    """Who this is, from the settings, the sign-in and the address; None: not signed in."""
     settings = server()
     if not settings.shared:
         return Visitor(LOCAL_PERSON, LOCAL)
@@ -107,7 +113,7 @@ def link_visitor() -> Visitor:
         if token:
             person = store.person_for_token(token)
             if person is None:
-                raise DigitnetError(
+                raise UnknownLink(
                     "this personal link is not known on this server (mistyped, or cut short?): "
                     "open your link again, or start again with a new one"
                 )
