@@ -19,7 +19,6 @@ from digitnet.data.negatives import NOT_A_DIGIT
 from digitnet.errors import DigitnetError
 from tests.test_drawings import (
     SPAWN,
-    SQLITE_ONLY,
     canvas_drawing,
     good_row,
     image_for,
@@ -192,12 +191,16 @@ def test_limits_come_from_the_environment_or_are_one_line(monkeypatch):
 # --- the database ------------------------------------------------------------------------------
 
 
-@SQLITE_ONLY
-def test_a_version_3_file_keeps_every_drawing_as_the_local_persons(store):
-    with sqlite3.connect(store.path) as connection:  # a file as schema 3 left it
-        for step in (step for steps in drawings.MIGRATIONS[:3] for step in steps):
-            if isinstance(step, str):  # the steps that fill in rows have none to fill here
-                connection.execute(step.format(**sql.TYPES["sqlite"]))
+def test_a_version_3_database_keeps_every_drawing_as_the_local_persons(store, collection_db):
+    if store.path is not None:
+        raw, version = sqlite3.connect(store.path), "PRAGMA user_version = 3"
+    else:
+        import psycopg
+
+        raw, version = psycopg.connect(collection_db, autocommit=True), None
+    with raw:  # a database as schema 3 left it: four drawings, the last one deleted
+        connection = sql.Connection(raw, store.database.dialect)
+        sql.migrate(connection, 0, drawings.MIGRATIONS[:3])
         for number in range(4):
             image = image_for(number)
             connection.execute(
@@ -206,15 +209,19 @@ def test_a_version_3_file_keeps_every_drawing_as_the_local_persons(store):
                 (number, image.tobytes(), drawings.content_key(number, image)),
             )
         connection.execute("DELETE FROM drawings WHERE id = 4")  # its id is never used again
-        connection.execute("PRAGMA user_version = 3")
+        if version:
+            connection.execute(version)
+        else:
+            connection.execute("CREATE TABLE schema_version AS SELECT 3 AS version")
+    raw.close()
     saved = store.list(person=None)
     assert [(d.id, d.person, d.label, d.shared) for d in saved] == [
         (1, LOCAL_PERSON, 0, False), (2, LOCAL_PERSON, 1, False), (3, LOCAL_PERSON, 2, False)
     ]  # fmt: skip
     assert store.add(**canvas_drawing(9, label=NOT_A_DIGIT)) == 5
     assert store.import_csv(kaggle_csv([good_row(1, 1)]), person=LOCAL_PERSON).added == 1
-    with sqlite3.connect(store.path) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == drawings.SCHEMA_VERSION
+    with store.database.reading() as connection:
+        assert connection.execute("SELECT count(*) FROM drawings").fetchone()[0] == 5
 
 
 def test_an_unreachable_postgresql_is_one_line_without_its_password(tmp_path):

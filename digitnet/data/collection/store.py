@@ -52,11 +52,9 @@ LINK_PERSON_PREFIX = "link-"  # the persons made for a personal link
 
 def _fill_content_keys(connection: Connection) -> None:
     """Migration 3's keys, computed here (PostgreSQL has no ``content_key`` function)."""
-    rows = connection.execute("SELECT id, label, image FROM drawings").fetchall()
-    connection.executemany(
-        "UPDATE drawings SET content = ? WHERE id = ?",
-        [(content_key(label, _image(image)), id_) for id_, label, image in rows],
-    )
+    rows = connection.execute("SELECT id, label, image FROM drawings")
+    keys = [(content_key(label, _image(image)), id_) for id_, label, image in rows]  # not images
+    connection.executemany("UPDATE drawings SET content = ? WHERE id = ?", keys)
 
 
 def _keep_the_id_counter(connection: Connection) -> None:
@@ -71,7 +69,7 @@ def _keep_the_id_counter(connection: Connection) -> None:
     else:
         connection.execute(
             "SELECT setval(pg_get_serial_sequence('drawings_4', 'id'), "
-            "coalesce(max(id), 0) + 1, false) FROM drawings"
+            "nextval(pg_get_serial_sequence('drawings', 'id')), false)"
         )
 
 
