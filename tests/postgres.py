@@ -49,10 +49,13 @@ def _as_unprivileged() -> dict:
     return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
 
 
-def _run(command: list, **kwargs) -> None:
+def _run(command: list, log: Path | None = None, **kwargs) -> None:
+    """Runs a PostgreSQL program as the unprivileged user; fails the test with its output (and
+    the server's ``log``) if it fails."""
     result = subprocess.run(command, capture_output=True, text=True, **_as_unprivileged(), **kwargs)
     if result.returncode:
-        pytest.fail(f"{' '.join(map(str, command))} failed: {result.stdout}{result.stderr}")
+        logged = log.read_text(errors="replace") if log and log.exists() else ""
+        pytest.fail(f"{' '.join(map(str, command))} failed: {result.stdout}{result.stderr}{logged}")
 
 
 @pytest.fixture(scope="session")
@@ -66,12 +69,11 @@ def postgres_server() -> Iterator[Path]:
         os.chown(folder, user.pw_uid, user.pw_gid)
     data = folder / "data"
     try:
-        _run(
-            [binaries / "initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"],
-            env={**os.environ, "LC_ALL": "C"},
-        )
+        initdb = [binaries / "initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8"]
+        _run([*initdb, "--no-sync"], env={**os.environ, "LC_ALL": "C"})
         options = f"-c listen_addresses='' -c unix_socket_directories={folder} -c fsync=off"
-        _run([binaries / "pg_ctl", "-D", data, "-o", options, "-l", folder / "log", "-w", "start"])
+        log = folder / "log"
+        _run([binaries / "pg_ctl", "-D", data, "-o", options, "-l", log, "-w", "start"], log)
         try:
             yield folder
         finally:
