@@ -1,8 +1,10 @@
 """A real PostgreSQL server for the tests, started by them: Debian's ``postgresql`` package
-(``initdb``, ``pg_ctl``; CI installs it), in a temporary folder, listening only on a Unix socket
-there, run as an unprivileged user (PostgreSQL refuses to run as root, and the tests run as root
-here and in CI). One server for the whole run, started when a test first asks for it; each test
-gets a database of its own (``postgres_url``).
+(``initdb`` and ``postgres``; CI installs it), in a temporary folder, listening only on a Unix
+socket there, run as an unprivileged user (PostgreSQL refuses to run as root, and the tests run
+as root here and in CI). One server for the whole run, started when a test first asks for it;
+each test gets a database of its own (``postgres_url``). The server is a child of the test
+process that ends with it, even when the tests are killed: a killed run leaves no server behind
+(``pg_ctl start`` would: its server belongs to no process of the run).
 
 ``collection_db`` is the collection tests' parameter: each such test runs on SQLite and on
 PostgreSQL. Without PostgreSQL's programs the tests fail, saying how to install them: they never
@@ -10,13 +12,16 @@ skip."""
 
 from __future__ import annotations
 
+import ctypes
 import glob
 import itertools
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,19 +29,21 @@ import pytest
 
 UNPRIVILEGED_USER = "nobody"
 BINARIES = "/usr/lib/postgresql/*/bin"
+START_SECONDS = 60  # the most a server takes to accept connections on a loaded machine
+PR_SET_PDEATHSIG = 1  # prctl: the signal a process gets when its parent ends
 _numbers = itertools.count()
 
 
 def postgres_binaries() -> Path:
-    """The folder of ``initdb`` and ``pg_ctl``: on PATH, else the newest of Debian's."""
+    """The folder of ``initdb`` and ``postgres``: on PATH, else the newest of Debian's."""
     found = shutil.which("initdb")
     folders = [Path(found).resolve().parent] if found else []
     folders += sorted(map(Path, glob.glob(BINARIES)), key=lambda p: int(p.parent.name))[::-1]
     for folder in folders:
-        if (folder / "initdb").exists() and (folder / "pg_ctl").exists():
+        if (folder / "initdb").exists() and (folder / "postgres").exists():
             return folder
     pytest.fail(
-        "PostgreSQL's initdb and pg_ctl are not installed (not on PATH nor in "
+        "PostgreSQL's initdb and postgres are not installed (not on PATH nor in "
         f"{BINARIES}): apt-get install postgresql (as .ci/run does)"
     )
 
@@ -49,35 +56,58 @@ def _as_unprivileged() -> dict:
     return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
 
 
-def _run(command: list, log: Path | None = None, **kwargs) -> None:
-    """Runs a PostgreSQL program as the unprivileged user; fails the test with its output (and
-    the server's ``log``) if it fails."""
+def _run(command: list, **kwargs) -> None:
+    """Runs a PostgreSQL program as the unprivileged user; fails the test with its output."""
     result = subprocess.run(command, capture_output=True, text=True, **_as_unprivileged(), **kwargs)
     if result.returncode:
-        logged = log.read_text(errors="replace") if log and log.exists() else ""
-        pytest.fail(f"{' '.join(map(str, command))} failed: {result.stdout}{result.stderr}{logged}")
+        pytest.fail(f"{' '.join(map(str, command))} failed: {result.stdout}{result.stderr}")
+
+
+def _end_with_the_tests() -> None:
+    """In the server's process before it starts: SIGQUIT (PostgreSQL's immediate shutdown)
+    when the test process ends, however it ends."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGQUIT)
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[Path]:
     """A running PostgreSQL server for the whole run; yields its socket folder. Stopped, and its
     folder removed, at the end."""
+    import psycopg
+
     binaries = postgres_binaries()
     folder = Path(tempfile.mkdtemp(prefix="digitnet-pg-"))  # short: a socket path is < 108 bytes
     if os.geteuid() == 0:
         user = pwd.getpwnam(UNPRIVILEGED_USER)
         os.chown(folder, user.pw_uid, user.pw_gid)
-    data = folder / "data"
+    data, log = folder / "data", folder / "log"
     try:
         initdb = [binaries / "initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8"]
         _run([*initdb, "--no-sync"], env={**os.environ, "LC_ALL": "C"})
-        options = f"-c listen_addresses='' -c unix_socket_directories={folder} -c fsync=off"
-        log = folder / "log"
-        _run([binaries / "pg_ctl", "-D", data, "-o", options, "-l", log, "-w", "start"], log)
+        settings = {"listen_addresses": "", "unix_socket_directories": folder, "fsync": "off"}
+        options = [f"--{name}={value}" for name, value in settings.items()]
+        with log.open("w") as output:
+            server = subprocess.Popen(
+                [binaries / "postgres", "-D", data, *options],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_end_with_the_tests,
+                **_as_unprivileged(),
+            )
         try:
+            deadline = time.monotonic() + START_SECONDS
+            while True:
+                try:
+                    psycopg.connect(server_url(folder)).close()
+                    break
+                except psycopg.OperationalError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        pytest.fail(f"PostgreSQL did not start: {log.read_text(errors='replace')}")
+                    time.sleep(0.1)
             yield folder
         finally:
-            _run([binaries / "pg_ctl", "-D", data, "-m", "fast", "-w", "stop"])
+            server.send_signal(signal.SIGINT)  # fast shutdown: ends the sessions left open
+            server.wait(timeout=START_SECONDS)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
