@@ -12,9 +12,10 @@ import pytest
 
 from digitnet import load_model, save_model
 from digitnet.analysis.metrics import calibration_gap, evaluate, per_class_report
-from digitnet.data.collection.store import DrawingStore
+from digitnet.data.collection.store import LOCAL_PERSON, DrawingStore
 from digitnet.data.mnist import split_dev
 from digitnet.data.pendigits import PEN_ENV, load_pen_data, pen_dev_set
+from digitnet.images import NOT_A_DIGIT
 from pages.common.data import PEN_DEV_NAME
 from tests.test_cli import write_pen_file
 from tests.test_drawings import canvas_drawing
@@ -301,9 +302,11 @@ def test_my_drawings_are_a_split_that_follows_every_save(
     app = open_app(MISTAKES)
     assert app.radio(key="mistakes_split").options == ["MNIST test (10,000)"]
     store, model = DrawingStore(), load_model(fixture_model_file)
+    # Saved as not a digit: not a digit to score, left out of the split.
+    store.add(**canvas_drawing(99, label=NOT_A_DIGIT, image=np.eye(28)))
     for count in (40, 41):  # a save between two runs changes what the split holds
-        while len(store.list()) < count:
-            index = len(store.list())
+        while len(store.list(person=LOCAL_PERSON)) < count + 1:
+            index = len(store.list(person=LOCAL_PERSON)) - 1
             label = int(mnist.test_labels[index])
             store.add(**canvas_drawing(index, label=label, image=mnist.test_images[index]))
         app.run()

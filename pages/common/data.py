@@ -19,6 +19,7 @@ from digitnet.analysis.metrics import Evaluation
 from digitnet.data.collection.store import LOCAL_PERSON, DrawingStore, total
 from digitnet.data.mnist import DATA_ENV, Dataset, find_mnist, load_dataset, mnist_cache_dir
 from digitnet.data.pendigits import find_pen_data
+from digitnet.images import NOT_A_DIGIT
 from digitnet.training.card import card, dev_split
 from pages.common.caches import (
     cached_evaluation,
@@ -185,17 +186,22 @@ def pen_dev(path: str) -> Split:
 
 
 def saved_drawings_count() -> int:
+    """How many saved drawings are digits (those saved as not a digit are no digit to score)."""
     try:
-        return total(DrawingStore().counts_by_digit(person=LOCAL_PERSON).values()).drawings
+        counts = DrawingStore().counts_by_digit(person=LOCAL_PERSON)
+        return total(count for digit, count in counts.items() if digit != NOT_A_DIGIT).drawings
     except DigitnetError as error:  # e.g. a damaged collection: the Draw page says more
         st.caption(f"No {MINE_NAME} split: {error}")
         return 0
 
 
 def my_drawings() -> Split:
-    """The saved drawings as they are now: read on every run (never cached across saves), and
-    keyed by their content, so the predictions cached for them follow every save or delete."""
+    """The saved digits as they are now (not those saved as not a digit): read on every run
+    (never cached across saves), and keyed by their content, so the predictions cached for them
+    follow every save or delete."""
     images, labels = DrawingStore().labelled_images(person=LOCAL_PERSON)
+    digits = labels != NOT_A_DIGIT
+    images, labels = images[digits], labels[digits]
     digest = hashlib.sha256(images.tobytes())
     digest.update(labels.tobytes())
     return Split(f"mine:{digest.hexdigest()[:16]}", images, labels)
