@@ -16,7 +16,7 @@ import pytest
 from digitnet import DigitnetError, Model, load_model, save_model
 from digitnet.analysis.metrics import evaluate
 from digitnet.cli import main
-from digitnet.data.collection.store import DrawingStore, images_and_labels
+from digitnet.data.collection.store import LOCAL_PERSON, DrawingStore, images_and_labels
 from digitnet.data.mnist import load_dataset
 from digitnet.data.negatives import NOT_A_DIGIT
 from digitnet.data.pendigits import PEN_DEV_WRITERS, PenData, PenDigits, load_pen_data
@@ -70,10 +70,12 @@ def collection(pen, tmp_path_factory):
 
 @pytest.fixture
 def store(collection, tmp_path, monkeypatch) -> DrawingStore:
-    """This test's own copy of the collection, as the DIGITNET_DB."""
+    """This test's own copy of the collection, as the DIGITNET_DB (saving more a minute than
+    a person may on the Draw page)."""
     path = tmp_path / "drawings.sqlite"
     shutil.copy(collection, path)
     monkeypatch.setenv("DIGITNET_DB", str(path))
+    monkeypatch.setenv("DIGITNET_MAX_SAVES_PER_MINUTE", "1000")
     return DrawingStore()
 
 
@@ -117,7 +119,7 @@ def ten_outputs() -> Model:
 
 
 def test_my_drawings_are_redrawn_from_their_strokes_and_stay_their_digit(store):
-    drawings = store.list()
+    drawings = store.list(person=LOCAL_PERSON)
     source = MyDrawings(drawings)
     images, labels = source.sample(300, np.random.default_rng(0))
     assert images.shape == (300, 28, 28) and images.dtype == np.float32
@@ -134,8 +136,8 @@ def test_my_drawings_are_redrawn_from_their_strokes_and_stay_their_digit(store):
 
 def test_imported_rows_without_strokes_are_distorted_images(mnist, tmp_path):
     store = DrawingStore(tmp_path / "imports.sqlite")
-    store.import_csv(kaggle_csv(mnist, rows=20))
-    drawings = store.list()
+    store.import_csv(kaggle_csv(mnist, rows=20), person=LOCAL_PERSON)
+    drawings = store.list(person=LOCAL_PERSON)
     assert all(d.strokes is None for d in drawings)
     images, labels = MyDrawings(drawings).sample(200, np.random.default_rng(1))
     saved, saved_labels = images_and_labels(drawings)
@@ -163,14 +165,18 @@ def test_a_mixture_gives_each_source_its_share():
 
 
 def test_replay_holds_not_digits_only_for_a_model_with_that_output(store, pen):
-    drawings, config, rng = store.list(), FineTuneConfig(), np.random.default_rng(0)
+    drawings, config, rng = (
+        store.list(person=LOCAL_PERSON),
+        FineTuneConfig(),
+        np.random.default_rng(0),
+    )
     eleven, share = extra_digits(drawings, PenDigits(pen), config, not_digits=True)
-    assert share == config.mine_share + config.pen_share + config.not_digit_share
+    assert share == pytest.approx(config.mine_share + config.pen_share + config.not_digit_share)
     _, labels = eleven.sample(2000, rng)
     expected = config.not_digit_share / share
     assert abs((labels == NOT_A_DIGIT).mean() - expected) < 0.03
     ten, share = extra_digits(drawings, PenDigits(pen), config, not_digits=False)
-    assert share == config.mine_share + config.pen_share
+    assert share == pytest.approx(config.mine_share + config.pen_share)
     assert NOT_A_DIGIT not in ten.sample(500, rng)[1]
     # Without the pen data there is nothing to make drawings that are not digits from.
     alone, share = extra_digits(drawings, None, config, not_digits=True)
@@ -180,7 +186,7 @@ def test_replay_holds_not_digits_only_for_a_model_with_that_output(store, pen):
 def test_drawings_saved_as_not_a_digit_are_learned_only_by_a_model_with_that_output(
     store, fixture_model_file
 ):
-    drawings = store.list()
+    drawings = store.list(person=LOCAL_PERSON)
     mixed = [as_not_digit(d) for d in drawings[:5]] + drawings[5:]
     assert learnable(mixed, load_model(fixture_model_file)) == mixed
     assert learnable(mixed, ten_outputs()) == drawings[5:]
@@ -211,8 +217,9 @@ def test_mnist_digits_keep_the_base_models_dev_digits_out(mnist_dataset, fixture
 
 def test_the_held_back_drawings_never_share_a_drawing_with_the_training_part(store):
     # Each drawing saved twice, as two answers on the Draw page keep it.
-    for drawing in store.list():
+    for drawing in store.list(person=LOCAL_PERSON):
         store.add(
+            person=LOCAL_PERSON,
             label=drawing.label,
             image=drawing.image,
             session="again",
@@ -248,7 +255,7 @@ def test_no_drawings_too_few_or_nothing_to_learn_is_one_line(pen, mnist, tmp_pat
     blank = DrawingStore(tmp_path / "blank.sqlite")
     header = kaggle_csv(mnist, rows=1).decode().splitlines()[0]
     zeros = [header] + [str(digit) + ",0" * 784 for digit in range(10)]  # one blank each
-    blank.import_csv("\n".join(zeros).encode())
+    blank.import_csv("\n".join(zeros).encode(), person=LOCAL_PERSON)
     assert "none of the 10 drawings" in refusal(blank)
 
 
@@ -370,5 +377,5 @@ def test_the_train_page_says_why_it_cannot_fine_tune(open_app, monkeypatch, tmp_
     monkeypatch.setenv("DIGITNET_DB", str(tmp_path / "none.sqlite"))
     app = open_app(TRAIN)
     assert not app.exception
-    assert any("no drawings in" in info.value for info in app.info)
+    assert any("no drawings of local in" in info.value for info in app.info)
     assert not [b for b in app.button if b.key == "finetune_start"]

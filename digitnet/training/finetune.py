@@ -8,6 +8,10 @@ teach more than twenty images; an imported CSV row has no strokes, so its image 
 instead (``augment``). Every batch also holds MNIST digits and pen-train digits, with a small
 learning rate for a few hundred steps, so the model does not forget the digits of everyone else:
 the result reports MNIST test before and after next to the held-back drawings.
+
+A model with the eleventh output (NOT_A_DIGIT) also learns the drawings saved as "Not a digit",
+and its batches replay drawings that are not digits (``NotDigits``) as its training did, so it
+keeps telling them apart; a model without that output leaves such drawings out.
 """
 
 from __future__ import annotations
@@ -29,7 +33,14 @@ from digitnet.data.collection.store import (
     images_and_labels,
 )
 from digitnet.data.mnist import Dataset, split_dev
-from digitnet.data.pendigits import DEFAULT_PEN_SHARE, PEN_DEV_WRITERS, TRAIN_CANVAS, PenData
+from digitnet.data.negatives import NOT_A_DIGIT, NotDigits
+from digitnet.data.pendigits import (
+    DEFAULT_PEN_SHARE,
+    PEN_DEV_WRITERS,
+    TRAIN_CANVAS,
+    PenData,
+    PenDigits,
+)
 from digitnet.data.preprocess import canvas_to_mnist
 from digitnet.data.stroke_augment import StrokeAugment, augment, place
 from digitnet.data.strokes import render_batch, to_mnist
@@ -38,6 +49,7 @@ from digitnet.network.model import Model, copy_weights, load_weights
 from digitnet.training.card import card, dev_split
 from digitnet.training.catalog import fingerprint
 from digitnet.training.pipeline import Event, Split, StageEvent, TrainingRun
+from digitnet.training.sources import DEFAULT_NOT_DIGIT_SHARE, mixed_in
 from digitnet.training.trainer import BatchEvent, DigitSource, TrainConfig
 
 MIN_TO_TRAIN = 5  # drawings on the training side, at the least
@@ -51,7 +63,8 @@ Progress = Callable[[float, str], None]  # (share done from 0 to 1, what is happ
 @dataclass(frozen=True)
 class FineTuneConfig:
     """How a fine-tuning runs. Each batch is ``mine_share`` the person's drawings,
-    ``pen_share`` pen-train digits and the rest MNIST (augmented); the learning rate falls
+    ``pen_share`` pen-train digits, ``not_digit_share`` drawings that are not digits (for a
+    model with that output) and the rest MNIST (augmented); the learning rate falls
     to zero along a cosine over ``steps`` steps of Adam."""
 
     steps: int = 300
@@ -59,27 +72,29 @@ class FineTuneConfig:
     learning_rate: float = 2e-4
     mine_share: float = 0.25
     pen_share: float = DEFAULT_PEN_SHARE
+    not_digit_share: float = DEFAULT_NOT_DIGIT_SHARE  # for a base with a "not a digit" output
     held_back: float = 0.4
     seed: int = 0
 
     def __post_init__(self) -> None:
         if not (isinstance(self.steps, int) and 1 <= self.steps <= 100_000):
             raise DigitnetError(f"fine-tuning steps must be 1 to 100000, got {self.steps!r}")
-        shares = (self.mine_share, self.pen_share)
-        if not (shares[0] > 0 and shares[1] >= 0 and sum(shares) <= 0.9):
+        shares = (self.mine_share, self.pen_share, self.not_digit_share)
+        if not (shares[0] > 0 and min(shares) >= 0 and sum(shares) <= 0.9):
             raise DigitnetError(
-                f"mine share {self.mine_share} and pen share {self.pen_share} must be above 0 "
-                "and leave at least a tenth of every batch to MNIST"
+                f"mine share {self.mine_share} must be above 0, and with pen share "
+                f"{self.pen_share} and not-a-digit share {self.not_digit_share} (at least 0) "
+                "leave at least a tenth of every batch to MNIST"
             )
         if not 0 < self.held_back < 1:
             raise DigitnetError(f"held back must be a share between 0 and 1, got {self.held_back}")
 
-    @property
-    def mnist_per_batch(self) -> int:
-        """MNIST digits in a batch, as the Trainer counts them."""
-        return self.batch_size - round((self.mine_share + self.pen_share) * self.batch_size)
+    def mnist_per_batch(self, extra_share: float) -> int:
+        """MNIST digits in a batch whose ``extra_share`` is other digits, as the Trainer counts
+        them."""
+        return self.batch_size - round(extra_share * self.batch_size)
 
-    def train_config(self, dev_size: int) -> TrainConfig:
+    def train_config(self, dev_size: int, extra_share: float) -> TrainConfig:
         """The Trainer's settings (it checks the rest: batch size, rate, seed)."""
         return TrainConfig(
             epochs=1,
@@ -89,7 +104,7 @@ class FineTuneConfig:
             seed=self.seed,
             dev_size=dev_size,
             augment=AugmentConfig(),
-            extra_share=self.mine_share + self.pen_share,
+            extra_share=extra_share,
         )
 
 
@@ -163,22 +178,6 @@ class MyDrawings:
         return images, self.labels[chosen].astype(np.int64)
 
 
-class Mixture:
-    """Several digit sources as one, each giving its share of every sample (drawn from
-    ``rng``, so a training stays repeatable)."""
-
-    def __init__(self, parts: Sequence[tuple[DigitSource, float]]) -> None:
-        self.sources = [source for source, _ in parts]
-        weights = np.array([weight for _, weight in parts], float)
-        self.shares = weights / weights.sum()
-        self.name = " + ".join(source.name for source in self.sources)
-
-    def sample(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        counts = rng.multinomial(count, self.shares)
-        pieces = [s.sample(int(n), rng) for s, n in zip(self.sources, counts) if n]
-        return np.concatenate([p[0] for p in pieces]), np.concatenate([p[1] for p in pieces])
-
-
 def split_drawings(
     store: DrawingStore,
     config: FineTuneConfig = FineTuneConfig(),
@@ -203,13 +202,18 @@ def split_drawings(
             f"none of the {everything} drawings {whose} has strokes or an image with ink: "
             "there is nothing to learn from"
         )
-    if len(train) < MIN_TO_TRAIN or len(held) < MIN_HELD_BACK:
+    check_enough(len(train), len(held), config)
+    return train, held
+
+
+def check_enough(to_train: int, held: int, config: FineTuneConfig, why: str = "") -> None:
+    """A one-line DigitnetError if there are too few drawings to train on or to measure."""
+    if to_train < MIN_TO_TRAIN or held < MIN_HELD_BACK:
         raise DigitnetError(
-            f"too few drawings: {len(train)} to train on and {len(held)} held back to measure; "
+            f"too few drawings{why}: {to_train} to train on and {held} held back to measure; "
             f"fine-tuning needs at least {MIN_TO_TRAIN} and {MIN_HELD_BACK} (about "
             f"{round(MIN_TO_TRAIN / (1 - config.held_back)) + 2} drawings): save some more"
         )
-    return train, held
 
 
 def fine_tune(
@@ -217,37 +221,46 @@ def fine_tune(
     train: Sequence[SavedDrawing],
     held: Sequence[SavedDrawing],
     mnist: Dataset,
-    pen: DigitSource | None,
+    pen: PenDigits | None,
     config: FineTuneConfig = FineTuneConfig(),
     name: str | None = None,
     progress: Progress | None = None,
     save: Callable[[Model], Path] | None = None,
 ) -> FineTuneResult:
     """A copy of ``base`` fine-tuned on ``train`` (from ``split_drawings``) mixed with MNIST's
-    training digits and ``pen`` (pen-train digits, a ``PenDigits``; None: without), scored on
+    training digits and ``pen`` (pen-train digits; None: without), scored on the digits of
     ``held`` and MNIST test before and after, through the training pipeline (its card named
     ``name``, default "<base> + my drawings"; ``save`` as the pipeline's). ``base`` itself is
-    never changed."""
+    never changed.
+
+    Drawings saved as not a digit (NOT_A_DIGIT) are learned by a base with that output, which
+    then also replays drawings that are not digits (``NotDigits``, made from the pen data, so
+    only with ``pen``) so as not to forget them; a base without it leaves them out."""
     if mnist.test_images is None:
         raise DigitnetError(
             f"fine-tuning mixes in MNIST and checks MNIST test, not {mnist.name}: use MNIST"
         )
     progress = progress or (lambda share, text: None)
     started = time.perf_counter()
+    train, held = learnable(train, base), learnable(held, base)
+    held = [d for d in held if d.label != NOT_A_DIGIT]  # the held-back score is of digits
+    why = "" if base.knows_not_digit else " of digits (this model has no 'not a digit' output)"
+    check_enough(len(train), len(held), config, why)
     held_images, held_labels = images_and_labels(held)
     progress(0.0, "Scoring the model before fine-tuning...")
     before_mine = evaluate(base, held_images, held_labels).accuracy
     before_test = evaluate(base, mnist.test_images, mnist.test_labels).accuracy
     made = card(base)
-    split = mnist_digits(base, mnist, config)
+    extra, extra_share = extra_digits(train, pen, config, base.knows_not_digit)
+    split = mnist_digits(base, mnist, config, extra_share)
     run = TrainingRun(
         copy_model(base),
-        config.train_config(len(split.dev_labels)),
+        config.train_config(len(split.dev_labels), extra_share),
         mnist,
         name=name or f"{made.name}{NAME_SUFFIX}",
         architecture=made.architecture,
         split=split,
-        extra=extra_digits(train, pen, config),
+        extra=extra,
         score_on={HELD_BACK_METRIC: (held_images, held_labels)},
         notes=_fine_tuning_notes(base, len(split.dev_labels)),
         on_event=partial(_report, progress=progress),
@@ -277,11 +290,11 @@ def copy_model(model: Model) -> Model:
     return twin
 
 
-def mnist_digits(base: Model, mnist: Dataset, config: FineTuneConfig) -> Split:
-    """MNIST's digits to fine-tune with: as many training digits
-    as ``config.steps`` batches take, none of them the dev digits ``base`` held out of its
-    training (if it was trained on this MNIST), so the fine-tuned model has not seen those
-    either and its card's dev split stays true."""
+def mnist_digits(base: Model, mnist: Dataset, config: FineTuneConfig, extra_share: float) -> Split:
+    """MNIST's digits to fine-tune with: as many training digits as ``config.steps`` batches
+    take beside ``extra_share`` of other digits, none of them the dev digits ``base`` held out
+    of its training (if it was trained on this MNIST), so the fine-tuned model has not seen
+    those either and its card's dev split stays true."""
     try:
         dev_split(base, mnist)  # refuses a base trained on other data, or without dev digits
         size = card(base).dev_split
@@ -295,19 +308,30 @@ def mnist_digits(base: Model, mnist: Dataset, config: FineTuneConfig) -> Split:
             mnist.images[:0],
             mnist.labels[:0],
         )
-    count = min(len(images), config.steps * config.mnist_per_batch)
+    count = min(len(images), config.steps * config.mnist_per_batch(extra_share))
     chosen = np.random.default_rng([config.seed, 3]).choice(len(images), count, replace=False)
     return Split(images[chosen], labels[chosen], dev_images, dev_labels)
 
 
 def extra_digits(
-    train: Sequence[SavedDrawing], pen: DigitSource | None, config: FineTuneConfig
-) -> DigitSource:
-    """The drawings (and the pen digits, if any) as one source."""
-    mine = MyDrawings(train)
-    if pen is None or config.pen_share == 0:
-        return mine
-    return Mixture([(mine, config.mine_share), (pen, config.pen_share)])
+    train: Sequence[SavedDrawing], pen: PenDigits | None, config: FineTuneConfig, not_digits: bool
+) -> tuple[DigitSource, float]:
+    """The drawings, the pen digits (if any) and, with ``not_digits`` (a base with that
+    output) and the pen data, drawings that are not digits, as one source; and the share of
+    every batch they take together."""
+    negatives = NotDigits(pen.data) if pen is not None and not_digits else None
+    parts = [
+        (MyDrawings(train), config.mine_share),
+        (pen, config.pen_share),
+        (negatives, config.not_digit_share),
+    ]
+    return mixed_in(parts)
+
+
+def learnable(drawings: Sequence[SavedDrawing], base: Model) -> list[SavedDrawing]:
+    """The drawings ``base`` can learn: all, but those saved as not a digit (NOT_A_DIGIT)
+    when it has no such output."""
+    return [d for d in drawings if d.label < base.outputs]
 
 
 def add_pen_drawings(
