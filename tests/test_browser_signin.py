@@ -143,7 +143,7 @@ def test_a_personal_link_brings_its_person_back_on_another_device(
     go_to(first, "My drawings", "My drawings")
     first.get_by_text("read 2").wait_for()
     assert shown_drawings(first) == ["7, read 7", "2, read 2"]
-    assert "?me=" in first.url  # the address is still the link after moving to another page
+    first.wait_for_url(re.compile(r"\?me="))  # the address is still the link on another page
 
     other = open_page(browser, link)  # another device: no cookie, only the link
     go_to(other, "My drawings", "My drawings")
