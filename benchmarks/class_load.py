@@ -59,7 +59,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
-from benchmarks.load_test import bounded, cpu_seconds, server_tracebacks
+from benchmarks.load_test import PeakMemory, bounded, cpu_seconds, server_tracebacks
 from digitnet.data.collection.store import DB_ENV, DrawingStore, total
 from digitnet.data.pendigits import PEN_DEV_WRITERS, load_pen_data
 from digitnet.data.stroke_augment import place
@@ -73,13 +73,23 @@ from tests.test_strokes import fabric_path
 MAX_PEOPLE = 200
 MAX_SECONDS = 600
 MAX_SERVERS = 8
+# Streamlit's settings for a class's servers (docs/deploy.md): no watching of the source files,
+# and no full garbage collection after every script run (it held the GIL for a third of a
+# loaded server's time, delaying every other session's prediction).
+DEPLOYED = {
+    "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none",
+    "STREAMLIT_RUNNER_POST_SCRIPT_GC": "false",
+}
 CANVAS_SIZE = 280  # the Draw page's canvas
 DRAWINGS, DRAWINGS_A_PERSON = 100, 10  # pen-dev digits made before the run, for everyone
 STROKE_PAUSE = (0.2, 0.6)  # seconds between two strokes of a digit
 ANSWER_PAUSE = (0.5, 1.5)  # seconds to read the prediction before answering
 NEXT_PAUSE = (2.0, 4.0)  # seconds before the next digit
 OPENING_AT_ONCE = 4  # people arriving at once before the start
-WAIT_SECONDS = 60  # for any answer from a server; longer is a timeout
+# The longest silence from a server within a run: longer is a timeout. Opening takes longer: a
+# server's first visitors wait while it loads MNIST and the models (a minute and more, measured
+# on a busy 2-core machine).
+WAIT_SECONDS, OPENING_WAIT_SECONDS = 60, 300
 TRAIN_PAGE = "train"
 CANVAS_COMPONENT = "streamlit-drawable-canvas.streamlit_drawable_canvas"
 PREDICTION = "Prediction"  # the Draw page's metric
@@ -181,6 +191,7 @@ class Session:
         self.held: dict[str, WidgetState] = {}  # widget id: the value the browser holds
         self.auto_rerun: tuple[float, str] | None = None  # (interval, fragment id)
         self.query = ""  # the address's query string: the personal link's token, once given
+        self.patience = WAIT_SECONDS  # the longest silence within a run
 
     def hold(self, widget: Widget, **value) -> WidgetState:
         """Keeps a widget's value (as the browser's widget manager does) for every rerun."""
@@ -221,9 +232,11 @@ class Session:
         run, announced = Run(), False
         while True:
             try:
-                data = await asyncio.wait_for(self.websocket.recv(), WAIT_SECONDS)
+                data = await asyncio.wait_for(self.websocket.recv(), self.patience)
             except TimeoutError:
-                raise Failure(f"no end of the script run after {WAIT_SECONDS} s") from None
+                shown = [kind for kind, _ in run.elements][-6:]
+                waited = f"no end of the run after {self.patience} s; the last shown {shown}"
+                raise Failure(waited) from None
             arrived = time.perf_counter()
             message = ForwardMsg()
             message.ParseFromString(data)
@@ -275,6 +288,15 @@ class Session:
                 self.widgets[element.label] = widget
         return kind, element
 
+    @contextmanager
+    def patient(self) -> Iterator[None]:
+        """Longer waits, while a server loads what its first visitors need."""
+        self.patience = OPENING_WAIT_SECONDS
+        try:
+            yield
+        finally:
+            self.patience = WAIT_SECONDS
+
     def widget(self, label: str) -> Widget:
         if label not in self.widgets:
             raise Failure(f"no widget {label!r} on the page")
@@ -293,10 +315,15 @@ class Session:
 
 
 @asynccontextmanager
-async def connected(url: str, name: str, query: str = "") -> AsyncIterator[Session]:
-    """A session of the app at ``url`` (http://host:port), opened at ``query``."""
+async def connected(
+    url: str, name: str, query: str = "", headers: dict[str, str] | None = None
+) -> AsyncIterator[Session]:
+    """A session of the app at ``url`` (http://host:port), opened at ``query``; ``headers``
+    (a cookie, an Origin) as a browser would send them."""
     stream = url.replace("http://", "ws://") + "/_stcore/stream"
-    async with websockets.connect(stream, subprotocols=["streamlit"], max_size=None) as ws:
+    async with websockets.connect(
+        stream, subprotocols=["streamlit"], max_size=None, additional_headers=headers
+    ) as ws:
         session = Session(ws, name)
         session.query = query
         yield session
@@ -330,6 +357,7 @@ class Results:
     batches: list[str] = field(default_factory=list)  # each training's progress at its end
     seconds: float = 0.0  # from the start until the last person ended
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds used in those
+    memory: list[tuple[float, float]] = field(default_factory=list)  # each server's RSS, MB
 
 
 def is_prediction(kind: str, element) -> bool:
@@ -344,8 +372,10 @@ class Drawer:
         self.saved = 0  # drawings the app said it saved
 
     async def open(self) -> None:
-        await self.session.rerun()
-        self.results.warmups += [run.wanted_after for run in await self.draw()]
+        """The Draw page, and a first digit (its strokes are not timed)."""
+        with self.session.patient():
+            await self.session.rerun()
+            self.results.warmups += [run.wanted_after for run in await self.draw()]
 
     async def act(self, until: float) -> None:
         while time.monotonic() < until:
@@ -413,11 +443,12 @@ class Trainer:
         """The Draw page first (any address opens it), then Train through the sidebar, and
         the settings filled in (the browser sends each once it is changed)."""
         session = self.session
-        await session.rerun()
-        await session.rerun(page=TRAIN_PAGE)
-        await session.choose("Hidden layer sizes", string_value=self.training.hidden)
-        await session.choose("Epochs", double_value=self.training.epochs)
-        await session.choose("Dev size", double_value=self.training.dev_size)
+        with session.patient():
+            await session.rerun()
+            await session.rerun(page=TRAIN_PAGE)
+            await session.choose("Hidden layer sizes", string_value=self.training.hidden)
+            await session.choose("Epochs", double_value=self.training.epochs)
+            await session.choose("Dev size", double_value=self.training.dev_size)
 
     async def act(self, until: float) -> None:
         """Starts when the class does (a training nobody polls stops within its idle timeout)."""
@@ -582,9 +613,15 @@ def run(args: argparse.Namespace, db: str | None = None) -> Report:
     with tempfile.TemporaryDirectory(prefix="digitnet-class-") as name, ExitStack() as stack:
         folder = Path(name)
         db = db or stack.enter_context(database(args.database, folder))
-        stack.enter_context(patch.dict(os.environ, {DB_ENV: db, SHARED_ENV: "1"}))
+        stack.enter_context(patch.dict(os.environ, {DB_ENV: db, SHARED_ENV: "1", **DEPLOYED}))
         with app_servers(args.servers, folder) as servers:
+            memories = [PeakMemory(server.pid) for server in servers]
+            for memory in memories:
+                memory.start()
             asyncio.run(run_class(servers, args, results))
+            for memory in memories:
+                memory.stop()
+            results.memory = [(memory.first, memory.peak) for memory in memories]
         for server in servers:  # stopped: their logs are whole
             results.errors.extend(server_tracebacks(server.log))
         stored = stored_for(db, results.people)
@@ -616,6 +653,8 @@ def report(args: argparse.Namespace, outcome: Report) -> None:
             for name, seconds in results.cpu.items()
         )
         print(f"CPU used in the {results.seconds:.0f} s from the start: {used}")
+    for n, (first, peak) in enumerate(results.memory):
+        print(f"server {n + 1} RSS: {first:.0f} MB when it answered, peak {peak:.0f} MB")
     errors = outcome.errors
     for error, count in Counter(errors).items():
         print(f"  error: {count} x {error}")
