@@ -58,6 +58,7 @@ KEYBOARD_HINT = (
     "a prediction too."
 )
 NOT_DIGIT = "That doesn't look like a digit"
+NO_DIGIT_LIKE = "doesn't look like any digit"  # the reading's reason that NOT_DIGIT says already
 NO_DIGIT = (
     "No digit found in this photo: nothing stands out from the paper. Try a photo with the "
     "digit large, dark on light (or light on dark), and evenly lit."
@@ -181,7 +182,8 @@ def show_verdict(reading: Reading) -> None:
         st.caption(in_words(reading))  # the best guess, smaller
     else:
         st.subheader(NOT_DIGIT, anchor=False)
-        st.caption(reading.reason[:1].upper() + reading.reason[1:] + ".")
+        if reading.reason != NO_DIGIT_LIKE:  # what it looks like, when the reading can say
+            st.caption(reading.reason[:1].upper() + reading.reason[1:] + ".")
 
 
 def in_words(reading: Reading) -> str:
@@ -234,7 +236,7 @@ def ask_if_right(model: Model, digit: Digit, reading: Reading) -> None:
     st.pills(
         "No, it's a ...",
         [*range(10), NOT_A_DIGIT],
-        format_func=lambda label: answer_name(label).capitalize(),
+        format_func=lambda label: "Not a digit" if label == NOT_A_DIGIT else str(label),
         key=f"correction-{question.generation}",
         on_change=save_correction,
         args=(question,),
@@ -374,7 +376,8 @@ def show_result(model: Model | None, digit: Digit | None, hint: str | None, savi
             show_probabilities(reading, model.knows_not_digit)
         else:  # one click away: the bars of a drawing that may be no digit mislead at a glance
             with st.expander("The probabilities"):
-                st.caption(in_words(reading))
+                if reading.digit is None:  # else they are in words under the heading
+                    st.caption(in_words(reading))
                 show_probabilities(reading, model.knows_not_digit)
     elif hint is not None:
         st.info(hint)

@@ -49,15 +49,21 @@ CHROMIUM_ARGS = [
 SCREENSHOTS_ENV = "DIGITNET_SCREENSHOTS"
 DESKTOP = {"width": 1280, "height": 1000}
 PHONE = {"width": 390, "height": 844}
-# The time from the end of a stroke (mouseup or touchend, as the page saw it) until the metric
-# shows the expected digit, measured inside the page.
-PREDICTION_SHOWN = """(expected) => {
-    const value = document.querySelector('[data-testid="stMetricValue"]');
-    if (!value || value.innerText.trim() !== expected || window.strokeEnded === undefined) {
+# What the Draw page says the drawing is: the digit (its metric), or the heading of a reading that
+# is not a sure digit ("Not sure: a 4 or a 9?", "That doesn't look like a digit"); null before.
+VERDICT = """(() => {
+    const shown = document.querySelector('[data-testid="stMetricValue"]')
+        ?? document.querySelector('[data-testid="stMain"] [data-testid="stHeading"] h3');
+    return shown && shown.innerText.trim();
+})()"""
+# The time from the end of a stroke (mouseup or touchend, as the page saw it) until the page
+# says the expected verdict ("7", or a heading), measured inside the page.
+PREDICTION_SHOWN = f"""(expected) => {{
+    if ({VERDICT} !== expected || window.strokeEnded === undefined) {{
         return false;
-    }
+    }}
     return (performance.now() - window.strokeEnded) / 1000;
-}"""
+}}"""
 RECORD_STROKE_END = """() => {
     for (const kind of ["mouseup", "touchend"]) {
         window.addEventListener(kind, () => { window.strokeEnded = performance.now(); }, true);

@@ -21,7 +21,7 @@ from digitnet.reading import Reading, read
 from digitnet.training.finetune import MyDrawings, learnable
 from pages.common.collection import SESSION_ID
 from pages.common.pictures import FRAME, PAPER, STEP_SCALE, STEP_SIZE, enlarge, step_pictures
-from pages.draw_page import CANVAS, EMPTYING, NO_DIGIT, NOT_DIGIT
+from pages.draw_page import CANVAS, EMPTYING, NO_DIGIT, NO_DIGIT_LIKE, NOT_DIGIT
 from tests.conftest import KNOWING_MODEL, canvas_state, digit_on_canvas
 from tests.test_preprocess import blank_png
 from tests.test_strokes import fabric_path
@@ -158,6 +158,7 @@ def test_step_pictures_show_each_step_at_a_size_people_can_see():
 
 KNOWING = f"{KNOWING_MODEL} (saved)"
 ONE_OR_SEVEN = drawing([(110, 60), (170, 60), (140, 230)])  # a 1's flag or a 7's bar?
+TWO_ONES = drawing([(70, 50), (70, 230)], [(210, 50), (210, 230)])
 HASH = (  # "#": two strokes down, two across
     [(100, 50), (100, 230)],
     [(180, 50), (180, 230)],
@@ -184,7 +185,8 @@ def captions(app) -> list[str]:
 def test_each_verdict_is_said_as_the_reading_has_it(open_app, knowing):
     app = open_app(model=KNOWING)
     verdicts = set()
-    for rgba in (drawing([(140, 50), (140, 230)]), ONE_OR_SEVEN, drawn(*HASH)[0]):
+    reasons = []
+    for rgba in (drawing([(140, 50), (140, 230)]), ONE_OR_SEVEN, drawn(*HASH)[0], TWO_ONES):
         draw(app, rgba)
         expected = read(canvas_to_mnist(rgba), knowing)
         assert not app.exception
@@ -204,14 +206,17 @@ def test_each_verdict_is_said_as_the_reading_has_it(open_app, knowing):
             assert f"Reads {expected.digit} {shares}" in captions(app)
         else:
             assert headings == [NOT_DIGIT] and not app.metric
+            reasons.append(expected.reason)
             reason = expected.reason[0].upper() + expected.reason[1:] + "."
-            assert reason in captions(app)
+            # The reason, unless it only says what the heading says.
+            assert (reason in captions(app)) == (expected.reason != NO_DIGIT_LIKE)
             words = [caption.value for caption in probabilities.caption]
             assert f"As a digit, it reads {best} {shares}" in words
         if expected.verdict != "digit":  # the bars one click away
             assert len(probabilities.get("vega_lite_chart")) == 1
         assert any(caption.startswith(not_digit) for caption in captions(app))
     assert verdicts == {"digit", "unsure", "not a digit"}, "the drawings should show all three"
+    assert reasons == [NO_DIGIT_LIKE, "looks like several marks side by side"]
 
 
 def ten_outputs(model: Model) -> Model:
@@ -424,6 +429,11 @@ def test_not_a_digit_is_an_answer_saved_as_such_for_fine_tuning(open_app, databa
     app = open_app(model=KNOWING)
     draw(app, *drawn(*ONE))  # a 1, answered "Not a digit" on the keypad
     assert app.metric[0].value == "1" and app.button(key="right-0").label == "Right"
+    keypad = app.button_group(key="correction-0")
+    assert [option.content for option in keypad.proto.options] == [
+        *map(str, range(10)),
+        "Not a digit",
+    ]
     app.pills(key="correction-0").set_value(NOT_A_DIGIT).run()
     assert [success.value for success in app.success] == ["Saved as not a digit."]
     answers = []
