@@ -136,8 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(handwriting the model has not seen); mine: the drawings saved in the app "
         "($DIGITNET_DB), each with the digit its maker said it is; not-digits: drawings that "
         "are not digits (letters of unseen fonts, unseen symbols and shapes, scribbles, several "
-        "and partial digits by unseen writers), and how often the model reads them as a digit "
-        "with confidence",
+        "and partial digits by unseen writers), how often the model reads them as a digit "
+        "with confidence and how many its reading catches (unsure or not a digit); on digits, "
+        "evaluate also says how many are called not a digit or unsure",
     )
     evaluate_command.add_argument(
         "--drawn-count", type=int, default=2000, help="how many drawn digits"
