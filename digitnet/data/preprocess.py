@@ -90,6 +90,36 @@ MIN_PAPER = 0.2
 MIN_INK_CONTRAST = 0.25
 # Photo ink components smaller than this share of the largest one are specks, not strokes.
 MIN_COMPONENT = 0.08
+# Photos among clutter. The paper's level is this percentile of the border's pixels (not the
+# median: a dark table and a shadow can cover half the border).
+PAPER_PERCENTILE = 75
+# The second look at a photo's ink takes as paper the opening (a running minimum, then maximum)
+# of its ink map this share of its longer side wide: a table's edge or a shadow is wider than
+# that and counts as paper, a pen stroke of a digit on the paper is not.
+OPENING = 0.1
+# A mark hugs a side of the photo (a table's edge, a shadow's) when it touches at least
+# BAND_LENGTH of the side and reaches in at most BAND_DEPTH of the photo.
+BAND_LENGTH = 0.6
+BAND_DEPTH = 0.4
+# Pieces of one digit lie at most this share of the digit's longer side apart; a mark apart from
+# the digit at least RIVAL of its size is a rival ("several marks could be the digit").
+PIECE_GAP = 0.3
+RIVAL = 0.3
+# The first look's ink around the second look's digit is clutter when its median strength is
+# under this share of the digit's.
+FAINTER = 0.75
+# Ruled lines: rows (or columns), slanted up to LINE_SLANT (rise over run), with ink across at
+# least LINE_SPAN of the photo and at most LINE_WIDTH of it (2 pixels at least) thick.
+LINE_SLANT = 0.04
+LINE_SPAN = 0.25
+LINE_WIDTH = 0.01
+# A digit that touches the border is one cropped tight when its box spans this share of the
+# photo's height and width; else it is cut off by the photo's edge.
+TIGHT = 0.5
+# Why a photo's digit is uncertain (`photo_marks`).
+NO_DIGIT = "nothing that looks like a digit"
+SEVERAL = "several marks could be the digit"
+AT_EDGE = "the digit touches the edge of the photo"
 
 _MIN_INK_ALPHA = int(INK_LEVEL * 255) + 1
 _WORK = IMAGE_SIZE * SUPERSAMPLE
@@ -129,20 +159,52 @@ def image_to_mnist(
     MNIST-style image, or None when no ink stands out from the paper (the page says "no digit
     found"). Dark ink on light paper and light on dark both work, and so do 1-bit scans and
     photos cropped so tight that the ink touches the edges; uneven lighting and specks are
-    removed first. Images above MAX_PIXELS or MAX_IMAGE_BYTES are refused before decoding; read
-    files with ``read_image_file``. ``steps``, when given, receives "grey", "ink", "box",
-    "scaled" and "centred" (a transparent image is read as a canvas: "canvas", "box", ...)."""
+    removed first, and the digit is picked from among clutter (a table's edge or a shadow along
+    a side, ruled lines). Images above MAX_PIXELS or MAX_IMAGE_BYTES are refused before
+    decoding; read files with ``read_image_file``. ``steps``, when given, receives "grey",
+    "ink", "box", "scaled" and "centred" (a transparent image is read as a canvas: "canvas",
+    "box", ...). ``photo_marks`` says too when the digit is uncertain."""
+    return photo_marks(image, steps).image
+
+
+@dataclass(frozen=True)
+class PhotoMarks:
+    """A photo read: ``image`` as ``image_to_mnist`` gives it, and ``reason``, why the digit
+    can't be told for sure (NO_DIGIT, SEVERAL or AT_EDGE), None when it can."""
+
+    image: np.ndarray | None
+    reason: str | None
+
+
+def photo_marks(
+    image: Image.Image | np.ndarray | bytes, steps: list[Step] | None = None
+) -> PhotoMarks:
+    """A photo read as ``image_to_mnist`` reads it (same arguments, same image, one pass), and
+    why its digit is uncertain: NO_DIGIT ("nothing that looks like a digit") when the image is
+    None; SEVERAL ("several marks could be the digit") when another mark apart from the digit is
+    at least RIVAL of its size; AT_EDGE ("the digit touches the edge of the photo") when the
+    digit touches the border yet spans less than TIGHT of the photo (cut off, not cropped tight);
+    else None. A transparent image (a canvas) has no reason unless nothing is drawn."""
     pixels = _photo_pixels(image)
     if pixels.ndim == 3 and pixels.shape[2] == 4 and np.median(_border(pixels[..., 3])) < 128:
         # Mostly transparent: a canvas export, whose ink is its alpha channel.
-        return canvas_to_mnist(pixels, steps)
+        drawn = canvas_to_mnist(pixels, steps)
+        return PhotoMarks(drawn, NO_DIGIT if drawn is None else None)
     grey = _greyscale(pixels)
     _record(steps, "grey", grey)
-    ink = _photo_ink(grey, steps)
-    if ink is None:
-        return None
+    found = _photo_ink(grey, steps)
+    if found is None:
+        return PhotoMarks(None, NO_DIGIT)
+    ink, reason = found
     _record(steps, "box", ink)
-    return _ink_to_mnist(ink, max(grey.shape), steps)
+    result = _ink_to_mnist(ink, max(grey.shape), steps)
+    return PhotoMarks(result, NO_DIGIT if result is None else reason)
+
+
+def explain_photo(image: Image.Image | np.ndarray | bytes) -> str | None:
+    """Why a photo's digit can't be told for sure, None when it can (``photo_marks``'s reason;
+    call ``photo_marks`` to have the image from the same pass)."""
+    return photo_marks(image).reason
 
 
 def read_image_file(path: str | os.PathLike) -> bytes:
@@ -328,32 +390,232 @@ def _greyscale(pixels: np.ndarray) -> np.ndarray:
     return rgb * np.float32(1 / 255)
 
 
-def _photo_ink(grey: np.ndarray, steps: list[Step] | None) -> np.ndarray | None:
-    """Light-on-dark ink map of a photo, cropped to the digit: the paper is whichever extreme
-    the border is nearer to; its uneven brightness is subtracted; a threshold between paper
-    noise and ink (Otsu's) picks the strokes, of which the large connected ones are kept (the
-    uncropped map is the step "ink")."""
-    paper = float(np.median(_border(grey)))
+def _photo_ink(grey: np.ndarray, steps: list[Step] | None) -> tuple[np.ndarray, str | None] | None:
+    """Light-on-dark ink map of a photo cropped to the digit, and why the digit is uncertain
+    (None when it is not). The paper is whichever extreme the border's upper quartile is nearer
+    to. A first look subtracts its uneven brightness (`_background`); when the digit it finds
+    (`_Look`) touches the border or has rivals, a second look subtracts the paper's opening
+    OPENING wide instead, to which a table's edge or a shadow is paper too, and drops ruled
+    lines; its digit is taken when clear of the border and not thick strokes it thinned
+    (`_clutter_around`). Else the first look's large components are the digit, as in a photo
+    cropped tight (the uncropped map is the step "ink")."""
+    # The paper's level: a table or a shadow may cover much of the border, and mostly darkens.
+    paper = float(np.percentile(_border(grey), PAPER_PERCENTILE))
     darkest, lightest = np.percentile(grey, [0.5, 99.5])
     if paper - darkest > lightest - paper:  # dark ink on light paper
         grey = 1.0 - grey
-    residual = grey - _background(grey)
-    noise = _noise(residual)
-    signal = np.clip(residual, 0.0, None)
-    peak = float(np.percentile(signal, 99.9))
-    if peak < max(0.1, 8 * noise):
+    first = _Look.of(grey, _background(grey), second_look=False)
+    chosen = first
+    if first is not None and (first.touching or first.rival):
+        opening = max(3, round(OPENING * max(grey.shape)))
+        second = _Look.of(grey, _opened(grey, opening), second_look=True)
+        if second is not None and not second.touching and _clutter_around(first, second.digit):
+            chosen = second
+    if chosen is None or chosen.digit is None:  # no ink, or only along the sides
         return None
-    threshold = max(_otsu(signal, peak), 3 * noise)
-    keep = _large_components(signal > threshold)
+    if chosen.touching:  # cropped tight: the rule that knows strokes reach in from the edge
+        keep = _large_components(chosen.mask)
+        if keep is not None and _ruled_lines(keep).sum() >= 0.5 * keep.sum():
+            return None  # ruled paper and nothing on it
+        reason = None if keep is None or _spans_most(keep) else AT_EDGE
+    else:
+        keep, reason = chosen.digit, SEVERAL if chosen.rival else None
     if keep is None:
         return None
-    core = float(np.median(signal[keep]))
-    low = max(threshold / 2, 2 * noise)
-    strength = np.clip((signal - low) / max(core - low, 1e-3), 0.0, 1.0)
-    ink = (strength * _grow(keep)).astype(np.float32)
+    ink = chosen.ink(keep)
     _record(steps, "ink", ink)
     box = _box(ink > INK_LEVEL)
-    return None if box is None else ink[box]
+    return None if box is None else (ink[box], reason)
+
+
+@dataclass(frozen=True)
+class _Look:
+    """One look at a photo's ink: the strokes found above the paper (``mask``), and which of
+    them is the digit: the largest mark, preferring ones clear of the border, with the marks
+    near it (pieces of one digit); marks hugging a side of the photo (a table's edge, a shadow)
+    are left out."""
+
+    signal: np.ndarray  # the ink's strength above the paper (0 on paper)
+    threshold: float
+    noise: float
+    mask: np.ndarray
+    digit: np.ndarray | None  # the digit's pixels; None when every mark hugs a side
+    touching: bool  # the digit touches the photo's border
+    rival: bool  # another mark, apart from the digit, is at least RIVAL of its size
+
+    @classmethod
+    def of(cls, grey: np.ndarray, background: np.ndarray, second_look: bool) -> _Look | None:
+        """The look at ``grey`` (ink light) above ``background``; None when no ink stands out.
+        The second look drops ruled lines."""
+        residual = grey - background
+        noise = _noise(residual)
+        signal = np.clip(residual, 0.0, None)
+        peak = float(np.percentile(signal, 99.9))
+        if peak < max(0.1, 8 * noise):
+            return None
+        threshold = max(_otsu(signal, peak), 3 * noise)
+        mask = signal > threshold
+        if second_look:
+            mask &= ~_ruled_lines(mask)
+        marks = _Components(mask)
+        if marks.count == 0:
+            return None
+        digit, rival = marks.digit()
+        if digit is None:
+            return cls(signal, threshold, noise, mask, None, True, rival)
+        keep = np.isin(marks.labels, marks.ids[digit])
+        return cls(signal, threshold, noise, mask, keep, bool(marks.touching[digit].any()), rival)
+
+    def ink(self, keep: np.ndarray) -> np.ndarray:
+        """The strength of the kept strokes and their fringe, 0 to 1."""
+        core = float(np.median(self.signal[keep]))
+        low = max(self.threshold / 2, 2 * self.noise)
+        strength = np.clip((self.signal - low) / max(core - low, 1e-3), 0.0, 1.0)
+        return (strength * _grow(keep)).astype(np.float32)
+
+
+class _Components:
+    """The 8-connected components of a mask with what picks the digit among them: size, box
+    (top, bottom, left, right, inclusive), and pixels on each side of the border."""
+
+    def __init__(self, mask: np.ndarray) -> None:
+        self.labels = _component_labels(mask)
+        self.ids, which, self.sizes = np.unique(
+            self.labels[mask], return_inverse=True, return_counts=True
+        )
+        self.count = self.ids.size
+        rows, cols = np.nonzero(mask)
+        self.boxes = np.empty((self.count, 4), int)
+        self.boxes[:] = [mask.size, -1, mask.size, -1]  # what the minima and maxima start from
+        for column, (values, operation) in enumerate(
+            [(rows, np.minimum), (rows, np.maximum), (cols, np.minimum), (cols, np.maximum)]
+        ):
+            operation.at(self.boxes[:, column], which, values)
+        height, width = mask.shape
+        on_side = [rows == 0, rows == height - 1, cols == 0, cols == width - 1]
+        self.contact = np.stack(
+            [np.bincount(which[side], minlength=self.count) for side in on_side], 1
+        )
+        self.touching = self.contact.sum(axis=1) > 0
+        self.shape = mask.shape
+
+    def hugging(self) -> np.ndarray:
+        """Marks lying along a side of the photo: touching at least BAND_LENGTH of it,
+        reaching in at most BAND_DEPTH of the photo."""
+        height, width = self.shape
+        tall = self.boxes[:, 1] - self.boxes[:, 0] + 1
+        wide = self.boxes[:, 3] - self.boxes[:, 2] + 1
+        depth = np.stack([tall, tall, wide, wide], 1)
+        side = np.array([width, width, height, height])
+        across = np.array([height, height, width, width])
+        return ((self.contact >= BAND_LENGTH * side) & (depth <= BAND_DEPTH * across)).any(axis=1)
+
+    def digit(self) -> tuple[np.ndarray | None, bool]:
+        """Indices of the digit's marks (None when every mark hugs a side), and whether a mark
+        apart from it is at least RIVAL of its size."""
+        candidates = ~self.hugging()
+        if not candidates.any():
+            return None, False
+        score = np.where(candidates, self.sizes * np.where(self.touching, 0.25, 1.0), -1.0)
+        seed = int(np.argmax(score))
+        large = candidates & (self.sizes >= MIN_COMPONENT * self.sizes[seed])
+        chosen = np.zeros(self.count, bool)
+        chosen[seed] = True
+        while True:
+            box = self._union(chosen)
+            reach = PIECE_GAP * max(box[1] - box[0], box[3] - box[2])
+            gap = np.maximum(
+                np.maximum(self.boxes[:, 0] - box[1], box[0] - self.boxes[:, 1]),
+                np.maximum(self.boxes[:, 2] - box[3], box[2] - self.boxes[:, 3]),
+            )
+            near = large & ~chosen & (gap <= reach)
+            if not near.any():
+                break
+            chosen |= near
+        rival = candidates & ~chosen & (self.sizes >= RIVAL * self.sizes[chosen].sum())
+        return np.flatnonzero(chosen), bool(rival.any())
+
+    def _union(self, chosen: np.ndarray) -> np.ndarray:
+        boxes = self.boxes[chosen]
+        return np.array(
+            [boxes[:, 0].min(), boxes[:, 1].max(), boxes[:, 2].min(), boxes[:, 3].max()]
+        )
+
+
+def _clutter_around(first: _Look, digit: np.ndarray) -> bool:
+    """Whether the first look's marks holding ``digit`` (the second look's) are, beyond its
+    strokes, fainter than them by FAINTER (a shadow, ruled lines), as opposed to the thick
+    strokes of a photo cropped tight, which the second look thins. When they are little more
+    than its strokes, it is a mark of the first look's too: the digit unless the first look
+    picked it and found it touching the border. When the first look missed most of it, its
+    threshold was set by the clutter."""
+    found = digit & first.mask
+    if found.sum() < 0.5 * digit.sum():  # the first look's threshold, set by clutter, missed it
+        return True
+    labels = _component_labels(first.mask)
+    around = np.isin(labels, labels[found]) & first.mask & ~_grow(_grow(digit))
+    if around.sum() <= MIN_COMPONENT * digit.sum():  # a mark of its own in the first look
+        return not first.touching or not (found & first.digit).any()
+    return np.median(first.signal[around]) < FAINTER * np.median(first.signal[digit])
+
+
+def _spans_most(keep: np.ndarray) -> bool:
+    """The kept ink's box spans at least TIGHT of the photo's height and of its width."""
+    rows, cols = _box(keep)
+    height, width = keep.shape
+    return rows.stop - rows.start >= TIGHT * height and cols.stop - cols.start >= TIGHT * width
+
+
+def _ruled_lines(mask: np.ndarray) -> np.ndarray:
+    """The mask's pixels on ruled lines: rows (or columns), slanted by up to LINE_SLANT, filled
+    across at least LINE_SPAN of the photo and at most LINE_WIDTH of it thick, unlike strokes."""
+    lines = np.zeros_like(mask)
+    for image, found in ((mask, lines), (mask.T, lines.T)):
+        height, width = image.shape
+        rows, cols = np.nonzero(image)
+        thickest = max(2, round(LINE_WIDTH * height))
+        for slant in np.linspace(-LINE_SLANT, LINE_SLANT, 9):
+            shift = np.round(slant * (cols - width / 2)).astype(int)
+            slanted = rows - shift + width  # row on the slanted grid, never negative
+            full = np.bincount(slanted, minlength=height + 2 * width) >= LINE_SPAN * width
+            # Runs of full rows at most `thickest` thick: a line, not a band of ink.
+            edges = np.flatnonzero(np.diff(np.concatenate([[0], full.astype(int), [0]])))
+            thin = np.zeros_like(full)
+            for start, stop in zip(edges[::2], edges[1::2], strict=True):
+                if stop - start <= thickest:
+                    thin[start:stop] = True
+            on_line = thin[slanted]
+            found[rows[on_line], cols[on_line]] = True
+    return lines
+
+
+def _opened(image: np.ndarray, width: int) -> np.ndarray:
+    """Grey-level opening by a width x width square: light regions narrower than it (pen
+    strokes) are removed, wider ones (a table, a shadow) kept, their edges too."""
+    return _running(_running(image, width, np.minimum), width, np.maximum)
+
+
+def _running(image: np.ndarray, width: int, operation: np.ufunc) -> np.ndarray:
+    """`operation` (np.minimum / np.maximum) over a width x width square around each pixel,
+    the outside repeating the edge: along rows then columns, each over windows doubled in
+    length until the next doubling would pass `width`, then two overlapping ones."""
+    for _ in range(2):
+        length = image.shape[1]
+        before = width // 2
+        padded = np.concatenate(
+            [
+                np.repeat(image[:, :1], before, axis=1),
+                image,
+                np.repeat(image[:, -1:], width - 1 - before, axis=1),
+            ],
+            axis=1,
+        )
+        span, windows = 1, padded
+        while 2 * span <= width:
+            windows = operation(windows[:, :-span], windows[:, span:])
+            span *= 2
+        image = operation(windows[:, :length], windows[:, width - span : width - span + length]).T
+    return image
 
 
 def _noise(image: np.ndarray) -> float:
