@@ -15,12 +15,13 @@ and "No, it's a ..." the way the frontend does.
 Each drawing person draws a held-out pen digit (the pen-dev writers' strokes, placed on the
 canvas as fabric.js paths with the PNG the canvas would send) stroke by stroke: after each
 stroke the canvas's value goes out in a rerun of the Draw page's fragment, and the time until
-the delta holding the Prediction metric comes back is the latency. Then they answer: Right
-when the prediction is the digit drawn, else "No, it's a <digit>", and each answer must come
-back "Saved as a ...". The canvas, emptied by the save, sends its empty drawing back (as the
-browser's does), and after a pause of a few seconds the next digit. TRAINERS of the people (the
-first ones) start an MLP training on the Train page instead, keep its live view polling (the
-fragment's auto-reruns, as the browser sends them) and stop it at the end.
+the delta holding the page's verdict comes back is the latency (the Prediction metric, or the
+heading saying it is not sure or sees no digit). Then they answer: Right when the verdict is
+the digit drawn, else "No, it's a <digit>", and each answer must come back "Saved as a ...".
+The canvas, emptied by the save, sends its empty drawing back (as the browser's does), and
+after a pause of a few seconds the next digit. TRAINERS of the people (the first ones) start an
+MLP training on the Train page instead, keep its live view polling (the fragment's auto-reruns,
+as the browser sends them) and stop it at the end.
 
 The last line: `p50_s=... p95_s=... errors=N saved=N`. Every failure is an error: a session
 that dies of an exception, a timeout, an exception or error shown by the app, a message the
@@ -40,6 +41,7 @@ import base64
 import io
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -92,7 +94,9 @@ OPENING_AT_ONCE = 4  # people arriving at once before the start
 WAIT_SECONDS, OPENING_WAIT_SECONDS = 60, 300
 TRAIN_PAGE = "train"
 CANVAS_COMPONENT = "streamlit-drawable-canvas.streamlit_drawable_canvas"
-PREDICTION = "Prediction"  # the Draw page's metric
+# The Draw page's verdict on a drawing: the Prediction metric (a digit), or a heading saying it
+# is not sure or not a digit.
+PREDICTION, VERDICT_HEADINGS = "Prediction", ("Not sure", "That doesn't look like a digit")
 CORRECTION = "No, it's a ..."  # the Draw page's answer when the prediction is wrong
 FINISHED = ForwardMsg.ScriptFinishedStatus
 RUN_DONE = (FINISHED.FINISHED_SUCCESSFULLY, FINISHED.FINISHED_FRAGMENT_RUN_SUCCESSFULLY)
@@ -360,8 +364,14 @@ class Results:
     memory: list[tuple[float, float]] = field(default_factory=list)  # each server's RSS, MB
 
 
-def is_prediction(kind: str, element) -> bool:
-    return kind == "metric" and element.label == PREDICTION
+def verdict(kind: str, element) -> str | None:
+    """What the Draw page said of the drawing, if this element says it: the digit read ("7"),
+    or the heading saying why it read none."""
+    if kind == "metric" and element.label == PREDICTION:
+        return element.body
+    if kind == "heading" and element.body.startswith(VERDICT_HEADINGS):
+        return element.body
+    return None
 
 
 class Drawer:
@@ -393,26 +403,26 @@ class Drawer:
             if index:
                 await asyncio.sleep(self.rng.uniform(*STROKE_PAUSE))
             self.session.hold(canvas, json_value=json.dumps(value))
-            run = await self.session.rerun(canvas.fragment_id, wanted=is_prediction)
+            run = await self.session.rerun(canvas.fragment_id, wanted=verdict)
             if run.wanted_after is None:
-                raise Failure(f"no prediction after stroke {index + 1} of a {drawing.label}")
+                raise Failure(f"no verdict after stroke {index + 1} of a {drawing.label}")
             runs.append(run)
-        read = [element.body for kind, element in run.elements if is_prediction(kind, element)]
+        said = [verdict(kind, element) for kind, element in run.elements]
         await asyncio.sleep(self.rng.uniform(*ANSWER_PAUSE))
-        await self.answer(drawing.label, read[-1])
+        await self.answer(drawing.label, [text for text in said if text][-1])
         return runs
 
-    async def answer(self, label: int, prediction: str) -> None:
+    async def answer(self, label: int, said: str) -> None:
         """Right, or "No, it's a ...": the app must say it saved it; then the emptied canvas
         sends its empty drawing back, as the browser's does."""
-        if prediction == str(label):
+        if said == str(label):
             self.results.right += 1
             run = await self.session.click("Right")
         else:
             self.results.corrected += 1
             run = await self.session.choose(CORRECTION, string_array_value={"data": [str(label)]})
             del self.session.held[self.session.widget(CORRECTION).id]  # each digit has its own
-        if f"Saved as a {label}." not in run.texts("alert"):
+        if not any(re.fullmatch(rf"Saved as an? {label}\.", text) for text in run.texts("alert")):
             raise Failure(f"a {label} answered, the app said {run.texts('alert')}")
         self.saved += 1
         canvas, data = self.session.components[CANVAS_COMPONENT]
@@ -470,7 +480,7 @@ class Trainer:
 
     async def poll_until(self, run: Run, said: str) -> Run:
         """Polls until the page says ``said`` (an alert starting so): that run."""
-        deadline = time.monotonic() + WAIT_SECONDS
+        deadline = time.monotonic() + self.session.patience
         while not any(text.startswith(said) for text in run.texts("alert")):
             if time.monotonic() > deadline:
                 raise Failure(f"waited for {said!r}: the app said {run.texts('alert')}")
