@@ -14,12 +14,13 @@ import numpy as np
 import pytest
 
 from digitnet import DigitnetError, Model, load_model, save_model
-from digitnet.analysis.metrics import evaluate
+from digitnet.analysis.metrics import evaluate, fit_temperature
 from digitnet.cli import main
 from digitnet.data.collection.store import LOCAL_PERSON, DrawingStore, images_and_labels
 from digitnet.data.mnist import load_dataset
 from digitnet.data.negatives import NOT_A_DIGIT
 from digitnet.data.pendigits import PEN_DEV_WRITERS, PenData, PenDigits, load_pen_data
+from digitnet.network.spec import cnn_spec
 from digitnet.training.card import card, dev_split
 from digitnet.training.catalog import fingerprint
 from digitnet.training.finetune import (
@@ -27,13 +28,16 @@ from digitnet.training.finetune import (
     FineTuneConfig,
     MyDrawings,
     add_pen_drawings,
+    blend,
     extra_digits,
     fine_tune,
     learnable,
     mnist_digits,
     split_drawings,
 )
+from digitnet.training.pipeline import TrainingRun
 from digitnet.training.sources import Mixture
+from digitnet.training.trainer import TrainConfig
 from tests.test_app_train import kaggle_csv
 
 SHORT = FineTuneConfig(steps=60, batch_size=32, learning_rate=1e-3)
@@ -103,6 +107,13 @@ def tuned(fixture_model_file, collection, mnist_dataset, pen):
         progress=lambda share, text: reported.append(share),
     )
     return base, before, held, result, reported
+
+
+def held_back_loss(model, held) -> float:
+    """The cross-entropy of the right digits of the held-back drawings."""
+    images, labels = images_and_labels(held)
+    probabilities = evaluate(model, images, labels).probabilities
+    return float(-np.log(probabilities[np.arange(len(labels)), labels]).mean())
 
 
 def as_not_digit(drawing):
@@ -201,6 +212,22 @@ def test_a_base_without_that_output_and_too_few_digits_says_so(store, mnist_data
         fine_tune(ten_outputs(), train, held, mnist_dataset, None, SHORT)
 
 
+def test_blending_moves_every_array_part_of_the_way_back_to_the_base():
+    spec = cnn_spec(filters=(4,), hidden=(8,))  # a convolution, BatchNorm, dense layers
+    base, tuned = Model(spec, seed=0), Model(spec, seed=1)
+    for name, array in base.arrays().items():
+        if name.endswith("running_mean"):
+            array += 1.0  # statistics differ too
+    expected = {
+        name: 0.25 * base.arrays()[name] + 0.75 * array for name, array in tuned.arrays().items()
+    }
+    blend(tuned, base, 0.25)
+    for name, array in tuned.arrays().items():
+        np.testing.assert_allclose(array, expected[name], rtol=1e-5, atol=1e-6)
+    blend(tuned, base, 0.0)  # keeps none of the base: unchanged
+    np.testing.assert_allclose(tuned.arrays()["0.W"], expected["0.W"], rtol=1e-6)
+
+
 def test_mnist_digits_keep_the_base_models_dev_digits_out(mnist_dataset, fixture_model_file):
     config = FineTuneConfig(steps=10)
     shipped = load_model()  # trained on MNIST with 5,000 dev digits held out
@@ -264,6 +291,8 @@ def test_bad_settings_are_refused():
         FineTuneConfig(steps=0)
     with pytest.raises(DigitnetError, match="a tenth of every batch to MNIST"):
         FineTuneConfig(mine_share=0.7, pen_share=0.3)
+    with pytest.raises(DigitnetError, match="keep base must be from 0 to below 1"):
+        FineTuneConfig(keep_base=1)
 
 
 # --- a real fine-tuning ------------------------------------------------------------------------
@@ -273,7 +302,9 @@ def test_fine_tuning_learns_the_writer_and_leaves_the_base_alone(tuned, collecti
     base, before, held, result, _ = tuned
     assert fingerprint(base) == before  # the loaded model is never changed
     assert fingerprint(result.model) != before
-    assert result.held_back.after > result.held_back.before + 0.05
+    # It learned the writer: surer of the right digit on the drawings it never trained on.
+    assert result.held_back.after >= result.held_back.before
+    assert held_back_loss(result.model, held) < 0.8 * held_back_loss(base, held)
     assert result.mnist_test.after > 0.85  # it still reads MNIST
     train, _ = split_drawings(DrawingStore(collection), SHORT)
     assert {d.id for d in train}.isdisjoint({d.id for d in held})
@@ -281,6 +312,27 @@ def test_fine_tuning_learns_the_writer_and_leaves_the_base_alone(tuned, collecti
     # The drawings saved as "Not a digit" were learned: the eleventh output rose for them.
     not_digits, _ = images_and_labels(train[:NOT_DIGITS_SAVED])
     assert result.model.not_digit_proba(not_digits).mean() > base.not_digit_proba(not_digits).mean()
+
+
+def test_the_blend_is_what_is_calibrated_scored_and_returned(store, mnist_dataset):
+    small = dataclasses.replace(
+        mnist_dataset, images=mnist_dataset.images[:3000], labels=mnist_dataset.labels[:3000]
+    )
+    base = Model("mlp:16", seed=0)
+    config = TrainConfig(epochs=1, batch_size=64, dev_size=1000)
+    TrainingRun(base, config, small, name="small", architecture="mlp 16").run()
+    train, held = split_drawings(store, SHORT)
+    result = fine_tune(base, train, held, small, None, dataclasses.replace(SHORT, steps=20))
+    dev_images, dev_labels = dev_split(result.model, small)
+    logits = result.model.logits(dev_images)
+    assert result.model.metadata["temperature"] == fit_temperature(logits[:, :10], dev_labels)
+    assert result.model.temperature != base.temperature
+    # Half way between the base and what the same training made without blending.
+    unblended = dataclasses.replace(SHORT, steps=20, keep_base=0)
+    plain = fine_tune(base, train, held, small, None, unblended).model
+    for blended, start, trained in zip(*(m.arrays().values() for m in (result.model, base, plain))):
+        assert np.abs(trained - start).max() > 0
+        np.testing.assert_allclose(blended, start + 0.5 * (trained - start), atol=1e-6)
 
 
 def test_the_figures_are_the_two_models_scores(tuned, mnist_dataset):

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitnet.analysis.metrics import evaluate
+from digitnet.analysis.metrics import Evaluation, evaluate, fit_temperature
 from digitnet.data.augment import AugmentConfig, augment_batch
 from digitnet.data.collection.store import (
     LOCAL_PERSON,
@@ -45,7 +45,9 @@ from digitnet.data.preprocess import canvas_to_mnist
 from digitnet.data.stroke_augment import StrokeAugment, augment, place
 from digitnet.data.strokes import render_batch, to_mnist
 from digitnet.errors import DigitnetError
+from digitnet.images import NUM_CLASSES
 from digitnet.network.model import Model, copy_weights, load_weights
+from digitnet.reading import fit_thresholds
 from digitnet.training.card import card, dev_split
 from digitnet.training.catalog import fingerprint
 from digitnet.training.pipeline import Event, Split, StageEvent, TrainingRun
@@ -64,8 +66,11 @@ Progress = Callable[[float, str], None]  # (share done from 0 to 1, what is happ
 class FineTuneConfig:
     """How a fine-tuning runs. Each batch is ``mine_share`` the person's drawings,
     ``pen_share`` pen-train digits, ``not_digit_share`` drawings that are not digits (for a
-    model with that output) and the rest MNIST (augmented); the learning rate falls
-    to zero along a cosine over ``steps`` steps of Adam."""
+    model with that output) and the rest MNIST (augmented); the learning rate falls to zero
+    along a cosine over ``steps`` steps of Adam. Then every weight is moved ``keep_base`` of
+    the way back to the base model's (``blend``): averaging the two networks' weights
+    (WiSE-FT, Wortsman et al. 2022) keeps most of what was learned of the person and undoes
+    most of the cost to everyone else (``benchmarks/bench_finetune.py``, docs/app.md)."""
 
     steps: int = 300
     batch_size: int = 64
@@ -75,10 +80,13 @@ class FineTuneConfig:
     not_digit_share: float = DEFAULT_NOT_DIGIT_SHARE  # for a base with a "not a digit" output
     held_back: float = 0.4
     seed: int = 0
+    keep_base: float = 0.5
 
     def __post_init__(self) -> None:
         if not (isinstance(self.steps, int) and 1 <= self.steps <= 100_000):
             raise DigitnetError(f"fine-tuning steps must be 1 to 100000, got {self.steps!r}")
+        if not 0 <= self.keep_base < 1:
+            raise DigitnetError(f"keep base must be from 0 to below 1, got {self.keep_base}")
         shares = (self.mine_share, self.pen_share, self.not_digit_share)
         if not (shares[0] > 0 and min(shares) >= 0 and sum(shares) <= 0.9):
             raise DigitnetError(
@@ -253,7 +261,9 @@ def fine_tune(
     made = card(base)
     extra, extra_share = extra_digits(train, pen, config, base.knows_not_digit)
     split = mnist_digits(base, mnist, config, extra_share)
-    run = TrainingRun(
+    run = BlendedRun(
+        base,
+        config.keep_base,
         copy_model(base),
         config.train_config(len(split.dev_labels), extra_share),
         mnist,
@@ -279,6 +289,32 @@ def fine_tune(
         held_back_count=len(held),
         seconds=time.perf_counter() - started,
     )
+
+
+class BlendedRun(TrainingRun):
+    """The pipeline's run, with the trained weights blended with ``base``'s (``blend``) before
+    they are scored, carded and saved, and calibrated again on the dev digits as the Trainer
+    calibrated the unblended ones (its temperature and reading thresholds)."""
+
+    def __init__(self, base: Model, keep_base: float, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.base, self.keep_base = base, keep_base
+
+    def score(self) -> dict[str, Evaluation]:
+        blend(self.model, self.base, self.keep_base)
+        if len(self.split.dev_labels):
+            logits = self.model.logits(self.split.dev_images)
+            temperature = fit_temperature(logits[:, :NUM_CLASSES], self.split.dev_labels)
+            self.model.metadata["temperature"] = temperature
+            self.model.metadata["reading"] = fit_thresholds(logits, temperature).to_dict()
+        return super().score()
+
+
+def blend(model: Model, base: Model, keep_base: float) -> None:
+    """Moves every array of ``model`` (weights and BatchNorm statistics), in place,
+    ``keep_base`` of the way back to ``base``'s (a model of the same spec)."""
+    for tuned, start in zip(model.arrays().values(), base.arrays().values(), strict=True):
+        tuned += keep_base * (start - tuned)
 
 
 def copy_model(model: Model) -> Model:
