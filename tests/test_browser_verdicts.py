@@ -1,8 +1,9 @@
 """The Draw page's verdicts in the real app (headless Chromium): a "#" drawn with the mouse is "That
-doesn't look like a digit", its probabilities one click away, answered "Right: not a digit" and
-saved as such; an open "c" is "Not sure: ..." with its best guess. The model is one that learned
-"not a digit" (conftest's ``knowing_model_file``). Screenshots: draw_not_a_digit.png,
-draw_unsure.png.
+doesn't look like a digit", its probabilities one click away, with no serious or critical
+accessibility violation (axe-core, as tests/test_browser_a11y.py), answered "Right: not a
+digit" and saved as such; an open "c" is "Not sure: ..." with its best guess. The model is one
+that learned "not a digit" (conftest's ``knowing_model_file``). Screenshots:
+draw_not_a_digit.png, draw_unsure.png.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tests.browser import (
     wait_for_empty_canvas,
 )
 from tests.conftest import KNOWING_MODEL
+from tests.test_browser_a11y import BLOCKING, axe_violations, describe
 from tests.test_browser_draw import CANVAS_STEP, STEPS_CHANGED
 from tests.test_browser_values import choose_model
 
@@ -80,6 +82,8 @@ def test_not_a_digit_and_not_sure_in_the_browser(server, browser, database, scre
     page.get_by_text("As a digit, it reads").wait_for()
     page.wait_for_timeout(500)  # the bars drawn
     screenshot(page, screenshots, "draw_not_a_digit.png")
+    blocking = [v for v in axe_violations(page) if v["impact"] in BLOCKING]
+    assert not blocking, [describe(violation) for violation in blocking]
     page.get_by_role("button", name="Right: not a digit").click()
     page.get_by_text("Saved as not a digit.").wait_for()
     wait_for_empty_canvas(page)
