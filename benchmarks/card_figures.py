@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 import digitnet
-from benchmarks.photos import photo_pairs
+from benchmarks.photos import cluttered_photos, photo_pairs
 from digitnet.analysis.metrics import evaluate
 from digitnet.data.drawn import drawn_test_set
 from digitnet.data.mnist import load_dataset, load_mnist_test
@@ -32,12 +32,13 @@ from digitnet.data.pendigits import load_pen_data, pen_dev_set
 from digitnet.data.preprocess import image_to_mnist
 from digitnet.images import to_float
 from digitnet.network.weights import DEFAULT_WEIGHTS, FAST_WEIGHTS
-from digitnet.reading import Signs, Thresholds, fit_thresholds
+from digitnet.reading import Signs, Thresholds, fit_thresholds, read_image
 from digitnet.training.card import dev_split
 
 DRAWN_COUNT = 2000  # as `digitnet evaluate --split drawn`
 PHOTO_COUNT = 2000  # as `python -m benchmarks.bench_photos`
 NOT_DIGIT_COUNT = 1200  # held-out drawings that are not digits, 200 of each kind
+TABLE_PHOTO_COUNT = 500  # phone photos of digits on paper with a table's edge along a side
 NOT_DIGITS = "held-out not digits"
 SHIPPED = (DEFAULT_WEIGHTS, FAST_WEIGHTS)
 
@@ -50,6 +51,8 @@ class EvaluationSets:
     photos: list[np.ndarray | None]  # the tight photos as read (None: no digit found)
     photo_labels: np.ndarray
     test: tuple[np.ndarray, np.ndarray]  # MNIST test, for the reading's figures there
+    table_photos: list[bytes]  # photos with a table's edge, of MNIST test's last digits
+    table_labels: np.ndarray
     not_digits: np.ndarray  # held-out drawings that are not digits, as a model reads them
 
     @classmethod
@@ -58,11 +61,16 @@ class EvaluationSets:
         drawn_images, drawn_labels, _ = drawn_test_set(test_images, test_labels, n=DRAWN_COUNT)
         pairs = photo_pairs(test_images[:PHOTO_COUNT], test_labels[:PHOTO_COUNT])
         pen = load_pen_data(download=False)
+        table = cluttered_photos(
+            test_images[-TABLE_PHOTO_COUNT:], test_labels[-TABLE_PHOTO_COUNT:], clutter=("table",)
+        )
         return cls(
             splits={"pen-dev": pen_dev_set(pen), "drawn": (drawn_images, drawn_labels)},
             photos=[image_to_mnist(pair.tight) for pair in pairs],
             photo_labels=test_labels[:PHOTO_COUNT],
             test=(test_images, test_labels),
+            table_photos=[photo.photo for photo in table],
+            table_labels=test_labels[-TABLE_PHOTO_COUNT:],
             not_digits=held_out_negatives(NOT_DIGIT_COUNT, data=pen).images,
         )
 
@@ -70,7 +78,8 @@ class EvaluationSets:
 def figures(model: digitnet.Model, sets: EvaluationSets) -> dict[str, dict]:
     """The card's extra metrics of ``model``, by split, as the card stores them. Tight photos:
     the share read as a digit at all ("found") and the share read right, a photo not found
-    counting as wrong ("accuracy")."""
+    counting as wrong ("accuracy"). Table-edge photos: read by ``read_image`` as the Draw page
+    reads an upload, the digit it gives right ("accuracy", none counting as wrong)."""
     scores = {"test": reading_figures(model, *sets.test)}
     for split, (images, labels) in sets.splits.items():
         evaluation = evaluate(model, images, labels)
@@ -87,6 +96,14 @@ def figures(model: digitnet.Model, sets: EvaluationSets) -> dict[str, dict]:
         "accuracy": float((predicted == sets.photo_labels).mean()),
         "calibration_error": None,
         "found": float(found.mean()),
+    }
+    readings = [read_image(photo, model) for photo in sets.table_photos]
+    scores["table-edge photos"] = {
+        "accuracy": float(np.mean([r.digit == d for r, d in zip(readings, sets.table_labels)])),
+        "calibration_error": None,
+        "found": float(np.mean([r.image is not None for r in readings])),
+        "unsure": float(np.mean([r.verdict == "unsure" for r in readings])),
+        "rejected": float(np.mean([r.verdict == "not a digit" for r in readings])),
     }
     caught = reading_figures(model, sets.not_digits)
     scores[NOT_DIGITS] = {"accuracy": caught["unsure"] + caught["rejected"], **caught}

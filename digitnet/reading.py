@@ -19,12 +19,12 @@ page, the command line and the tests.
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
 
-from digitnet.data.preprocess import canvas_to_mnist, image_to_mnist
+from digitnet.data.preprocess import canvas_to_mnist, photo_marks
 from digitnet.images import NUM_CLASSES
 from digitnet.network.layers import softmax
 from digitnet.network.model import Model, not_digit_probability
@@ -90,11 +90,16 @@ def read_canvas(rgba: np.ndarray, model: Model | None = None) -> Reading:
 
 def read_image(image: Any, model: Model | None = None) -> Reading:
     """A photo or scan (what ``image_to_mnist`` takes: a file's bytes, a PIL image or an array)
-    of a dark digit on light paper."""
-    read_from = image_to_mnist(image)
-    if read_from is None:
-        return nothing("nothing in the photo that looks like a digit")
-    return read(read_from, model)
+    of a dark digit on light paper. When the preprocessing cannot tell which mark is the digit
+    (``photo_marks``: several marks, or one cut off at the edge), the reading is "unsure" with
+    that reason, whatever the network says."""
+    marks = photo_marks(image)
+    if marks.image is None:
+        return nothing(marks.reason or "nothing in the photo that looks like a digit")
+    reading = read(marks.image, model)
+    if marks.reason is None or reading.verdict == "not a digit":
+        return reading
+    return replace(reading, verdict="unsure", reason=f"{marks.reason}; {a_digit(reading.digit)}?")
 
 
 def read(image: np.ndarray, model: Model | None = None) -> Reading:
@@ -107,13 +112,13 @@ def read(image: np.ndarray, model: Model | None = None) -> Reading:
     if verdict == "not a digit":
         reason = _shape_reason(image) or "doesn't look like any digit"
     elif signs.doubtful[0]:
-        reason = _shape_reason(image) or f"might not be a digit; a {first}?"
+        reason = _shape_reason(image) or f"might not be a digit; {a_digit(first)}?"
     elif signs.unfamiliar[0]:
-        reason = f"unlike the digits it learned from; a {first}?"
+        reason = f"unlike the digits it learned from; {a_digit(first)}?"
     elif signs.close[0]:
-        reason = f"a {first} or a {second}?"
+        reason = f"{a_digit(first)} or {a_digit(second)}?"
     else:
-        reason = f"reads as a {first}"
+        reason = f"reads as {a_digit(first)}"
     digit = None if verdict == "not a digit" else first
     return Reading(verdict, digit, digits, reason, float(signs.not_digit[0]), image)
 
@@ -154,6 +159,11 @@ class Signs:
 def verdicts(model: Model, images: np.ndarray) -> np.ndarray:
     """(n,) the verdict on each of a batch of 28x28 images: for measuring many at once."""
     return Signs.of(model.logits(images), model.temperature, Thresholds.of(model)).verdicts
+
+
+def a_digit(digit: int) -> str:
+    """ "a 7", "an 8": as a person writes it."""
+    return f"{'an' if digit == 8 else 'a'} {digit}"
 
 
 def nothing(reason: str) -> Reading:

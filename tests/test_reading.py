@@ -142,3 +142,16 @@ def test_verdicts_of_a_batch_match_one_reading_at_a_time():
     images = np.random.default_rng(1).random((20, 28, 28), dtype=np.float32)
     model.metadata["reading"] = {"not_digit": 0.12, "doubt": 0.09, "confident": 0.2}
     assert list(verdicts(model, images)) == [read(image, model).verdict for image in images]
+
+
+def test_an_eight_is_written_as_a_person_writes_it():
+    reading = read(np.zeros((28, 28), np.float32), model_with_logits([0] * 8 + [5.1, 5, 0]))
+    assert reading.reason == "an 8 or a 9?"
+
+
+def test_a_photo_whose_digit_cannot_be_told_is_unsure_with_the_photos_reason():
+    photo = np.full((300, 400), 235, np.uint8)
+    photo[100:200, 60:75] = photo[100:200, 300:315] = 20  # two strokes alike, far apart
+    reading = digitnet.read_image(photo)
+    assert reading.verdict == "unsure" and reading.digit is not None
+    assert reading.reason.startswith("several marks could be the digit; ")
