@@ -409,18 +409,20 @@ class Drawer:
             runs.append(run)
         said = [verdict(kind, element) for kind, element in run.elements]
         await asyncio.sleep(self.rng.uniform(*ANSWER_PAUSE))
-        await self.answer(drawing.label, [text for text in said if text][-1])
+        await self.answer(drawing.label, [text for text in said if text][-1], run)
         return runs
 
-    async def answer(self, label: int, said: str) -> None:
-        """Right, or "No, it's a ...": the app must say it saved it; then the emptied canvas
-        sends its empty drawing back, as the browser's does."""
+    async def answer(self, label: int, said: str, shown: Run) -> None:
+        """Right, or "No, it's a ..." (the keypad ``shown`` by the last run: 0 to 9 and "Not a
+        digit", sent as the option's text): the app must say it saved it; then the emptied
+        canvas sends its empty drawing back, as the browser's does."""
         if said == str(label):
             self.results.right += 1
             run = await self.session.click("Right")
         else:
             self.results.corrected += 1
-            run = await self.session.choose(CORRECTION, string_array_value={"data": [str(label)]})
+            key = shown.element("button_group", CORRECTION).options[label].content
+            run = await self.session.choose(CORRECTION, string_array_value={"data": [key]})
             del self.session.held[self.session.widget(CORRECTION).id]  # each digit has its own
         if not any(re.fullmatch(rf"Saved as an? {label}\.", text) for text in run.texts("alert")):
             raise Failure(f"a {label} answered, the app said {run.texts('alert')}")
