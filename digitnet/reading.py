@@ -19,7 +19,7 @@ page, the command line and the tests.
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -92,18 +92,17 @@ def read_image(image: Any, model: Model | None = None) -> Reading:
     """A photo or scan (what ``image_to_mnist`` takes: a file's bytes, a PIL image or an array)
     of a dark digit on light paper. When the preprocessing cannot tell which mark is the digit
     (``photo_marks``: several marks, or one cut off at the edge), the reading is "unsure" with
-    that reason, whatever the network says."""
+    that reason, unless the network finds no digit there at all."""
     marks = photo_marks(image)
     if marks.image is None:
         return nothing(marks.reason or "nothing in the photo that looks like a digit")
-    reading = read(marks.image, model)
-    if marks.reason is None or reading.verdict == "not a digit":
-        return reading
-    return replace(reading, verdict="unsure", reason=f"{marks.reason}; {a_digit(reading.digit)}?")
+    return read(marks.image, model, doubt=marks.reason)
 
 
-def read(image: np.ndarray, model: Model | None = None) -> Reading:
-    """A 28x28 image in [0, 1], as ``canvas_to_mnist`` makes them."""
+def read(image: np.ndarray, model: Model | None = None, doubt: str | None = None) -> Reading:
+    """A 28x28 image in [0, 1], as ``canvas_to_mnist`` makes them. ``doubt``: why the
+    preprocessing could not tell which mark is the digit (``photo_marks``' reason); the reading
+    is then "unsure", with that reason, unless it is not a digit at all."""
     model = model or shipped_model()
     signs = Signs.of(model.logits(image[None]), model.temperature, Thresholds.of(model))
     digits = signs.probabilities[0]
@@ -119,6 +118,8 @@ def read(image: np.ndarray, model: Model | None = None) -> Reading:
         reason = f"{a_digit(first)} or {a_digit(second)}?"
     else:
         reason = f"reads as {a_digit(first)}"
+    if doubt is not None and verdict != "not a digit":
+        verdict, reason = "unsure", f"{doubt}; {a_digit(first)}?"
     digit = None if verdict == "not a digit" else first
     return Reading(verdict, digit, digits, reason, float(signs.not_digit[0]), image)
 

@@ -32,7 +32,7 @@ import numpy as np
 import streamlit as st
 
 from digitnet import DigitnetError, Model
-from digitnet.data.preprocess import Step, canvas_to_mnist, image_to_mnist, read_canvas_png
+from digitnet.data.preprocess import Step, canvas_to_mnist, photo_marks, read_canvas_png
 from digitnet.data.strokes import read_canvas_json
 from digitnet.images import NOT_A_DIGIT
 from digitnet.reading import Reading, read
@@ -75,6 +75,7 @@ class Digit:
     steps: tuple[Step, ...]
     canvas_json: dict | None = None
     photo: bytes | None = None
+    doubt: str | None = None  # a photo's: why the preprocessing can't tell which mark is the digit
 
 
 def generation() -> int:
@@ -154,13 +155,13 @@ def uploaded_digit() -> tuple[Digit | None, str | None]:
     photo = upload.getvalue()
     steps = []
     try:
-        image = image_to_mnist(photo, steps)
+        marks = photo_marks(photo, steps)
     except DigitnetError as error:
         st.error(str(error))
         return None, None
-    if image is None:
+    if marks.image is None:
         return None, NO_DIGIT
-    return Digit(image, tuple(steps), photo=photo), None
+    return Digit(marks.image, tuple(steps), photo=photo, doubt=marks.reason), None
 
 
 def saving_switch() -> None:
@@ -368,7 +369,7 @@ def show_result(model: Model | None, digit: Digit | None, hint: str | None, savi
     if model is None:
         st.info("Choose a model in the sidebar.")
     elif digit is not None:
-        reading = read(digit.image, model)
+        reading = read(digit.image, model, doubt=digit.doubt)
         show_verdict(reading)
         if saving:
             ask_if_right(model, digit, reading)
