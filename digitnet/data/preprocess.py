@@ -409,7 +409,12 @@ def _photo_ink(grey: np.ndarray, steps: list[Step] | None) -> tuple[np.ndarray, 
     if first is not None and (first.touching or first.rival):
         opening = max(3, round(OPENING * max(grey.shape)))
         second = _Look.of(grey, _opened(grey, opening), second_look=True)
-        if second is not None and not second.touching and _clutter_around(first, second.digit):
+        if (
+            second is not None
+            and not second.touching
+            and _digit_sized(second.digit)
+            and _clutter_around(first, second.digit)
+        ):
             chosen = second
     if chosen is None or chosen.digit is None:  # no ink, or only along the sides
         return None
@@ -540,6 +545,15 @@ class _Components:
         return np.array(
             [boxes[:, 0].min(), boxes[:, 1].max(), boxes[:, 2].min(), boxes[:, 3].max()]
         )
+
+
+def _digit_sized(digit: np.ndarray) -> bool:
+    """Whether a mark is large enough to be read as a digit (`_ink_to_mnist`'s MIN_EXTENT and
+    MIN_MASS), not a piece of one."""
+    rows, cols = _box(digit)
+    extent = max(digit.shape)
+    longer = max(rows.stop - rows.start, cols.stop - cols.start)
+    return longer >= MIN_EXTENT * extent and digit.sum() >= MIN_MASS * extent * extent
 
 
 def _clutter_around(first: _Look, digit: np.ndarray) -> bool:
