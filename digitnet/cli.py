@@ -52,7 +52,7 @@ from digitnet.network.model import Model
 from digitnet.network.optim import OPTIMIZERS, SCHEDULES
 from digitnet.network.spec import ACTIVATIONS, parse_spec
 from digitnet.network.weights import save_model, spec_errors
-from digitnet.reading import Reading, verdicts
+from digitnet.reading import Reading, a_digit, verdicts
 from digitnet.training.budget import estimate
 from digitnet.training.card import card, dev_split
 from digitnet.training.catalog import keep_elsewhere, load_named, weights_file_bytes
@@ -743,7 +743,9 @@ def verdict_line(reading: Reading) -> str:
     if reading.verdict == "digit":
         return f"{first} ({shares[first]:.1%})"
     line = f"not sure: {first} ({shares[first]:.1%}) or {second} ({shares[second]:.1%})"
-    return line if reading.reason == f"a {first} or a {second}?" else f"{line}; {reading.reason}"
+    if reading.reason == f"{a_digit(first)} or {a_digit(second)}?":  # the line says it already
+        return line
+    return f"{line}; {reading.reason}"
 
 
 def run_submit(args: argparse.Namespace) -> None:

@@ -35,7 +35,7 @@ from digitnet import DigitnetError, Model
 from digitnet.data.preprocess import Step, canvas_to_mnist, photo_marks, read_canvas_png
 from digitnet.data.strokes import read_canvas_json
 from digitnet.images import NOT_A_DIGIT
-from digitnet.reading import Reading, read
+from digitnet.reading import Reading, a_digit, read
 from pages.common.collection import collection, session_id, sharing
 from pages.common.inside import show_inside
 from pages.common.models import chosen_model
@@ -253,7 +253,7 @@ def said(reading: Reading) -> int:
 
 def answer_name(label: int) -> str:
     """'a 7', 'an 8', 'not a digit'."""
-    return "not a digit" if label == NOT_A_DIGIT else f"{'an' if label == 8 else 'a'} {label}"
+    return "not a digit" if label == NOT_A_DIGIT else a_digit(label)
 
 
 @dataclass(eq=False)
