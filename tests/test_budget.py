@@ -111,7 +111,8 @@ def test_the_estimate_grows_with_the_batch_and_counts_every_part():
     small = estimate(spec, config, 55_000, 5_000)
     large = estimate(spec, TrainConfig(batch_size=1024), 55_000, 5_000)
     assert large.bytes > 4 * small.parts["one batch"]
-    assert small.parameters == Model(spec).num_parameters == 184_907  # 128 x 11 + 11 in the output layer
+    # the output layer: 128 x 11 + 11, the ten digits and "not a digit"
+    assert small.parameters == Model(spec).num_parameters == 184_907
     weights = 4 * small.parameters
     assert small.parts["weights"] == weights
     assert small.parts["optimizer"] == 3 * weights  # Adam's two moments and its scratch

@@ -40,7 +40,10 @@ def test_dict_and_json_specs_are_the_same_model():
         ("mlp:0", "positive"),
         ("{not json", "not valid JSON"),
         ({"layers": []}, "non-empty"),
-        ({"layers": [{"type": "flatten"}, {"type": "dense", "units": 7}]}, "end in 11 outputs \\(or 10\\)"),
+        (
+            {"layers": [{"type": "flatten"}, {"type": "dense", "units": 7}]},
+            "end in 11 outputs \\(or 10\\)",
+        ),
         ({"layers": [{"type": "dense", "units": 10}]}, "flatten"),
         ({"layers": [{"type": "warp"}]}, "unknown type"),
         ({"layers": [{"type": "flatten"}, {"type": "dense", "size": 10}]}, "layer 1 \\(dense\\)"),
