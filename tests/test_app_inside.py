@@ -16,7 +16,7 @@ from digitnet import load_model
 from digitnet.analysis.embedding import fit_pca
 from digitnet.analysis.inside import DigitIndex
 from digitnet.analysis.robustness import robustness_curves
-from digitnet.data.collection.store import DrawingStore
+from digitnet.data.collection.store import LOCAL_PERSON, DrawingStore
 from digitnet.data.negatives import held_out_negatives
 from digitnet.data.pendigits import load_pen_data
 from digitnet.data.preprocess import canvas_to_mnist
@@ -216,6 +216,7 @@ def test_the_data_page_browses_mnist_pen_digits_and_saved_drawings(
     three = to_float(mnist.test_images[np.flatnonzero(mnist.test_labels == 3)[0]])
     stroke = np.array([[140, 50], [140, 230]], np.float32)
     DrawingStore().add(
+        person=LOCAL_PERSON,
         label=3,
         image=three,
         session="someone",

@@ -39,6 +39,7 @@ from digitnet.images import NOT_A_DIGIT, to_float
 from digitnet.reading import a_digit, verdicts
 from digitnet.training.card import DevSplit, card
 from digitnet.training.catalog import models_dir, save_user_model
+from digitnet.training.sources import DEFAULT_NOT_DIGIT_SHARE
 from tests.conftest import ROOT, pen_data_folder
 from tests.test_app_draw import HASH, drawing
 from tests.test_drawings import canvas_drawing
@@ -419,11 +420,14 @@ def train_small(kaggle_files, out: Path, *flags: str) -> int:
 
 
 def test_train_mixes_in_pen_digits_at_the_share_asked(kaggle_files, tiny_pen, tmp_path, capsys):
-    flags = ["--pen-data", str(tiny_pen[0]), "--pen-share", "0.25"]
+    flags = ["--pen-data", str(tiny_pen[0]), "--pen-share", "0.25", "--not-digit-share", "0.05"]
     assert train_small(kaggle_files, tmp_path / "pen.npz", *flags) == 0
-    assert "plus pen digits by 1 writers (40 digits" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "plus pen digits by 1 writers (40 digits" in out
+    assert "plus drawings that are not digits" in out
     training = card(digitnet.load_model(tmp_path / "pen.npz")).training
-    assert training["extra_share"] == 0.25
+    assert training["extra_share"] == 0.3
+    assert training["extra_source"] == "pen drawings + not digits"
 
 
 def test_pen_digits_are_on_when_found_and_off_when_asked(
@@ -436,7 +440,7 @@ def test_pen_digits_are_on_when_found_and_off_when_asked(
         card(digitnet.load_model(tmp_path / name)).training["extra_share"]
         for name in ("found.npz", "off.npz")
     ]
-    assert shares == [DEFAULT_PEN_SHARE, 0.0]
+    assert shares == [DEFAULT_PEN_SHARE + DEFAULT_NOT_DIGIT_SHARE, 0.0]  # none without pen data
     monkeypatch.delenv(PEN_ENV)
     monkeypatch.setenv("DIGITNET_CACHE", str(tmp_path / "empty-cache"))
     capsys.readouterr()
@@ -449,7 +453,9 @@ def test_pen_digits_are_on_when_found_and_off_when_asked(
     "flags, message",
     [
         (["--pen-data", "nowhere"], "pen data nowhere: no pendigits-orig.tra"),
-        (["--pen-share", "1"], "extra share must be in [0, 1), got 1.0"),
+        (["--pen-share", "1"], "--pen-share must be at least 0 and below 1, got 1.0"),
+        (["--not-digit-share", "-0.1"], "--not-digit-share must be at least 0 and below 1"),
+        (["--pen-share", "0.6", "--not-digit-share", "0.5"], "together they must be below 1"),
     ],
 )
 def test_bad_pen_flags_are_one_line_and_write_nothing(
