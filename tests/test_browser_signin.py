@@ -120,7 +120,7 @@ def test_signing_in_shows_who_and_only_their_drawings(
     page.get_by_text("read 5").wait_for()
     no_exception(page)
     assert shown_drawings(page) == ["3, read 3", "1, read 1", "4, read 4", "1, read 1", "5, read 5"]
-    assert page.get_by_text("Share with my class").is_visible()
+    page.get_by_text("Share with my class").wait_for()
     screenshot(page, screenshots, "drawings-signed-in.png")
 
     page.reload()  # Streamlit's identity cookie keeps Ada signed in

@@ -77,6 +77,7 @@ def test_not_a_digit_and_not_sure_in_the_browser(server, browser, database, scre
     assert draw(page, on_canvas(page, HASH)) == NOT_DIGIT
     bars = page.get_by_test_id("stExpander").filter(has_text="The probabilities")
     expect(bars.locator(".vega-embed").first).to_be_hidden()  # one click away
+    expect(page.get_by_text("The probabilities")).to_have_count(1)  # a rerun's stale copy gone
     page.get_by_text("The probabilities").click()
     expect(bars.locator(".vega-embed svg.marks").first).to_be_visible()
     page.get_by_text("As a digit, it reads").wait_for()

@@ -190,8 +190,9 @@ def test_fine_tuning_is_within_budget_for_the_shipped_models():
     settings, mnist = FineTuneConfig(), load_dataset("mnist")
     for path in shipped:
         base = load_model(path)
-        split = mnist_digits(base, mnist, settings)
-        config = settings.train_config(len(split.dev_labels))
+        share = settings.mine_share + settings.pen_share + settings.not_digit_share  # the most
+        split = mnist_digits(base, mnist, settings, share)
+        config = settings.train_config(len(split.dev_labels), share)
         needs = estimate(base.spec, config, len(split.train_labels), len(split.dev_labels))
         assert 10 * MB < needs.bytes <= DEFAULT_BUDGET, f"{path.stem}: {needs.parts}"
         needs.check()  # what the pipeline does, under DIGITNET_MEMORY_BUDGET or the default

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from digitnet import DigitnetError, load_model
-from digitnet.data.collection.store import DrawingStore
+from digitnet.data.collection.store import LOCAL_PERSON, DrawingStore
 from digitnet.files import (
     STALE_SECONDS,
     atomic_path,
@@ -113,8 +113,8 @@ def test_the_drawing_collection_is_never_written_over(made, tmp_path, monkeypatc
         with pytest.raises(DigitnetError, match="is the drawing collection"):
             check_writable(tmp_path / "same-file.sqlite", replace=True, collection=store.path)
         with pytest.raises(DigitnetError, match="is the drawing collection"):
-            store.export_csv(store.path)
-        assert store.path.read_bytes() == before and len(store.list()) == 1
+            store.export_csv(store.path, person=LOCAL_PERSON)
+        assert store.path.read_bytes() == before and len(store.list(person=LOCAL_PERSON)) == 1
     else:
         assert not store.path.exists()
 

@@ -416,9 +416,12 @@ def _photo_ink(grey: np.ndarray, steps: list[Step] | None) -> tuple[np.ndarray, 
             and _clutter_around(first, second.digit)
         ):
             chosen = second
-    if chosen is None or chosen.digit is None:  # no ink, or only along the sides
+    if chosen is None:  # no ink
         return None
-    if chosen.touching:  # cropped tight: the rule that knows strokes reach in from the edge
+    tight = None if chosen.digit is not None else _large_components(chosen.mask)
+    if chosen.digit is None and (tight is None or not _spans_most(tight)):
+        return None  # ink only along the sides: a table's edge, not a digit cropped tight
+    if chosen.touching or chosen.digit is None:  # cropped tight: strokes reach in from the edge
         keep = _large_components(chosen.mask)
         if keep is not None and _ruled_lines(keep).sum() >= 0.5 * keep.sum():
             return None  # ruled paper and nothing on it
