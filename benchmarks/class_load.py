@@ -16,12 +16,13 @@ Each drawing person draws a held-out pen digit (the pen-dev writers' strokes, pl
 canvas as fabric.js paths with the PNG the canvas would send) stroke by stroke: after each
 stroke the canvas's value goes out in a rerun of the Draw page's fragment, and the time until
 the delta holding the page's verdict comes back is the latency (the Prediction metric, or the
-heading saying it is not sure or sees no digit). Then they answer: Right when the verdict is
-the digit drawn, else "No, it's a <digit>", and each answer must come back "Saved as a ...".
-The canvas, emptied by the save, sends its empty drawing back (as the browser's does), and
-after a pause of a few seconds the next digit. TRAINERS of the people (the first ones) start an
-MLP training on the Train page instead, keep its live view polling (the fragment's auto-reruns,
-as the browser sends them) and stop it at the end.
+heading saying it is not sure or sees no digit; or, while a first stroke is too little to read,
+the hint to draw a digit). Then they answer: Right when the verdict is the digit drawn, else
+"No, it's a <digit>", and each answer must come back "Saved as a ...". The canvas, emptied by
+the save, sends its empty drawing back (as the browser's does), and after a pause of a few
+seconds the next digit. TRAINERS of the people (the first ones) start an MLP training on the
+Train page instead, keep its live view polling (the fragment's auto-reruns, as the browser
+sends them) and stop it at the end.
 
 The last line: `p50_s=... p95_s=... errors=N saved=N`. Every failure is an error: a session
 that dies of an exception, a timeout, an exception or error shown by the app, a message the
@@ -68,8 +69,9 @@ from digitnet.data.stroke_augment import place
 from digitnet.data.strokes import read_canvas_json, render
 from pages.common.people import TOKEN_PARAM
 from pages.common.server import SHARED_ENV
+from pages.draw_page import DRAW_HINT
 from tests.browser import streamlit_server
-from tests.postgres import postgres_server, server_url
+from tests.postgres import running_postgres, server_url
 from tests.test_strokes import fabric_path
 
 MAX_PEOPLE = 200
@@ -374,6 +376,12 @@ def verdict(kind: str, element) -> str | None:
     return None
 
 
+def answers_stroke(kind: str, element) -> bool:
+    """Whether this element is the Draw page's answer to a stroke: its verdict, or the hint to
+    draw a digit while there is too little to read (a dot, the first stroke of some 8s)."""
+    return verdict(kind, element) is not None or (kind == "alert" and element.body == DRAW_HINT)
+
+
 class Drawer:
     """A person on the Draw page: digit after digit, stroke by stroke, answering each."""
 
@@ -403,13 +411,15 @@ class Drawer:
             if index:
                 await asyncio.sleep(self.rng.uniform(*STROKE_PAUSE))
             self.session.hold(canvas, json_value=json.dumps(value))
-            run = await self.session.rerun(canvas.fragment_id, wanted=verdict)
+            run = await self.session.rerun(canvas.fragment_id, wanted=answers_stroke)
             if run.wanted_after is None:
-                raise Failure(f"no verdict after stroke {index + 1} of a {drawing.label}")
+                raise Failure(f"no answer to stroke {index + 1} of a {drawing.label}")
             runs.append(run)
-        said = [verdict(kind, element) for kind, element in run.elements]
+        said = [text for text in (verdict(kind, element) for kind, element in run.elements) if text]
+        if not said:
+            raise Failure(f"no verdict on a whole {drawing.label}: {run.texts('alert')}")
         await asyncio.sleep(self.rng.uniform(*ANSWER_PAUSE))
-        await self.answer(drawing.label, [text for text in said if text][-1], run)
+        await self.answer(drawing.label, said[-1], run)
         return runs
 
     async def answer(self, label: int, said: str, shown: Run) -> None:
@@ -564,7 +574,7 @@ def database(kind: str, folder: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield str(folder / "drawings.sqlite")
         return
-    with contextmanager(postgres_server.__wrapped__)() as socket_folder:
+    with running_postgres() as socket_folder:
         yield server_url(socket_folder)
 
 

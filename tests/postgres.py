@@ -23,6 +23,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -71,8 +72,15 @@ def _end_with_the_tests() -> None:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[Path]:
-    """A running PostgreSQL server for the whole run; yields its socket folder. Stopped, and its
-    folder removed, at the end."""
+    """A running PostgreSQL server for the whole run; yields its socket folder."""
+    with running_postgres() as socket_folder:
+        yield socket_folder
+
+
+@contextmanager
+def running_postgres() -> Iterator[Path]:
+    """A PostgreSQL server of its own (for a test run, or a benchmark); yields its socket
+    folder. Stopped, and its folder removed, on leaving."""
     import psycopg
 
     binaries = postgres_binaries()

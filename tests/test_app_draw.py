@@ -89,6 +89,18 @@ def test_blank_canvas_shows_a_hint_not_a_prediction(open_app):
     assert app.sidebar.selectbox(key="model_select").value == "fixture (saved)"
 
 
+def test_a_dot_first_shows_the_hint_until_the_digit_is_drawn(open_app):
+    """A pen set down before an 8's loop leaves a dot: too little to read, so no verdict yet."""
+    app = open_app()
+    draw(app, drawing([(118, 45), (119, 45)], width=14))
+    assert not app.exception and not app.error
+    assert not app.metric and not app.subheader
+    assert "Draw a digit" in app.info[0].value
+
+    draw(app, drawing([(118, 45), (119, 45)], ONE[0], width=14))
+    assert headline(app) and not app.info
+
+
 def test_it_works_at_once_with_the_shipped_weights_and_no_data(
     open_app, no_data, fixture_model_file, tmp_path, monkeypatch
 ):
