@@ -38,6 +38,7 @@ from digitnet.training.finetune import (
 from digitnet.training.pipeline import TrainingRun
 from digitnet.training.sources import Mixture
 from digitnet.training.trainer import TrainConfig
+from pages.common.finetune import NONE_SAVED
 from tests.test_app_train import kaggle_csv
 
 SHORT = FineTuneConfig(steps=60, batch_size=32, learning_rate=1e-3)
@@ -429,5 +430,5 @@ def test_the_train_page_says_why_it_cannot_fine_tune(open_app, monkeypatch, tmp_
     monkeypatch.setenv("DIGITNET_DB", str(tmp_path / "none.sqlite"))
     app = open_app(TRAIN)
     assert not app.exception
-    assert any("no drawings of local in" in info.value for info in app.info)
+    assert any(info.value == NONE_SAVED for info in app.info)
     assert not [b for b in app.button if b.key == "finetune_start"]

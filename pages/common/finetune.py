@@ -26,6 +26,11 @@ from pages.common.models import add_session_model, chosen_model
 from pages.common.people import me
 
 CONFIG = FineTuneConfig()
+# Said to a person with no drawings (the store's message names the database, for the CLI).
+NONE_SAVED = (
+    "None of your drawings are saved yet: answer some on the Draw page (Right, or the digit it "
+    "is), then fine-tune here."
+)
 RESULT = "finetune_result"  # (FineTuneResult, its sidebar label) of this session's last run
 
 
@@ -54,8 +59,12 @@ def fine_tune_section(limit: TrainingLimit) -> None:
         if model is None or digits is None:
             st.info("Fine-tuning needs a model (the sidebar) and MNIST (see above).")
             return
+        store, person = DrawingStore(), me().person
+        if not any(count.drawings for count in store.counts_by_digit(person=person).values()):
+            st.info(NONE_SAVED)
+            return
         try:
-            train, held = split_drawings(DrawingStore(), CONFIG, person=me().person)
+            train, held = split_drawings(store, CONFIG, person=person)
         except DigitnetError as error:
             st.info(str(error))
             return
