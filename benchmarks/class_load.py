@@ -22,7 +22,7 @@ the hint to draw a digit). Then they answer: Right when the verdict is the digit
 the save, sends its empty drawing back (as the browser's does), and after a pause of a few
 seconds the next digit. TRAINERS of the people (the first ones) start an MLP training on the
 Train page instead, keep its live view polling (the fragment's auto-reruns, as the browser
-sends them) and stop it at the end.
+sends them), start another whenever one finishes, and stop the one running at the end.
 
 The last line: `p50_s=... p95_s=... errors=N saved=N`. Every failure is an error: a session
 that dies of an exception, a timeout, an exception or error shown by the app, a message the
