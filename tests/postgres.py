@@ -7,8 +7,8 @@ process that ends with it, even when the tests are killed: a killed run leaves n
 (``pg_ctl start`` would: its server belongs to no process of the run).
 
 ``collection_db`` is the collection tests' parameter: each such test runs on SQLite and on
-PostgreSQL. Without PostgreSQL's programs the tests fail, saying how to install them: they never
-skip."""
+PostgreSQL (``store``: a DrawingStore on it). Without PostgreSQL's programs the tests fail,
+saying how to install them: they never skip."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from digitnet.data.collection.store import DrawingStore
 
 UNPRIVILEGED_USER = "nobody"
 BINARIES = "/usr/lib/postgresql/*/bin"
@@ -143,3 +145,10 @@ def collection_db(request, tmp_path) -> str:
     if request.param == "sqlite":
         return str(tmp_path / "drawings.sqlite")
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def store(collection_db) -> DrawingStore:
+    """A new collection, in SQLite and in PostgreSQL (a test taking it runs on both). A test
+    file that needs another kind of collection defines its own ``store``."""
+    return DrawingStore(collection_db)

@@ -61,12 +61,6 @@ def single_line(error: pytest.ExceptionInfo) -> str:
 
 
 @pytest.fixture
-def store(collection_db) -> DrawingStore:
-    """A new collection, in SQLite and in PostgreSQL (a test taking it runs on both)."""
-    return DrawingStore(collection_db)
-
-
-@pytest.fixture
 def sqlite_store(tmp_path) -> DrawingStore:
     """A new collection in an SQLite file, for what only a file meets."""
     return DrawingStore(tmp_path / "drawings.sqlite")

@@ -27,11 +27,6 @@ from tests.test_drawings import (
 )
 
 
-@pytest.fixture
-def store(collection_db) -> DrawingStore:
-    return DrawingStore(collection_db)
-
-
 def ann_and_bob(store: DrawingStore) -> tuple[list[int], list[int]]:
     """Ann saves three drawings, Bob two; their ids."""
     ann = [store.add(**canvas_drawing(n, label=n, person="ann")) for n in range(3)]

@@ -33,12 +33,6 @@ from tests.test_drawings import (
 )
 
 
-@pytest.fixture
-def store(collection_db) -> DrawingStore:
-    """A new collection, in SQLite and in PostgreSQL (a test taking it runs on both)."""
-    return DrawingStore(collection_db)
-
-
 def test_export_then_import_gives_the_same_digits(store, tmp_path):
     for number in range(5):
         store.add(**canvas_drawing(number, label=number))
